@@ -1,0 +1,183 @@
+"""The connector protocol: spec / check / explore (discover) / read -> Arrow record batches.
+
+A connector is a plugin registered under the entry-point group ``xdmflow.connectors``
+(see ``xdmflow.connectors.registry``). It knows nothing of HTTP routing, the metadata
+store or the lake: it gets the base connection's auth params (secrets already decrypted)
+and the source connection's params as plain dicts, and answers with plain data or Arrow.
+
+Object types follow the Flow Service explore API: ``root`` lists tables (tabular sources)
+or the top folder (file sources); ``folder`` lists a folder; ``table`` / ``file`` describe
+one object (columns, optional preview rows).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+
+__all__ = [
+    "Column",
+    "ExploreItem",
+    "ObjectDescription",
+    "ReadRequest",
+    "ReadResult",
+    "Connector",
+    "ConnectionSpec",
+]
+
+ObjectType = Literal["root", "folder", "table", "file"]
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """What ``GET /connectionSpecs`` serves for one connector (the platform's shape).
+
+    ``body`` is the full ConnectionSpecItemDTO except audit fields: ``id``, ``name``,
+    ``providerId``, ``version``, ``authSpec`` (list of {name, type, spec: JSON Schema}),
+    ``sourceSpec`` / ``targetSpec``, ``exploreSpec``, ``attributes``, ``permissionsInfo``.
+    ``secret_params`` names the auth params that are secrets (encrypted at rest, never echoed).
+    """
+
+    id: str
+    name: str
+    body: Mapping[str, Any]
+    secret_params: frozenset[str] = frozenset()
+    is_source: bool = True
+    is_target: bool = False
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table or file, in the explore API's shape.
+
+    ``type`` is the source-side type name (``string``, ``integer``, ``double``, ``boolean``,
+    ``date``, ``date-time``...), ``xdm`` the XDM type it maps to, e.g.
+    ``{"type": "string", "format": "date-time"}``; ``meta_xdm_type`` is ``meta:xdmType``.
+    """
+
+    name: str
+    type: str
+    xdm: Mapping[str, Any]
+    meta_xdm_type: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.meta_xdm_type:
+            out["meta:xdmType"] = self.meta_xdm_type
+        out["xdm"] = dict(self.xdm)
+        return out
+
+
+@dataclass(frozen=True)
+class ExploreItem:
+    """An entry of an explore listing (root / folder)."""
+
+    type: Literal["table", "folder", "file"]
+    name: str
+    path: str
+    can_preview: bool = True
+    can_fetch_schema: bool = True
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "name": self.name,
+            "path": self.path,
+            "canPreview": self.can_preview,
+            "canFetchSchema": self.can_fetch_schema,
+        }
+
+
+@dataclass(frozen=True)
+class ObjectDescription:
+    """The description of one table or file: its columns and, when asked, preview rows."""
+
+    columns: list[Column]
+    format: str = "flat"
+    preview: pa.Table | None = None
+    # file sources: what was detected / used (fileType, delimiter, compression, encoding)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What to read.
+
+    * ``object`` - the table name (``PayPal.Transactions``) or file path / pattern;
+    * ``source_params`` - the source connection's ``params`` and ``data.properties`` merged
+      (e.g. ``{"tableName": ..., "columns": [...]}`` or ``{"path": ..., "recursive": true,
+      "columnDelimiter": ","}``) plus ``format`` (``tabular|delimited|json|parquet``);
+    * ``delta_column`` - the incremental column (Copy transformation), ``None`` = full read;
+    * ``watermark`` - the last committed value of ``delta_column`` (as an ISO-8601 UTC string
+      for timestamps, or the raw value), ``None`` = from the beginning. Rows with
+      ``delta > watermark`` (or ``>=`` plus de-duplication where the source needs it) are read;
+    * ``window_end`` - optional upper bound (epoch seconds, exclusive) for windowed sources;
+    * ``batch_size`` - target rows per record batch (memory bound).
+    """
+
+    object: str
+    source_params: Mapping[str, Any] = field(default_factory=dict)
+    delta_column: str | None = None
+    watermark: Any = None
+    window_start: float | None = None
+    window_end: float | None = None
+    batch_size: int = 65_536
+
+
+@dataclass
+class ReadResult:
+    """Filled in by ``Connector.read`` while it yields, read by the pipeline afterwards.
+
+    ``new_watermark`` is the highest ``delta_column`` value seen (same representation as
+    ``ReadRequest.watermark``); the pipeline stores it only after the lake commit.
+    """
+
+    new_watermark: Any = None
+    input_bytes: int = 0
+    input_files: int = 0
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(abc.ABC):
+    """A source (or target) connector plugin."""
+
+    #: The connection spec this connector serves.
+    spec: ConnectionSpec
+
+    @abc.abstractmethod
+    def check(self, auth: Mapping[str, Any]) -> None:
+        """Verify the credentials/connectivity; raise ``SourceAuthError`` or ``SourceRetriableError``."""
+
+    @abc.abstractmethod
+    def explore(self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None) -> list[ExploreItem]:
+        """List tables (root) or folder contents."""
+
+    @abc.abstractmethod
+    def describe(
+        self,
+        auth: Mapping[str, Any],
+        object: str,
+        *,
+        preview: bool = False,
+        preview_rows: int = 100,
+        options: Mapping[str, Any] | None = None,
+    ) -> ObjectDescription:
+        """Describe a table or file: its columns, and preview rows when ``preview``."""
+
+    @abc.abstractmethod
+    def read(self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult) -> Iterator[pa.RecordBatch]:
+        """Yield the object's rows as Arrow record batches with bounded memory.
+
+        Raises ``SourceError`` subclasses; never swallows a 4xx from the source.
+        """
+
+    def partitions(self, auth: Mapping[str, Any], request: ReadRequest) -> list[ReadRequest]:
+        """Split a read into independent partitions (files, windows, key ranges).
+
+        The default is one partition: the request itself.
+        """
+        return [request]
