@@ -7,6 +7,7 @@ connector class) returning a ``Connector``.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from importlib.metadata import entry_points
 
@@ -17,13 +18,23 @@ __all__ = ["ENTRY_POINT_GROUP", "all_connectors", "get_connector"]
 
 ENTRY_POINT_GROUP = "xdmflow.connectors"
 
+log = logging.getLogger(__name__)
+
+#: Entry points that failed to load, with the reason (shown by ``xdmflow connectors list``).
+BROKEN: dict[str, str] = {}
+
 
 @lru_cache(maxsize=1)
 def _load() -> dict[str, Connector]:
     found: dict[str, Connector] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        factory = ep.load()
-        connector = factory()
+        try:
+            factory = ep.load()
+            connector = factory()
+        except Exception as exc:  # a broken plugin must not take the service down
+            BROKEN[ep.name] = f"{type(exc).__name__}: {exc}"
+            log.warning("connector entry point %s (%s) failed to load: %s", ep.name, ep.value, exc)
+            continue
         if not isinstance(connector, Connector):
             raise ConfigError(f"entry point {ep.name!r} of {ENTRY_POINT_GROUP} did not produce a Connector")
         spec_id = connector.spec.id
