@@ -1,0 +1,111 @@
+"""The app factory: ``create_app(settings)`` builds the service; nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+from xdmflow import __version__
+from xdmflow.api import health, ims
+from xdmflow.api.context import AppContext
+from xdmflow.api.errors import install_error_handlers
+from xdmflow.api.sandbox import router as sandbox_router
+from xdmflow.ids import new_uuid
+from xdmflow.services import identity
+from xdmflow.services.secrets import keyring_for
+from xdmflow.settings import Settings, get_settings
+from xdmflow.store.db import Database
+from xdmflow.store.migrate import upgrade
+
+__all__ = ["create_app", "build_context", "SERVICE_PREFIXES"]
+
+log = logging.getLogger("xdmflow")
+
+SERVICE_PREFIXES = (
+    "/data/foundation/flowservice",
+    "/data/foundation/schemaregistry",
+    "/data/foundation/catalog",
+    "/data/foundation/conversion",
+    "/data/foundation/import",
+    "/data/foundation/export",
+    "/data/foundation/sandbox-management",
+)
+
+#: Hooks run at start-up / shutdown with the context (background scheduler and workers plug in here).
+StartHook = Callable[[AppContext], Any]
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Open the store, migrate it to head, create the default identity on first start."""
+    settings.home_path.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    upgrade(db.engine)
+    creds = identity.bootstrap(db, settings)
+    return AppContext(settings=settings, db=db, keys=keyring_for(settings), credentials=creds)
+
+
+def _include_service_routers(app: FastAPI) -> None:
+    from importlib import import_module
+
+    for module in (
+        "xdmflow.api.flowservice",
+        "xdmflow.api.schemaregistry",
+        "xdmflow.api.catalog",
+        "xdmflow.api.conversion",
+        "xdmflow.api.ingest",
+        "xdmflow.api.export",
+    ):
+        mod = import_module(module)
+        router = getattr(mod, "router", None)
+        if router is not None:
+            app.include_router(router)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    on_start: list[StartHook] | None = None,
+    on_stop: list[StartHook] | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = build_context(settings)
+        app.state.ctx = ctx
+        for hook in on_start or []:
+            hook(ctx)
+        try:
+            yield
+        finally:
+            for hook in on_stop or []:
+                hook(ctx)
+            ctx.db.dispose()
+
+    app = FastAPI(
+        title="xdmflow",
+        version=__version__,
+        description="Adobe Experience Platform ingestion API, self-hosted.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = request.headers.get("x-request-id") or new_uuid()
+        request.state.request_id = rid
+        response = await call_next(request)
+        response.headers["x-request-id"] = rid
+        return response
+
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(ims.router)
+    app.include_router(sandbox_router)
+    _include_service_routers(app)
+    return app

@@ -1,0 +1,1 @@
+"""Routers of this service group are mounted here."""

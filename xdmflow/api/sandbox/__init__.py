@@ -1,0 +1,48 @@
+"""Sandbox management (``/data/foundation/sandbox-management``), minimal fields of openapi/sandbox.yaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query
+from xdmflow.services import identity
+
+router = APIRouter(prefix="/data/foundation/sandbox-management", tags=["sandboxes"])
+
+
+@router.get("/sandboxes", dependencies=[Depends(allow_query("limit", "offset", "property", "orderBy"))])
+def list_sandboxes(p: PrincipalDep, ctx: CtxDep, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        rows = identity.list_sandboxes(s, p.org_id)
+        items = [identity.sandbox_view(sb) for sb in rows]
+    limit = max(1, min(limit, 100))
+    page = items[offset : offset + limit]
+    out: dict[str, Any] = {"sandboxes": page, "_page": {"limit": limit, "count": len(page)}, "_links": {}}
+    if offset + limit < len(items):
+        out["_links"]["next"] = {
+            "href": f"/data/foundation/sandbox-management/sandboxes?limit={limit}&offset={offset + limit}"
+        }
+    return out
+
+
+@router.get("/sandboxes/{name}")
+def get_sandbox(name: str, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        return identity.sandbox_view(identity.get_sandbox(s, p.org_id, name))
+
+
+@router.post("/sandboxes")
+def create_sandbox(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+    with ctx.db.session() as s:
+        sb = identity.create_sandbox(s, p.org_id, body if isinstance(body, dict) else {}, p.user)
+        return JSONResponse(identity.sandbox_view(sb), status_code=202)
+
+
+@router.delete("/sandboxes/{name}")
+def delete_sandbox(name: str, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+    with ctx.db.session() as s:
+        sb = identity.delete_sandbox(s, p.org_id, name, p.user)
+        return JSONResponse(identity.sandbox_view(sb), status_code=202)

@@ -1,0 +1,29 @@
+"""Compose a runnable service for a role: the API, the scheduler loop, the worker loop, or all."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from xdmflow.api.app import StartHook, create_app
+from xdmflow.settings import Settings
+
+__all__ = ["build_app", "ROLES"]
+
+ROLES = ("api", "scheduler", "worker", "all")
+
+
+def build_app(settings: Settings, *, role: str = "all") -> FastAPI:
+    """The ASGI app for ``role``; background loops start in the app's lifespan."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    on_start: list[StartHook] = []
+    on_stop: list[StartHook] = []
+    try:
+        from xdmflow.background import background_hooks
+    except ImportError:  # background loops not installed in this build
+        pass
+    else:
+        start, stop = background_hooks(role)
+        on_start.extend(start)
+        on_stop.extend(stop)
+    return create_app(settings, on_start=on_start, on_stop=on_stop)

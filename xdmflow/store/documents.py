@@ -1,0 +1,180 @@
+"""Document repository: scoped CRUD with compare-and-swap on etags.
+
+Every function takes a :class:`Scope` (org + sandbox): a document of another org or sandbox
+is never returned, changed or counted — it answers as absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from xdmflow.errors import ConflictError, NotFoundError, PreconditionFailedError
+from xdmflow.ids import new_etag, now_ms
+from xdmflow.store.tables import Document
+
+__all__ = ["Scope", "DocumentStore"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    org_id: str
+    sandbox_name: str
+
+
+class DocumentStore:
+    """Scoped access to one kind of document (``connection``, ``flow``, ``run``…)."""
+
+    def __init__(self, kind: str, label: str | None = None) -> None:
+        self.kind = kind
+        self.label = label or kind
+
+    # -- reads -----------------------------------------------------------------------
+    def find(self, s: Session, scope: Scope, doc_id: str) -> Document | None:
+        return s.scalars(
+            select(Document).where(
+                Document.kind == self.kind,
+                Document.id == doc_id,
+                Document.org_id == scope.org_id,
+                Document.sandbox_name == scope.sandbox_name,
+            )
+        ).first()
+
+    def get(self, s: Session, scope: Scope, doc_id: str, *, code: str | None = None) -> Document:
+        doc = self.find(s, scope, doc_id)
+        if doc is None:
+            raise NotFoundError(
+                f"The requested {self.label} resource {doc_id} is not found. "
+                "Verify the resource ID before trying again.",
+                resource_type=self.label,
+                resource_id=doc_id,
+                code=code,
+            )
+        return doc
+
+    def query(
+        self,
+        s: Session,
+        scope: Scope,
+        *,
+        ids: Sequence[str] | None = None,
+        parent_ids: Sequence[str] | None = None,
+        states: Sequence[str] | None = None,
+        names: Sequence[str] | None = None,
+    ) -> list[Document]:
+        """Documents of the scope, pre-filtered on indexed columns, oldest first."""
+        q = select(Document).where(
+            Document.kind == self.kind,
+            Document.org_id == scope.org_id,
+            Document.sandbox_name == scope.sandbox_name,
+        )
+        if ids is not None:
+            q = q.where(Document.id.in_(list(ids)))
+        if parent_ids is not None:
+            q = q.where(Document.parent_id.in_(list(parent_ids)))
+        if states is not None:
+            q = q.where(Document.state.in_(list(states)))
+        if names is not None:
+            q = q.where(Document.name.in_(list(names)))
+        return list(s.scalars(q.order_by(Document.created_at, Document.pk)))
+
+    def count(self, s: Session, scope: Scope, *, parent_id: str | None = None) -> int:
+        q = (
+            select(func.count())
+            .select_from(Document)
+            .where(
+                Document.kind == self.kind,
+                Document.org_id == scope.org_id,
+                Document.sandbox_name == scope.sandbox_name,
+            )
+        )
+        if parent_id is not None:
+            q = q.where(Document.parent_id == parent_id)
+        return int(s.scalar(q) or 0)
+
+    # -- writes ----------------------------------------------------------------------
+    def insert(
+        self,
+        s: Session,
+        scope: Scope,
+        doc_id: str,
+        body: dict[str, Any],
+        *,
+        name: str | None = None,
+        parent_id: str | None = None,
+        state: str | None = None,
+        dedupe_key: str | None = None,
+        secret: str | None = None,
+        etag: str | None = None,
+        created_at: int | None = None,
+    ) -> Document:
+        ts = created_at or now_ms()
+        doc = Document(
+            kind=self.kind,
+            id=doc_id,
+            org_id=scope.org_id,
+            sandbox_name=scope.sandbox_name,
+            name=name,
+            parent_id=parent_id,
+            state=state,
+            dedupe_key=dedupe_key,
+            etag=etag or new_etag(),
+            version=1,
+            created_at=ts,
+            updated_at=ts,
+            body=body,
+            secret=secret,
+        )
+        s.add(doc)
+        try:
+            s.flush()
+        except IntegrityError as exc:
+            raise ConflictError(f"{self.label} {doc_id} already exists") from exc
+        return doc
+
+    def save(
+        self,
+        s: Session,
+        doc: Document,
+        body: dict[str, Any],
+        *,
+        expected_etag: str | None = None,
+        etag: str | None = None,
+        **columns: Any,
+    ) -> Document:
+        """Replace ``doc``'s body with compare-and-swap on its etag (``ConflictError``/412 on a race)."""
+        if expected_etag is not None and expected_etag != doc.etag:
+            raise PreconditionFailedError(
+                f"Supplied version=[{expected_etag}] does not match the current version on entity=[{doc.id}]",
+                code="1404",
+            )
+        new_tag = etag or new_etag()
+        values: dict[str, Any] = {
+            "body": body,
+            "etag": new_tag,
+            "version": doc.version + 1,
+            "updated_at": now_ms(),
+            **columns,
+        }
+        result = s.execute(
+            update(Document)
+            .where(Document.pk == doc.pk, Document.etag == doc.etag)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 1) != 1:
+            raise PreconditionFailedError(
+                f"{self.label} {doc.id} was changed by another request; read it again and retry",
+                code="1404",
+            )
+        s.expire(doc)
+        s.refresh(doc)
+        return doc
+
+    def remove(self, s: Session, doc: Document) -> None:
+        s.execute(delete(Document).where(Document.pk == doc.pk))
