@@ -153,7 +153,9 @@ class Connector(abc.ABC):
         """Verify the credentials/connectivity; raise ``SourceAuthError`` or ``SourceRetriableError``."""
 
     @abc.abstractmethod
-    def explore(self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None) -> list[ExploreItem]:
+    def explore(
+        self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None
+    ) -> list[ExploreItem]:
         """List tables (root) or folder contents."""
 
     @abc.abstractmethod
@@ -169,7 +171,9 @@ class Connector(abc.ABC):
         """Describe a table or file: its columns, and preview rows when ``preview``."""
 
     @abc.abstractmethod
-    def read(self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult) -> Iterator[pa.RecordBatch]:
+    def read(
+        self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
         """Yield the object's rows as Arrow record batches with bounded memory.
 
         Raises ``SourceError`` subclasses; never swallows a 4xx from the source.

@@ -189,7 +189,16 @@ class CompiledSchema:
 
 def _field_to_json(f: XdmField) -> dict[str, Any]:
     out: dict[str, Any] = {"name": f.name, "path": f.path, "xdm_type": f.xdm_type}
-    for key in ("title", "description", "format", "pattern", "minimum", "maximum", "min_length", "max_length"):
+    for key in (
+        "title",
+        "description",
+        "format",
+        "pattern",
+        "minimum",
+        "maximum",
+        "min_length",
+        "max_length",
+    ):
         val = getattr(f, key)
         if val not in (None, ""):
             out[key] = val
