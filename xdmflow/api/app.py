@@ -84,7 +84,7 @@ def create_app(
         finally:
             for hook in on_stop or []:
                 hook(ctx)
-            ctx.db.dispose()
+            ctx.close()
 
     app = FastAPI(
         title="xdmflow",
