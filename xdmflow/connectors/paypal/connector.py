@@ -1,0 +1,183 @@
+"""``PayPalConnector``: the Connector protocol over PayPal's REST APIs.
+
+Heavy modules (httpx, the client, the readers) are imported on first use, so loading the
+entry point stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from xdmflow.connectors.base import (
+    Connector,
+    ExploreItem,
+    ObjectDescription,
+    ObjectType,
+    ReadRequest,
+    ReadResult,
+)
+from xdmflow.connectors.paypal.spec import PAYPAL_SPEC, TABLE_NAMES
+from xdmflow.errors import SourceFatalError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from xdmflow.connectors.http.retry import RetryPolicy
+    from xdmflow.connectors.paypal.client import PayPalClient
+    from xdmflow.connectors.paypal.tables import Table
+
+__all__ = ["PayPalConnector"]
+
+#: How far back a Transactions preview looks (seconds).
+PREVIEW_SPAN = 7 * 86_400
+
+
+class PayPalConnector(Connector):
+    """Reads PayPal catalog products, billing plans, transactions and balances.
+
+    Auth params: ``host`` (bare host -> https, or a full base URL), ``clientId``,
+    ``clientSecret``. Source params: ``tableName`` (or ``path``), ``columns``; for
+    ``PayPal.Transactions`` also ``startDate``, ``lookbackHours``, ``windowDays``,
+    ``balanceAffectingOnly`` (see :mod:`xdmflow.connectors.paypal.transactions`).
+
+    Args:
+        retry: backoff policy for 429/5xx/transport failures (default: 30 s doubling to
+            5 min, 30 min budget).
+        timeout: per-request timeout in seconds.
+        refresh_margin: renew the token this many seconds before it expires (at most 10% of
+            its lifetime).
+        requests_per_minute: client-side pacing (PayPal throttles per IP; ~50/min is safe on
+            live); ``None`` = no pacing, rely on 429 backoff.
+        transport: an httpx transport (tests, proxies); default: a real socket.
+    """
+
+    spec = PAYPAL_SPEC
+
+    def __init__(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        refresh_margin: float = 300.0,
+        requests_per_minute: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._rpm = requests_per_minute
+        self._retry = retry
+        self._timeout = timeout
+        self._refresh_margin = refresh_margin
+        self._transport = transport
+
+    def __repr__(self) -> str:
+        return "PayPalConnector()"
+
+    def client(self, auth: Mapping[str, Any]) -> PayPalClient:
+        """A client for the base connection's auth params (close it when done)."""
+        from xdmflow.connectors.paypal.client import PayPalClient
+
+        return PayPalClient(
+            auth.get("host"),
+            str(auth.get("clientId") or ""),
+            str(auth.get("clientSecret") or ""),
+            retry=self._retry,
+            timeout=self._timeout,
+            refresh_margin=self._refresh_margin,
+            requests_per_minute=self._rpm,
+            transport=self._transport,
+        )
+
+    @staticmethod
+    def table(name: str | None) -> Table:
+        """The table called ``name``; ``SourceFatalError`` listing the valid names otherwise."""
+        from xdmflow.connectors.paypal.tables import TABLES
+
+        table = TABLES.get(name or "")
+        if table is None:
+            raise SourceFatalError(f"PayPal has no table {name!r}; the tables are {', '.join(TABLE_NAMES)}")
+        return table
+
+    def check(self, auth: Mapping[str, Any]) -> None:
+        """Obtain an access token: bad credentials raise ``SourceAuthError``, an unreachable
+        host ``SourceRetriableError``."""
+        with self.client(auth) as client:
+            client.access_token(force=True)
+
+    def explore(
+        self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None
+    ) -> list[ExploreItem]:
+        """``root`` lists the tables (no call to PayPal); tabular sources have no folders."""
+        if object_type != "root":
+            raise SourceFatalError(
+                f"PayPal is a tabular source: explore objectType=root lists its tables, objectType=table "
+                f"describes one (got objectType={object_type!r})"
+            )
+        return [ExploreItem(type="table", name=name, path=name) for name in TABLE_NAMES]
+
+    def describe(
+        self,
+        auth: Mapping[str, Any],
+        object: str,
+        *,
+        preview: bool = False,
+        preview_rows: int = 100,
+        options: Mapping[str, Any] | None = None,
+    ) -> ObjectDescription:
+        """Columns of a table and, with ``preview``, its first rows (Transactions: the last 7 days)."""
+        table = self.table(object)
+        if not preview:
+            return ObjectDescription(columns=table.columns)
+        params: dict[str, Any] = {"tableName": table.name, **(options or {})}
+        if table.name == "PayPal.Transactions" and "startDate" not in params:
+            import time
+
+            params["startDate"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - PREVIEW_SPAN))
+            params.setdefault("windowDays", 1)
+        request = ReadRequest(object=table.name, source_params=params, batch_size=max(1, preview_rows))
+        batches: list[pa.RecordBatch] = []
+        rows = 0
+        reader = self.read(auth, request, ReadResult())
+        try:
+            for batch in reader:
+                batches.append(batch.slice(0, preview_rows - rows))
+                rows += batches[-1].num_rows
+                if rows >= preview_rows:
+                    break
+        finally:
+            close = getattr(reader, "close", None)
+            if close is not None:
+                close()
+        data = pa.Table.from_batches(batches, schema=table.schema)
+        return ObjectDescription(columns=table.columns, preview=data)
+
+    def read(
+        self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield the table's rows as Arrow batches (see the class and module docs)."""
+        name = request.source_params.get("tableName") or request.source_params.get("path") or request.object
+        table = self.table(name)
+        from xdmflow.connectors.paypal.streams import read_list_table
+        from xdmflow.connectors.paypal.transactions import read_transactions
+
+        with self.client(auth) as client:
+            if table.name == "PayPal.Transactions":
+                yield from read_transactions(client, request, result)
+            else:
+                yield from read_list_table(client, table, request, result)
+            result.input_bytes += client.bytes_read
+
+    def partitions(self, auth: Mapping[str, Any], request: ReadRequest) -> list[ReadRequest]:
+        """Transactions: one request per window (``window_start``/``window_end`` set, ending at
+        PayPal's ``last_refreshed_datetime``); other tables: the request itself."""
+        name = request.source_params.get("tableName") or request.source_params.get("path") or request.object
+        if self.table(name).name != "PayPal.Transactions":
+            return [request]
+        from dataclasses import replace
+
+        from xdmflow.connectors.paypal.transactions import plan_windows
+
+        with self.client(auth) as client:
+            windows, _ = plan_windows(client, request)
+        return [replace(request, window_start=float(s), window_end=float(e)) for s, e in windows]

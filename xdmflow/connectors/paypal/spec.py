@@ -1,0 +1,138 @@
+"""The PayPal connection spec, in the platform's ConnectionSpec shape (pure data, cheap)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xdmflow.connectors.base import ConnectionSpec
+
+__all__ = ["SPEC_ID", "PROVIDER_ID", "AUTH_SPEC_NAME", "TABLE_NAMES", "PAYPAL_SPEC"]
+
+SPEC_ID = "221c7626-58f6-4eec-8ee2-042b0226f03b"
+PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
+AUTH_SPEC_NAME = "Client-Id-Secret Based Authentication"
+DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+
+#: Tables served, in explore order (the four of the platform's docs first).
+TABLE_NAMES = (
+    "PayPal.Billing_Plans",
+    "PayPal.Billing_Plans_Payment_Definition",
+    "PayPal.Billing_Plans_Payment_Definition_Charge_Models",
+    "PayPal.Catalog_Products",
+    "PayPal.Transactions",
+    "PayPal.Balances",
+)
+
+_AUTH_SCHEMA: dict[str, Any] = {
+    "$schema": DRAFT_07,
+    "type": "object",
+    "description": "Client id and secret of a PayPal REST app",
+    "properties": {
+        "host": {
+            "type": "string",
+            "description": "PayPal API host (api.sandbox.paypal.com, api-m.paypal.com) or a full base URL "
+            "such as http://127.0.0.1:8780 for the emulator",
+            "default": "api.sandbox.paypal.com",
+        },
+        "clientId": {"type": "string", "description": "Client id of the PayPal REST app"},
+        "clientSecret": {
+            "type": "string",
+            "format": "password",
+            "description": "Secret of the PayPal REST app",
+        },
+    },
+    "required": ["clientId", "clientSecret"],
+}
+
+_SOURCE_SCHEMA: dict[str, Any] = {
+    "$schema": DRAFT_07,
+    "type": "object",
+    "properties": {
+        "tableName": {"type": "string", "enum": list(TABLE_NAMES), "description": "Table to read"},
+        "path": {"type": "string", "description": "Older name of tableName"},
+        "columns": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "type": {"type": "string"},
+                    "xdm": {"type": "object"},
+                },
+                "required": ["name"],
+            },
+        },
+        "startDate": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Transactions: where a full read starts (default: 3 years back, PayPal's limit)",
+        },
+        "lookbackHours": {
+            "type": "number",
+            "minimum": 0,
+            "default": 72,
+            "description": "Transactions: hours re-read before the watermark (late rows, status changes)",
+        },
+        "windowDays": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 31,
+            "default": 7,
+            "description": "Transactions: days per Transaction Search window",
+        },
+        "balanceAffectingOnly": {
+            "type": "boolean",
+            "default": False,
+            "description": "Transactions: read balance-affecting rows only",
+        },
+    },
+    "oneOf": [{"required": ["tableName"]}, {"required": ["path"]}],
+}
+
+BODY: dict[str, Any] = {
+    "id": SPEC_ID,
+    "name": "PayPal",
+    "providerId": PROVIDER_ID,
+    "version": "1.0",
+    "type": "Payments",
+    "authSpec": [{"name": AUTH_SPEC_NAME, "type": "ClientCredentials", "spec": _AUTH_SCHEMA}],
+    "sourceSpec": {
+        "name": "PayPal",
+        "type": "Tabular",
+        "spec": _SOURCE_SCHEMA,
+        "attributes": {
+            "uiAttributes": {
+                "isSource": True,
+                "isPreview": True,
+                "isBeta": True,
+                "category": {"key": "payments"},
+                "label": {"key": "paypal", "value": "PayPal"},
+                "documentationLink": "https://experienceleague.adobe.com/docs/experience-platform/sources/connectors/payments/paypal.html",
+            }
+        },
+    },
+    "exploreSpec": {
+        "name": "Tabular",
+        "type": "Tabular",
+        "requestSpec": {"$schema": DRAFT_07, "type": "object", "properties": {}},
+        "responseSpec": {
+            "$schema": DRAFT_07,
+            "type": "object",
+            "properties": {
+                "format": {"type": "string"},
+                "schema": {"type": "object", "properties": {"columns": {"type": "array"}}},
+            },
+        },
+    },
+    "attributes": {
+        "category": "Payments",
+        "isSource": True,
+        "uiAttributes": {"apiFeatures": {"explorePaginationSupported": False}},
+    },
+    "permissionsInfo": {
+        "view": [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": ["read"]}],
+        "manage": [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": ["write"]}],
+    },
+}
+
+PAYPAL_SPEC = ConnectionSpec(id=SPEC_ID, name="PayPal", body=BODY, secret_params=frozenset({"clientSecret"}))
