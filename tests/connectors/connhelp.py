@@ -1,0 +1,16 @@
+"""Constants and helpers of the connector tests (imported by name; conftest holds the fixtures)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+PG_URL = os.environ.get("XDMFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+MARIA_URL = os.environ.get("XDMFLOW_TEST_MARIADB", "mysql://root@127.0.0.1:3306/test")
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on (right now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,284 @@
+"""SQL connectors against the live PostgreSQL and MariaDB services (unique tables, dropped after)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from connhelp import MARIA_URL, PG_URL, free_port
+
+from xdmflow.connectors.base import ReadRequest, ReadResult
+from xdmflow.connectors.sql import (
+    MariaDbConnector,
+    MySqlConnector,
+    PostgresConnector,
+    SqlConnector,
+    parse_connection_string,
+)
+from xdmflow.errors import SourceAuthError, SourceFatalError
+from xdmflow.testing.connector_suite import ConnectorContract, ContractCase, read_all
+
+T0 = datetime(2024, 3, 1, 12, 0, 0)
+
+
+def _engine(url: str, family: str) -> sa.Engine:
+    return sa.create_engine(parse_connection_string(url, family))
+
+
+@pytest.fixture
+def pg() -> Iterator[sa.Engine]:
+    engine = _engine(PG_URL, "postgresql")
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError:
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def maria() -> Iterator[sa.Engine]:
+    engine = _engine(MARIA_URL, "mysql")
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError:
+        pytest.skip("MariaDB is not running on 127.0.0.1:3306")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def table_name(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A unique table name; the table (if created) is dropped afterwards on both servers."""
+    name = f"xdmf_{uuid.uuid4().hex[:10]}"
+    yield name
+    for url, family in ((PG_URL, "postgresql"), (MARIA_URL, "mysql")):
+        engine = _engine(url, family)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        except sa.exc.OperationalError:
+            pass
+        finally:
+            engine.dispose()
+
+
+def _people(engine: sa.Engine, name: str) -> tuple[sa.Table, Callable[[list[dict[str, Any]]], None]]:
+    md = sa.MetaData()
+    table = sa.Table(
+        name, md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("name", sa.String(40)),
+        sa.Column("updated", sa.DateTime),
+    )  # fmt: skip
+    md.create_all(engine)
+
+    def add(rows: list[dict[str, Any]]) -> None:
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{**r, "updated": T0 + timedelta(days=int(r["id"]))} for r in rows])
+
+    add([{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}, {"id": 3, "name": None}])
+    return table, add
+
+
+ROWS = [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}, {"id": 3, "name": None}]
+
+
+class TestPostgresContract(ConnectorContract):
+    @pytest.fixture
+    def contract_case(self, pg: sa.Engine, table_name: str) -> ContractCase:
+        _, add = _people(pg, table_name)
+        return ContractCase(
+            connector=PostgresConnector(),
+            good_auth={"connectionString": PG_URL},
+            bad_auth={"connectionString": "postgresql://no_such_role_xdm:some-password@127.0.0.1:5432/test"},
+            down_auth={"connectionString": f"postgresql://postgres:pw-secret@127.0.0.1:{free_port()}/test"},
+            object=f"public.{table_name}",
+            rows=ROWS,
+            key="id",
+            delta_column="updated",
+            add_rows=add,
+            new_rows=[{"id": 4, "name": "Dee"}, {"id": 5, "name": "Eve"}],
+        )
+
+
+class TestMariaDbContract(ConnectorContract):
+    @pytest.fixture
+    def contract_case(self, maria: sa.Engine, table_name: str) -> ContractCase:
+        _, add = _people(maria, table_name)
+        return ContractCase(
+            connector=MariaDbConnector(),
+            good_auth={"connectionString": MARIA_URL},
+            bad_auth={"connectionString": "mysql://root:wrong-password@127.0.0.1:3306/test"},
+            down_auth={"connectionString": f"mariadb://root:pw-secret@127.0.0.1:{free_port()}/test"},
+            object=f"test.{table_name}",
+            rows=ROWS,
+            key="id",
+            delta_column="updated",
+            add_rows=add,
+            new_rows=[{"id": 4, "name": "Dee"}],
+        )
+
+
+def test_mysql_spec_shares_the_mariadb_implementation(maria: sa.Engine, table_name: str) -> None:
+    _people(maria, table_name)
+    c = MySqlConnector()
+    assert c.spec.id == "26d738e0-8963-47ea-aadf-c60de735468a" and isinstance(c, SqlConnector)
+    table, result = read_all(
+        c, {"connectionString": MARIA_URL}, ReadRequest(object=table_name, delta_column="id")
+    )
+    assert table.num_rows == 3 and result.new_watermark == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "family", "expected"),
+    [
+        ("postgres://u:p@h:5433/d", "postgresql", "postgresql+psycopg://u:***@h:5433/d"),
+        ("postgresql+psycopg2://u@h/d", "postgresql", "postgresql+psycopg://u@h/d"),
+        (
+            "Server=h;Port=5432;Database=d;UID=u;Password=p",
+            "postgresql",
+            "postgresql+psycopg://u:***@h:5432/d",
+        ),
+        ("mariadb://u:p@h/d", "mysql", "mysql+pymysql://u:***@h/d?charset=utf8mb4"),
+        ("Server=h;Port=3306;Database=d;UID=u;PWD=p", "mysql", "mysql+pymysql://u:***@h:3306/d"),
+    ],
+)
+def test_connection_string_forms(raw: str, family: str, expected: str) -> None:
+    assert str(parse_connection_string(raw, family)) == expected
+
+
+def test_bad_connection_strings_do_not_echo_secrets() -> None:
+    for raw, family in (
+        ("mysql://u:topsecret@h/d", "postgresql"),
+        ("", "mysql"),
+        ("Password=topsecret", "mysql"),
+    ):
+        with pytest.raises(SourceAuthError) as info:
+            parse_connection_string(raw, family)
+        assert "topsecret" not in str(info.value)
+
+
+def test_key_value_connection_string_connects(pg: sa.Engine) -> None:
+    PostgresConnector().check(
+        {"connectionString": "Server=127.0.0.1;Port=5432;Database=test;UID=postgres;Password="}
+    )
+
+
+def test_identifiers_are_validated_and_quoted(pg: sa.Engine, table_name: str) -> None:
+    odd = f"{table_name} Odd"
+    with pg.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE "{odd}" ("we""ird col" int, "Name" text)'))
+        conn.execute(sa.text(f"INSERT INTO \"{odd}\" VALUES (1, 'x'), (2, 'y')"))
+    c, auth = PostgresConnector(), {"connectionString": PG_URL}
+    try:
+        table, _ = read_all(
+            c, auth, ReadRequest(object=f"public.{odd}", source_params={"columns": ['we"ird col']})
+        )
+        assert table.to_pylist() == [{'we"ird col': 1}, {'we"ird col': 2}]
+        with pytest.raises(SourceFatalError, match="not found"):
+            read_all(c, auth, ReadRequest(object=f'public.{table_name}"; DROP TABLE "{odd}"; --'))
+        with pytest.raises(SourceFatalError, match="does not exist"):
+            read_all(
+                c, auth, ReadRequest(object=f"public.{odd}", source_params={"columns": ["1; DROP TABLE x"]})
+            )
+        with pytest.raises(SourceFatalError, match="does not exist"):
+            read_all(c, auth, ReadRequest(object=f"public.{odd}", delta_column="nope", watermark=1))
+        assert sa.inspect(pg).has_table(odd)
+    finally:
+        with pg.begin() as conn:
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{odd}"'))
+
+
+def test_postgres_types_map_to_arrow_and_xdm(pg: sa.Engine, table_name: str) -> None:
+    with pg.begin() as conn:
+        conn.execute(sa.text(
+            f"CREATE TABLE {table_name} (b boolean, s smallint, i int, l bigint, n numeric(12,3), f float8, "
+            "d date, ts timestamptz, j jsonb, u uuid, t text)"
+        ))  # fmt: skip
+        conn.execute(sa.text(
+            f"INSERT INTO {table_name} VALUES (true, 1, 2, 3, 4.125, 5.5, '2024-01-02', "
+            "'2024-01-02T03:04:05+02:00', '{\"a\": 1}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'x')"
+        ))  # fmt: skip
+    c, auth = PostgresConnector(), {"connectionString": PG_URL}
+    desc = c.describe(auth, table_name, preview=True)
+    xdm = {col.name: col.meta_xdm_type for col in desc.columns}
+    assert xdm == {"b": "boolean", "s": "short", "i": "int", "l": "long", "n": "number", "f": "number",
+                   "d": "date", "ts": "date-time", "j": "string", "u": "string", "t": "string"}  # fmt: skip
+    table, result = read_all(c, auth, ReadRequest(object=table_name, delta_column="ts"))
+    row = table.to_pylist()[0]
+    assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+    assert row["ts"] == datetime(2024, 1, 2, 1, 4, 5, tzinfo=UTC) and row["j"] == '{"a": 1}'
+    assert str(row["n"]) == "4.125" and row["u"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+    assert result.new_watermark == "2024-01-02T01:04:05Z"
+    rows_path, rows_result = read_all(c, auth, ReadRequest(object=table_name, delta_column="ts",
+                                                           source_params={"copy": False}))  # fmt: skip
+    assert rows_path.equals(table) and rows_result.new_watermark == result.new_watermark
+
+
+def test_postgres_copy_path_matches_row_path(pg: sa.Engine, table_name: str) -> None:
+    odd = f'{table_name} 100% "odd"'
+    with pg.begin() as conn:
+        conn.execute(sa.text(
+            f'CREATE TABLE "{table_name} 100% ""odd""" (id bigint, "v%s" text, n numeric(8,2), b bool, '
+            "d date, ts timestamp, f real)"
+        ))  # fmt: skip
+        conn.execute(sa.text(
+            f'INSERT INTO "{table_name} 100% ""odd""" SELECT g, CASE WHEN g % 3 = 0 THEN NULL WHEN g % 3 = 1 '
+            "THEN '' ELSE 'a,\"b\"' || chr(10) || g END, g / 7.0, g % 2 = 0, DATE '2024-01-01' + g, "
+            "TIMESTAMP '2024-01-01' + g * INTERVAL '1 second', g / 3.0 FROM generate_series(1, 2500) g"
+        ))  # fmt: skip
+    c, auth = PostgresConnector(), {"connectionString": PG_URL}
+    try:
+        for wm in (None, 1000, "1000"):
+            req = ReadRequest(object=f"public.{odd}", delta_column="id", watermark=wm, batch_size=1000)
+            fast, fast_res = read_all(c, auth, req)
+            slow, slow_res = read_all(
+                c, auth, ReadRequest(**{**req.__dict__, "source_params": {"copy": False}})
+            )
+            assert fast.equals(slow) and fast_res.new_watermark == slow_res.new_watermark == 2500
+            assert fast.num_rows == (2500 if wm is None else 1500)
+        assert slow.column("v%s").to_pylist()[:3] == ['a,"b"\n1001', None, ""]
+    finally:
+        with pg.begin() as conn:
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table_name} 100% ""odd"""'))
+
+
+def _ids(table: pa.Table) -> list[Any]:
+    return table.column("id").to_pylist() if table.num_rows else []
+
+
+def test_partitions_by_timestamp_and_key_cover_every_row_once(pg: sa.Engine, table_name: str) -> None:
+    table, add = _people(pg, table_name)
+    add([{"id": i, "name": f"p{i}"} for i in range(4, 101)])
+    with pg.begin() as conn:
+        conn.execute(table.insert(), [{"id": 1000, "name": "null-updated", "updated": None}])
+    c, auth = PostgresConnector(), {"connectionString": PG_URL}
+    by_key = c.partitions(
+        auth, ReadRequest(object=table_name, source_params={"partitionColumn": "id", "partitions": 4})
+    )
+    assert len(by_key) == 4
+    ids = [i for p in by_key for i in _ids(read_all(c, auth, p)[0])]
+    assert sorted(ids) == [*range(1, 101), 1000]
+    request = ReadRequest(object=table_name, delta_column="updated", watermark="2024-03-11T12:00:00Z",
+                          source_params={"partitions": 3})  # fmt: skip
+    parts = c.partitions(auth, request)
+    results = [read_all(c, auth, p) for p in parts]
+    ids = sorted(i for t, _ in results for i in _ids(t))
+    assert ids == list(range(11, 101)) and len(parts) == 3
+    assert max(r.new_watermark for _, r in results) == "2024-06-09T12:00:00Z"
+
+
+def test_batches_are_bounded_and_streamed(maria: sa.Engine, table_name: str) -> None:
+    table, add = _people(maria, table_name)
+    add([{"id": i, "name": "x" * 30} for i in range(4, 5004)])
+    c, request = MariaDbConnector(), ReadRequest(object=table_name, batch_size=700)
+    sizes = [b.num_rows for b in c.read({"connectionString": MARIA_URL}, request, ReadResult())]
+    assert sum(sizes) == 5003 and max(sizes) == 700

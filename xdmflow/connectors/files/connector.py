@@ -1,0 +1,237 @@
+"""The file-source connectors: Local Files, Amazon S3 and SFTP share one implementation.
+
+A read names a file, a folder or a wildcard pattern (``source_params.path``, else
+``ReadRequest.object``) with ``recursive``; every matched file is parsed with the source
+connection's format options (``xdmflow.connectors.files.formats``).
+
+Incremental reads go by file **modification time**: ``ReadRequest.watermark`` is the last
+committed mtime (ISO-8601 UTC); only files whose mtime is strictly later are read, and
+``ReadResult.new_watermark`` becomes the latest mtime read (unchanged when nothing is new).
+A file rewritten in place with a later mtime is read again in full. S3 reports mtimes to the
+second: a file written in the same second as the last read one, after that read, is missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from xdmflow.connectors.base import (
+    ConnectionSpec,
+    Connector,
+    ExploreItem,
+    ObjectDescription,
+    ObjectType,
+    ReadRequest,
+    ReadResult,
+)
+from xdmflow.connectors.files.specs import LOCALFILES_SPEC, S3_SPEC, SFTP_SPEC
+from xdmflow.errors import SourceError, SourceFatalError
+
+__all__ = ["FilesConnector", "LocalFilesConnector", "S3Connector", "SftpConnector"]
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_watermark(value: Any) -> datetime | None:
+    """A file watermark (ISO-8601 string, datetime or epoch seconds) as an aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        ts = value
+    elif isinstance(value, int | float):
+        ts = datetime.fromtimestamp(value, UTC)
+    else:
+        try:
+            ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise SourceFatalError(f"File watermark {value!r} is not an ISO-8601 timestamp.") from None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+class FilesConnector(Connector):
+    """Shared behaviour of the file sources; subclasses say how to open the ``FileStore``."""
+
+    def store(self, auth: Mapping[str, Any]) -> Any:
+        """The ``FileStore`` for a base connection's auth params."""
+        raise NotImplementedError
+
+    def check(self, auth: Mapping[str, Any]) -> None:
+        """List the connection's root folder."""
+        self.store(auth).check()
+
+    def explore(
+        self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None
+    ) -> list[ExploreItem]:
+        """``root`` lists the connection's root folder, ``folder`` the folder ``object``."""
+        import pyarrow.fs as pafs
+
+        store = self.store(auth)
+        if object_type not in ("root", "folder"):
+            raise SourceFatalError(f"objectType {object_type!r} cannot be listed: use root or folder.")
+        path = store.root if object_type == "root" or not object else object
+        items = []
+        for info in store.listdir(path):
+            is_dir = info.type == pafs.FileType.Directory
+            items.append(
+                ExploreItem(
+                    type="folder" if is_dir else "file",
+                    name=info.base_name,
+                    path=store.to_user(info.path),
+                    can_preview=not is_dir,
+                    can_fetch_schema=not is_dir,
+                )
+            )
+        return items
+
+    def describe(
+        self,
+        auth: Mapping[str, Any],
+        object: str,
+        *,
+        preview: bool = False,
+        preview_rows: int = 100,
+        options: Mapping[str, Any] | None = None,
+    ) -> ObjectDescription:
+        """Describe a file (or the first file of a folder/pattern): detected options, columns, preview."""
+        from xdmflow.connectors.files.columns import arrow_column
+        from xdmflow.connectors.files.formats import FormatOptions, sample_file
+
+        store = self.store(auth)
+        opts_in = dict(options or {})
+        files = store.files(object, recursive=bool(opts_in.get("recursive", False)))
+        if not files:
+            raise SourceFatalError(f"No file matches {object!r}.")
+        entry = files[0]
+        opts = FormatOptions.from_params(opts_in, entry.path)
+        try:
+            table = sample_file(
+                self._opener(store, entry, opts), opts, max(preview_rows, 1) if preview else 100
+            )
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise store.translate(exc, entry.path) from exc
+        columns = [arrow_column(f.name, f.type) for f in table.schema]
+        props = {**opts.properties(entry.path), "path": entry.path}
+        nested = any(c.xdm.get("type") in ("object", "array") for c in columns)
+        return ObjectDescription(
+            columns=columns,
+            format="hierarchical" if nested else "flat",
+            preview=table if preview else None,
+            properties=props,
+        )
+
+    @staticmethod
+    def _opener(store: Any, entry: Any, opts: Any) -> Any:
+        def opener(random_access: bool) -> Any:
+            try:
+                if random_access:
+                    return store.fs.open_input_file(entry.fs_path)
+                return store.fs.open_input_stream(entry.fs_path, compression=opts.codec(entry.path))
+            except Exception as exc:
+                raise store.translate(exc, entry.path) from exc
+
+        return opener
+
+    def _params(self, request: ReadRequest) -> tuple[str, dict[str, Any]]:
+        params = dict(request.source_params)
+        path = str(params.get("path") or request.object or "")
+        if not path:
+            raise SourceFatalError("A file source connection needs params.path (a file, folder or pattern).")
+        return path, params
+
+    def _selected(self, store: Any, request: ReadRequest) -> list[Any]:
+        path, params = self._params(request)
+        part = params.get("partition")
+        files = store.files(
+            path if not part else part["file"], recursive=bool(params.get("recursive", False))
+        )
+        since = parse_watermark(request.watermark)
+        if since is not None:
+            files = [f for f in files if f.mtime > since]
+        return files
+
+    def read(
+        self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream every selected file newer than the watermark, file after file, in path order."""
+        from xdmflow.connectors.files.formats import FormatOptions, iter_file
+
+        store = self.store(auth)
+        _, params = self._params(request)
+        row_groups = (params.get("partition") or {}).get("rowGroups")
+        newest = parse_watermark(request.watermark)
+        result.new_watermark = request.watermark
+        for entry in self._selected(store, request):
+            opts = FormatOptions.from_params(params, entry.path)
+            try:
+                yield from iter_file(self._opener(store, entry, opts), opts, request.batch_size, row_groups)
+            except SourceError:
+                raise
+            except Exception as exc:
+                raise store.translate(exc, entry.path) from exc
+            result.input_files += 1
+            result.input_bytes += entry.size
+            if newest is None or entry.mtime > newest:
+                newest = entry.mtime
+                result.new_watermark = _iso(newest)
+
+    def partitions(self, auth: Mapping[str, Any], request: ReadRequest) -> list[ReadRequest]:
+        """One partition per selected file; per Parquet row group when ``splitRowGroups`` is set."""
+        from dataclasses import replace
+
+        from xdmflow.connectors.files.formats import FormatOptions, row_group_count
+
+        store = self.store(auth)
+        _, params = self._params(request)
+        parts = []
+        for entry in self._selected(store, request):
+            opts = FormatOptions.from_params(params, entry.path)
+            groups: list[list[int] | None] = [None]
+            if opts.file_type == "parquet" and params.get("splitRowGroups"):
+                groups = [[g] for g in range(row_group_count(self._opener(store, entry, opts)))] or [None]
+            for g in groups:
+                part: dict[str, Any] = {"file": entry.path, "mtime": _iso(entry.mtime)}
+                if g is not None:
+                    part["rowGroups"] = g
+                parts.append(replace(request, source_params={**params, "partition": part}))
+        return parts
+
+
+class LocalFilesConnector(FilesConnector):
+    """Files under a folder of the xdmflow host (auth ``rootPath``); paths are relative to it."""
+
+    spec: ConnectionSpec = LOCALFILES_SPEC
+
+    def store(self, auth: Mapping[str, Any]) -> Any:
+        from xdmflow.connectors.files.stores import LocalStore
+
+        return LocalStore(auth)
+
+
+class S3Connector(FilesConnector):
+    """Amazon S3 and S3-compatible servers (``serviceUrl``); paths are ``/bucket/key``."""
+
+    spec: ConnectionSpec = S3_SPEC
+
+    def store(self, auth: Mapping[str, Any]) -> Any:
+        from xdmflow.connectors.files.stores import S3Store
+
+        return S3Store(auth)
+
+
+class SftpConnector(FilesConnector):
+    """SFTP servers (password or private key); needs the optional ``paramiko`` package."""
+
+    spec: ConnectionSpec = SFTP_SPEC
+
+    def store(self, auth: Mapping[str, Any]) -> Any:
+        from xdmflow.connectors.files.stores import SftpStore
+
+        return SftpStore(auth)

@@ -1,0 +1,322 @@
+"""File formats: delimited text, JSON (lines or top-level arrays) and Parquet -> Arrow batches.
+
+Every reader streams: ``pyarrow.csv.open_csv`` (block by block), ``pyarrow.json.open_json``
+(JSON lines in UTF-8), an incremental decoder for top-level JSON arrays (or other encodings)
+and ``ParquetFile.iter_batches``. Memory is bounded by the block size and ``batch_size``.
+
+Delimited values are read as **strings** by default (empty field = null); the mapping casts
+them. ``inferTypes: true`` lets pyarrow infer types from the first block instead (a later
+value that does not fit then fails the read).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from xdmflow.errors import SourceFatalError
+
+__all__ = ["FormatOptions", "detect_file_type", "iter_file", "sample_file"]
+
+Opener = Callable[
+    [bool], Any
+]  # opener(random_access) -> pyarrow NativeFile (decompressed unless random access)
+
+_TYPE_BY_EXT = {
+    ".csv": "delimited", ".tsv": "delimited", ".txt": "delimited", ".psv": "delimited",
+    ".json": "json", ".jsonl": "json", ".ndjson": "json",
+    ".parquet": "parquet", ".pq": "parquet",
+}  # fmt: skip
+_COMPRESSION_BY_EXT = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bzip2"}
+_ARROW_CODEC = {"gzip": "gzip", "bzip2": "bz2"}
+_BLOCK = 4 << 20
+
+
+def _strip_compression(name: str) -> tuple[str, str | None]:
+    low = name.lower()
+    for ext, comp in _COMPRESSION_BY_EXT.items():
+        if low.endswith(ext):
+            return low[: -len(ext)], comp
+    return low, None
+
+
+def detect_file_type(name: str) -> str | None:
+    """``delimited`` / ``json`` / ``parquet`` from the file name (ignoring .gz/.bz2), else ``None``."""
+    base, _ = _strip_compression(name)
+    dot = base.rfind(".")
+    return _TYPE_BY_EXT.get(base[dot:]) if dot >= 0 else None
+
+
+def _char(value: Any, default: str | None) -> str | None:
+    if value is None:
+        return default
+    text = str(value)
+    if text == "":
+        return None
+    named = {"\\t": "\t", "tab": "\t", "\\u0001": "\x01", "space": " "}
+    text = named.get(text.lower(), text)
+    if len(text) != 1:
+        raise SourceFatalError(f"A delimiter, quote or escape must be one character, not {value!r}.")
+    return text
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    """How to parse a file; built from a source connection's params or explore's query options.
+
+    Accepted keys (platform names first): ``fileType``/``format``, ``columnDelimiter``,
+    ``header``, ``quoteChar``, ``escapeChar``, ``encoding``, ``compressionType``
+    (``auto``/``none``/``gzip``/``bzip2``), ``inferTypes``.
+    """
+
+    file_type: str = "delimited"
+    delimiter: str = ","
+    header: bool = True
+    quote: str | None = '"'
+    escape: str | None = None
+    encoding: str = "UTF-8"
+    compression: str = "auto"
+    infer_types: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], name: str = "") -> FormatOptions:
+        """Options from ``params``; the file type falls back to the extension of ``name``."""
+        file_type = str(params.get("fileType") or params.get("format") or "").lower()
+        if file_type in ("", "tabular", "auto"):
+            file_type = detect_file_type(name) or "delimited"
+        if file_type not in ("delimited", "json", "parquet"):
+            raise SourceFatalError(f"Unsupported file type {file_type!r}: use delimited, json or parquet.")
+        compression = str(params.get("compressionType") or params.get("compression") or "auto").lower()
+        compression = {"gz": "gzip", "bz2": "bzip2", "": "auto"}.get(compression, compression)
+        if compression not in ("auto", "none", "gzip", "bzip2"):
+            raise SourceFatalError(f"Unsupported compressionType {compression!r}: use gzip, bzip2 or none.")
+        encoding = str(params.get("encoding") or "UTF-8")
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise SourceFatalError(f"Unknown encoding {encoding!r}.") from None
+        header = params.get("header", True)
+        return cls(
+            file_type=file_type,
+            delimiter=_char(params.get("columnDelimiter", params.get("delimiter")), ",") or ",",
+            header=header if isinstance(header, bool) else str(header).lower() in ("true", "1", "yes"),
+            quote=_char(params.get("quoteChar", params.get("quote")), '"'),
+            escape=_char(params.get("escapeChar", params.get("escape")), None),
+            encoding=encoding,
+            compression=compression,
+            infer_types=bool(params.get("inferTypes", False)),
+        )
+
+    def codec(self, name: str) -> str | None:
+        """The pyarrow codec to decompress ``name`` with (``None``: plain)."""
+        if self.compression == "none" or self.file_type == "parquet":
+            return None
+        comp = _strip_compression(name)[1] if self.compression == "auto" else self.compression
+        return _ARROW_CODEC.get(comp or "")
+
+    def properties(self, name: str) -> dict[str, Any]:
+        """What was used, as explore's file description reports it."""
+        props: dict[str, Any] = {"fileType": self.file_type}
+        if self.file_type != "parquet":
+            comp = _strip_compression(name)[1] if self.compression == "auto" else self.compression
+            props.update(compressionType=comp or "none", encoding=self.encoding)
+        if self.file_type == "delimited":
+            props.update(columnDelimiter=self.delimiter, header=self.header)
+        return props
+
+
+def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        for start in range(0, batch.num_rows, size):
+            yield batch.slice(start, size)
+
+
+def _csv_reader(stream: Any, opts: FormatOptions, types: Mapping[str, pa.DataType] | None) -> Any:
+    # use_threads=False: a threaded reader reads ahead in the background, and a read in flight when
+    # its stream is closed (the probe, a consumer stopping early) may hit a reused file descriptor.
+    read = pacsv.ReadOptions(
+        block_size=_BLOCK,
+        encoding=opts.encoding,
+        autogenerate_column_names=not opts.header,
+        use_threads=False,
+    )
+    parse = pacsv.ParseOptions(
+        delimiter=opts.delimiter,
+        quote_char=opts.quote or False,
+        escape_char=opts.escape or False,
+        double_quote=opts.escape is None,
+        newlines_in_values=True,
+    )
+    convert = pacsv.ConvertOptions(
+        column_types=dict(types or {}),
+        strings_can_be_null=True,
+        null_values=[""] if types is not None else None,
+    )
+    return pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+
+
+def _header_names(opener: Opener, opts: FormatOptions) -> list[str]:
+    """The column names (``f0``, ``f1``... without a header) from the file's first row.
+
+    Read synchronously into memory (no pyarrow reader: a reader's background read-ahead
+    must never outlive the stream it reads).
+    """
+    with opener(False) as probe:
+        head = probe.read(1 << 20)
+    text = codecs.getincrementaldecoder(opts.encoding)(errors="replace").decode(head).lstrip("\ufeff")
+    dialect: dict[str, Any] = {"delimiter": opts.delimiter, "escapechar": opts.escape}
+    if opts.quote:
+        dialect.update(quotechar=opts.quote, doublequote=opts.escape is None)
+    else:
+        dialect.update(quoting=csv.QUOTE_NONE)
+    row = next(csv.reader(io.StringIO(text), **dialect), [])
+    return row if opts.header else [f"f{i}" for i in range(len(row))]
+
+
+def _iter_delimited(opener: Opener, opts: FormatOptions, batch_size: int) -> Iterator[pa.RecordBatch]:
+    types = None if opts.infer_types else dict.fromkeys(_header_names(opener, opts), pa.string())
+    with opener(False) as stream:
+        yield from _rebatch(iter(_csv_reader(stream, opts, types)), batch_size)
+
+
+def _chunks(stream: Any, encoding: str) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    while True:
+        data = stream.read(1 << 20)
+        if not data:
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                yield tail
+            return
+        yield decoder.decode(data)
+
+
+def _json_values(chunks: Iterator[str]) -> Iterator[Any]:
+    """Values of a JSON-lines text or of a top-level array, decoded incrementally."""
+    decoder = json.JSONDecoder()
+    buf, i, eof, depth = "", 0, False, 0
+    while True:
+        while i < len(buf) and buf[i] in " \t\r\n,\ufeff":
+            i += 1
+        if i >= len(buf):
+            nxt = None if eof else next(chunks, None)
+            if nxt is None:
+                return
+            buf, i = buf[i:] + nxt, 0
+            continue
+        if buf[i] in "[]" and (depth == 0 or buf[i] == "]"):
+            depth += 1 if buf[i] == "[" else -1
+            i += 1
+            continue
+        try:
+            value, end = decoder.raw_decode(buf, i)
+            if end < len(buf) or eof or isinstance(value, dict | list):
+                yield value
+                i = end
+                continue
+        except json.JSONDecodeError as exc:
+            if eof:
+                raise SourceFatalError(f"Invalid JSON: {exc.msg} near character {exc.pos}.") from None
+        nxt = next(chunks, None)
+        if nxt is None:
+            eof = True
+        else:
+            buf, i = buf[i:] + nxt, 0
+
+
+def _iter_json(opener: Opener, opts: FormatOptions, batch_size: int) -> Iterator[pa.RecordBatch]:
+    with opener(False) as probe:
+        head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:1] != b"[" and codecs.lookup(opts.encoding).name == "utf-8":
+        with opener(False) as stream:
+            reader = pajson.open_json(
+                stream, read_options=pajson.ReadOptions(block_size=_BLOCK, use_threads=False)
+            )
+            yield from _rebatch(iter(reader), batch_size)
+        return
+    schema: pa.Schema | None = None
+    rows: list[dict[str, Any]] = []
+    with opener(False) as stream:
+        for value in _json_values(_chunks(stream, opts.encoding)):
+            if not isinstance(value, dict):
+                raise SourceFatalError("JSON records must be objects ({...}); found a bare value.")
+            rows.append(value)
+            if len(rows) >= batch_size:
+                batch, schema = _to_batch(rows, schema)
+                rows = []
+                yield batch
+        if rows:
+            yield _to_batch(rows, schema)[0]
+
+
+def _to_batch(rows: list[dict[str, Any]], schema: pa.Schema | None) -> tuple[pa.RecordBatch, pa.Schema]:
+    if schema is None:
+        inferred = pa.Table.from_pylist(rows).schema
+        schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in inferred])
+    return pa.RecordBatch.from_pylist(rows, schema=schema), schema
+
+
+def _iter_parquet(
+    opener: Opener, batch_size: int, row_groups: list[int] | None = None
+) -> Iterator[pa.RecordBatch]:
+    with opener(True) as f:
+        pf = pq.ParquetFile(f)
+        yield from pf.iter_batches(batch_size=batch_size, row_groups=row_groups)
+
+
+def iter_file(
+    opener: Opener,
+    opts: FormatOptions,
+    batch_size: int,
+    row_groups: list[int] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Stream one file as record batches of at most ``batch_size`` rows."""
+    try:
+        if opts.file_type == "delimited":
+            yield from _iter_delimited(opener, opts, batch_size)
+        elif opts.file_type == "json":
+            yield from _iter_json(opener, opts, batch_size)
+        else:
+            yield from _iter_parquet(opener, batch_size, row_groups)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
+        if "unexpected field" in str(exc) or "changed from" in str(exc).lower():
+            raise SourceFatalError(
+                f"The {opts.file_type} file changes shape after its first block ({exc}): the column set "
+                "and types are taken from the first 4 MiB of each file; split the file or make its "
+                "first records carry every field."
+            ) from exc
+        raise SourceFatalError(f"The file could not be parsed as {opts.file_type}: {exc}") from exc
+
+
+def sample_file(opener: Opener, opts: FormatOptions, rows: int) -> pa.Table:
+    """The first ``rows`` rows with types *inferred* (for describe: column types and preview)."""
+    sample_opts = FormatOptions(**{**opts.__dict__, "infer_types": True})
+    out: list[pa.RecordBatch] = []
+    count = 0
+    for batch in iter_file(opener, sample_opts, max(rows, 1)):
+        out.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            break
+    if not out:
+        if opts.file_type == "parquet":
+            with opener(True) as f:
+                return pq.ParquetFile(f).schema_arrow.empty_table()
+        return pa.table({})
+    return pa.Table.from_batches(out).slice(0, rows)
+
+
+def row_group_count(opener: Opener) -> int:
+    """How many row groups a Parquet file has."""
+    with opener(True) as f:
+        return int(pq.ParquetFile(f).num_row_groups)
