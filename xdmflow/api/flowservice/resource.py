@@ -1,0 +1,71 @@
+"""A router factory for the Flow Service's plain resources (list / create / get / patch / delete)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query, scope_of
+from xdmflow.services.flowbase import LIST_PARAMS, items, list_documents, require_if_match
+from xdmflow.services.identity import Principal
+from xdmflow.store.documents import DocumentStore
+from xdmflow.store.tables import Document
+
+__all__ = ["resource_router"]
+
+Create = Callable[[Session, Principal, Any], dict[str, Any]]
+Patch = Callable[[Session, Principal, DocumentStore, str, Any, str], dict[str, Any]]
+Delete = Callable[[Session, Principal, DocumentStore, str], None]
+View = Callable[[Document], dict[str, Any]]
+
+
+def resource_router(
+    name: str, store: DocumentStore, *, create: Create, patch: Patch, delete: Delete, view: View,
+    parent_field: str | None = None,
+) -> APIRouter:
+    """``/{name}`` with the Flow Service's list grammar, ``{id, etag}`` answers and If-Match."""
+    router = APIRouter(prefix=f"/{name}", tags=[name])
+    base = f"/data/foundation/flowservice/{name}"
+
+    @router.get("", dependencies=[Depends(allow_query(*LIST_PARAMS, code="1451"))])
+    def list_all(request: Request, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+        with ctx.db.session() as s:
+            return list_documents(
+                s, scope_of(p), store, list(request.query_params.multi_items()), base,
+                parent_field=parent_field,
+            )
+
+    @router.post("", status_code=201)
+    def create_one(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+        with ctx.db.session() as s:
+            out = create(s, p, body)
+        return JSONResponse(out, 201, headers={"Location": f"{base}/{out['id']}"})
+
+    @router.get("/{doc_id}", dependencies=[Depends(allow_query(code="1451"))])
+    def get_one(doc_id: str, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+        with ctx.db.session() as s:
+            return items(view(store.get(s, scope_of(p), doc_id)))
+
+    @router.patch("/{doc_id}")
+    def patch_one(
+        doc_id: str,
+        body: JsonBody,
+        p: PrincipalDep,
+        ctx: CtxDep,
+        if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    ) -> dict[str, Any]:
+        tag = require_if_match(if_match)
+        with ctx.db.session() as s:
+            return patch(s, p, store, doc_id, body, tag)
+
+    @router.delete("/{doc_id}", status_code=204)
+    def delete_one(doc_id: str, p: PrincipalDep, ctx: CtxDep) -> Response:
+        with ctx.db.session() as s:
+            delete(s, p, store, doc_id)
+        return Response(status_code=204)
+
+    return router

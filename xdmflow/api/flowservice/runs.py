@@ -1,0 +1,42 @@
+"""``/runs``: list (``property=flowId==…``), get, on-demand creation, RE_TRIGGER."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query, scope_of
+from xdmflow.services import runs as svc
+from xdmflow.services.flowbase import LIST_PARAMS, items, list_documents
+from xdmflow.services.kinds import RUNS
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+BASE = "/data/foundation/flowservice/runs"
+
+
+@router.get("", dependencies=[Depends(allow_query(*LIST_PARAMS, code="1451"))])
+def list_runs(request: Request, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        return list_documents(s, scope_of(p), RUNS, list(request.query_params.multi_items()), BASE,
+                              parent_field="flowId")
+
+
+@router.post("", status_code=201)
+def create_run(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+    with ctx.db.session() as s:
+        out = svc.create_run_on_demand(s, p, body)
+    return JSONResponse(out, 201, headers={"Location": f"{BASE}/{out['id']}"})
+
+
+@router.get("/{run_id}", dependencies=[Depends(allow_query(code="1451"))])
+def get_run(run_id: str, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        return items(svc.run_view(RUNS.get(s, scope_of(p), run_id)))
+
+
+@router.post("/{run_id}/action", dependencies=[Depends(allow_query("op", code="1451"))])
+def run_action(run_id: str, p: PrincipalDep, ctx: CtxDep, op: str | None = None) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        return svc.retrigger(s, p, run_id, op)

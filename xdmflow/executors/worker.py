@@ -1,0 +1,177 @@
+"""The worker loop: claim queued runs, heartbeat them, execute them, recover runs of dead workers.
+
+Claims are compare-and-swap updates of ``run_queue`` (``status='queued'`` → ``running``), so
+several workers on one PostgreSQL never execute a run twice; on PostgreSQL the candidate is
+picked with ``FOR UPDATE SKIP LOCKED``. A run whose heartbeat is older than ``stale_after``
+belonged to a worker that died (kill -9): ``recover`` reconciles it with the lake (a batch that
+was committed is finalised as a success) or marks it failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import select, update
+
+from xdmflow.store.db import Database
+from xdmflow.store.tables import RunQueue
+
+__all__ = ["Worker", "claim_next", "heartbeat", "finish", "stale_runs"]
+
+log = logging.getLogger("xdmflow.worker")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def claim_next(db: Database, worker_id: str) -> str | None:
+    """Claim the oldest queued run; ``None`` when there is none."""
+    with db.session() as s:
+        q = (
+            select(RunQueue.run_id)
+            .where(RunQueue.status == "queued", RunQueue.not_before <= _now_ms())
+            .order_by(RunQueue.created_at)
+            .limit(1)
+        )
+        if not db.is_sqlite:
+            q = q.with_for_update(skip_locked=True)
+        run_id = s.scalar(q)
+        if run_id is None:
+            return None
+        res = s.execute(
+            update(RunQueue)
+            .where(RunQueue.run_id == run_id, RunQueue.status == "queued")
+            .values(status="running", claimed_by=worker_id, heartbeat_at=_now_ms(),
+                    attempts=RunQueue.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return str(run_id) if getattr(res, "rowcount", 1) == 1 else None
+
+
+def heartbeat(db: Database, run_id: str, worker_id: str) -> bool:
+    with db.session() as s:
+        res = s.execute(
+            update(RunQueue)
+            .where(RunQueue.run_id == run_id, RunQueue.claimed_by == worker_id, RunQueue.status == "running")
+            .values(heartbeat_at=_now_ms())
+            .execution_options(synchronize_session=False)
+        )
+        return getattr(res, "rowcount", 1) == 1
+
+
+def finish(db: Database, run_id: str) -> None:
+    with db.session() as s:
+        s.execute(update(RunQueue).where(RunQueue.run_id == run_id).values(status="done")
+                  .execution_options(synchronize_session=False))
+
+
+def stale_runs(db: Database, stale_after_ms: int) -> list[str]:
+    """Runs claimed by a worker that stopped heartbeating (re-claimed atomically for recovery)."""
+    limit = _now_ms() - stale_after_ms
+    out = []
+    with db.session() as s:
+        ids = list(s.scalars(select(RunQueue.run_id).where(
+            RunQueue.status == "running", RunQueue.heartbeat_at < limit)))
+        for run_id in ids:
+            res = s.execute(
+                update(RunQueue)
+                .where(RunQueue.run_id == run_id, RunQueue.status == "running", RunQueue.heartbeat_at < limit)
+                .values(status="recovering", heartbeat_at=_now_ms())
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(res, "rowcount", 1) == 1:
+                out.append(str(run_id))
+    return out
+
+
+class Worker:
+    """Executes queued runs with ``execute(run_id)`` in ``slots`` threads; ``recover(run_id)`` for dead ones."""
+
+    def __init__(
+        self,
+        db: Database,
+        execute: Callable[[str], None],
+        recover: Callable[[str], None],
+        *,
+        slots: int = 2,
+        poll_interval: float = 0.5,
+        heartbeat_interval: float = 5.0,
+        stale_after: float = 60.0,
+    ) -> None:
+        self.db = db
+        self.execute = execute
+        self.recover = recover
+        self.slots = max(1, slots)
+        self.poll_interval = poll_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.stale_after = stale_after
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for i in range(self.slots):
+            t = threading.Thread(target=self._loop, name=f"xdmflow-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        hb = threading.Thread(target=self._heartbeats, name="xdmflow-heartbeat", daemon=True)
+        hb.start()
+        self._threads.append(hb)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def run_once(self) -> bool:
+        """Recover stale runs, then claim and execute one run; ``False`` when idle."""
+        for run_id in stale_runs(self.db, int(self.stale_after * 1000)):
+            try:
+                self.recover(run_id)
+            except Exception:
+                log.exception("recovering run %s failed", run_id)
+            finally:
+                finish(self.db, run_id)
+        run_id = claim_next(self.db, self.worker_id)
+        if run_id is None:
+            return False
+        with self._lock:
+            self._active.add(run_id)
+        try:
+            self.execute(run_id)
+        except Exception:
+            log.exception("run %s failed unexpectedly", run_id)
+        finally:
+            with self._lock:
+                self._active.discard(run_id)
+            finish(self.db, run_id)
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                log.exception("worker loop error")
+                busy = False
+            if not busy:
+                self._stop.wait(self.poll_interval)
+
+    def _heartbeats(self) -> None:
+        while not self._stop.wait(self.heartbeat_interval):
+            with self._lock:
+                active = list(self._active)
+            for run_id in active:
+                try:
+                    heartbeat(self.db, run_id, self.worker_id)
+                except Exception:
+                    log.exception("heartbeat of run %s failed", run_id)
