@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from xdmflow.api.app import StartHook, create_app
+from xdmflow.background import background_hooks
 from xdmflow.settings import Settings
 
 __all__ = ["build_app", "ROLES"]
@@ -18,12 +19,7 @@ def build_app(settings: Settings, *, role: str = "all") -> FastAPI:
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     on_start: list[StartHook] = []
     on_stop: list[StartHook] = []
-    try:
-        from xdmflow.background import background_hooks
-    except ImportError:  # background loops not installed in this build
-        pass
-    else:
-        start, stop = background_hooks(role)
-        on_start.extend(start)
-        on_stop.extend(stop)
+    start, stop = background_hooks(role)
+    on_start.extend(start)
+    on_stop.extend(stop)
     return create_app(settings, on_start=on_start, on_stop=on_stop)

@@ -33,7 +33,10 @@ def pg_conn(api: Api) -> dict:
         f"{FS}/connections",
         json={
             "name": "pg",
-            "auth": {"specName": "Connection String Based Authentication", "params": {"connectionString": SECRET}},
+            "auth": {
+                "specName": "Connection String Based Authentication",
+                "params": {"connectionString": SECRET},
+            },
             "connectionSpec": {"id": PG, "version": "1.0"},
         },
     )
@@ -70,9 +73,14 @@ def test_secrets_are_encrypted_and_never_returned(api: Api) -> None:
     # a validation error on a secret field does not echo it
     r = api.post(
         f"{FS}/connections",
-        json={"name": "x", "auth": {"specName": "Connection String Based Authentication",
-                                    "params": {"connectionString": 12345678}},
-              "connectionSpec": {"id": PG}},
+        json={
+            "name": "x",
+            "auth": {
+                "specName": "Connection String Based Authentication",
+                "params": {"connectionString": 12345678},
+            },
+            "connectionSpec": {"id": PG},
+        },
     )
     assert r.status_code == 400 and "12345678" not in r.text
 
@@ -82,10 +90,30 @@ def test_secrets_are_encrypted_and_never_returned(api: Api) -> None:
     [
         ({"name": "x", "connectionSpec": {"id": "00000000-0000-0000-0000-000000000000"}}, "1413"),
         ({"name": "x", "auth": {"specName": "Nope", "params": {}}, "connectionSpec": {"id": LOCAL}}, "1415"),
-        ({"name": "x", "auth": {"specName": "Local Folder", "params": {}}, "connectionSpec": {"id": LOCAL}}, None),
-        ({"name": "x", "state": "enabled", "auth": {"specName": "Local Folder", "params": {"rootPath": "/"}},
-          "connectionSpec": {"id": LOCAL}}, "1410"),
-        ({"auth": {"specName": "Local Folder", "params": {"rootPath": "/"}}, "connectionSpec": {"id": LOCAL}}, None),
+        (
+            {
+                "name": "x",
+                "auth": {"specName": "Local Folder", "params": {}},
+                "connectionSpec": {"id": LOCAL},
+            },
+            None,
+        ),
+        (
+            {
+                "name": "x",
+                "state": "enabled",
+                "auth": {"specName": "Local Folder", "params": {"rootPath": "/"}},
+                "connectionSpec": {"id": LOCAL},
+            },
+            "1410",
+        ),
+        (
+            {
+                "auth": {"specName": "Local Folder", "params": {"rootPath": "/"}},
+                "connectionSpec": {"id": LOCAL},
+            },
+            None,
+        ),
     ],
 )
 def test_bad_connection_bodies(api: Api, body: dict, code: str | None) -> None:
@@ -98,7 +126,11 @@ def test_bad_connection_bodies(api: Api, body: dict, code: str | None) -> None:
 def test_missing_root_path_names_the_field(api: Api) -> None:
     r = api.post(
         f"{FS}/connections",
-        json={"name": "x", "auth": {"specName": "Local Folder", "params": {}}, "connectionSpec": {"id": LOCAL}},
+        json={
+            "name": "x",
+            "auth": {"specName": "Local Folder", "params": {}},
+            "connectionSpec": {"id": LOCAL},
+        },
     )
     assert "auth.params.rootPath" in r.json()["report"]["detailed-message"]
 
@@ -126,8 +158,11 @@ def test_patch_needs_if_match_and_checks_it(api: Api, tmp_path: Path) -> None:
         headers={"If-Match": new_etag},
     )
     assert r.json()["type"].endswith("FLOW-1414-400")
-    r = api.patch(f"{FS}/connections/{cid}", json=[{"op": "move", "from": "/name", "path": "/n"}],
-                  headers={"If-Match": new_etag})
+    r = api.patch(
+        f"{FS}/connections/{cid}",
+        json=[{"op": "move", "from": "/name", "path": "/n"}],
+        headers={"If-Match": new_etag},
+    )
     assert r.json()["type"].endswith("FLOW-1434-400")
 
 

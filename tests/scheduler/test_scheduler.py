@@ -11,7 +11,13 @@ from sqlalchemy import select
 
 from xdmflow.errors import BadRequestError
 from xdmflow.scheduler.loop import tick
-from xdmflow.scheduler.timing import Schedule, count_fires_between, fires_between, next_fire_after, parse_schedule
+from xdmflow.scheduler.timing import (
+    Schedule,
+    count_fires_between,
+    fires_between,
+    next_fire_after,
+    parse_schedule,
+)
 from xdmflow.services.kinds import FLOWS, RUNS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope
@@ -68,13 +74,32 @@ def db(db_url: str) -> Database:
 
 def add_flow(db: Database, flow_id: str, schedule: Schedule, *, enabled: bool = True) -> None:
     with db.session() as s:
-        FLOWS.insert(s, SCOPE, flow_id, {"id": flow_id, "state": "enabled" if enabled else "disabled",
-                                         "flowSpec": {"id": "x"}, "transformations": []},
-                     state="enabled" if enabled else "disabled")
-        s.add(FlowSchedule(flow_id=flow_id, org_id=SCOPE.org_id, sandbox_name=SCOPE.sandbox_name,
-                           enabled=enabled, frequency=schedule.frequency, interval=schedule.interval,
-                           start_time=schedule.start_time, backfill=schedule.backfill,
-                           next_fire=schedule.start_time, last_fired=None))
+        FLOWS.insert(
+            s,
+            SCOPE,
+            flow_id,
+            {
+                "id": flow_id,
+                "state": "enabled" if enabled else "disabled",
+                "flowSpec": {"id": "x"},
+                "transformations": [],
+            },
+            state="enabled" if enabled else "disabled",
+        )
+        s.add(
+            FlowSchedule(
+                flow_id=flow_id,
+                org_id=SCOPE.org_id,
+                sandbox_name=SCOPE.sandbox_name,
+                enabled=enabled,
+                frequency=schedule.frequency,
+                interval=schedule.interval,
+                start_time=schedule.start_time,
+                backfill=schedule.backfill,
+                next_fire=schedule.start_time,
+                last_fired=None,
+            )
+        )
 
 
 def run_fire_times(db: Database, flow_id: str) -> list[int]:

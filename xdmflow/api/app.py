@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 
 from xdmflow import __version__
 from xdmflow.api import health, ims
-from xdmflow.api.context import AppContext
+from xdmflow.services.context import AppContext
 from xdmflow.api.errors import install_error_handlers
 from xdmflow.api.sandbox import router as sandbox_router
 from xdmflow.ids import new_uuid

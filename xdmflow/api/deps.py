@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from xdmflow.api.context import AppContext
+from xdmflow.services.context import AppContext
 from xdmflow.api.errors import ContentTypeError
 from xdmflow.errors import AuthError, BadRequestError, NotFoundError, PayloadTooLargeError
 from xdmflow.services import identity

@@ -54,16 +54,24 @@ class ServiceThread:
         self.thread.join(timeout=15)
 
 
-def run_demo(settings: Settings, *, port: int = 8080, keep_running: bool = False) -> int:
+def run_demo(settings: Settings, *, port: int = 8080, keep_running: bool = False, seed: int = 0) -> int:
     """Run the demo; returns the process exit code."""
+    from xdmflow.emulators.paypal import create_app as paypal_app
+    from xdmflow.emulators.paypal.config import EmulatorConfig
+
     port = port or free_port()
     settings.public_url = f"http://127.0.0.1:{port}"
+    console.print(f"Starting xdmflow on http://127.0.0.1:{port} (home {settings.home_path})")
     service = ServiceThread(build_app(settings), port).start()
+    emulator = ServiceThread(
+        paypal_app(seed, config=EmulatorConfig(latency_seconds=0.0)), free_port()
+    ).start()
+    console.print(f"PayPal emulator on {emulator.url}")
     try:
-        with httpx.Client(base_url=service.url, timeout=60) as http:
+        with httpx.Client(base_url=service.url, timeout=120) as http:
             from xdmflow.cli.tutorial import Tutorial
 
-            tutorial = Tutorial(http, settings)
+            tutorial = Tutorial(http, settings, emulator_url=emulator.url)
             ok = tutorial.run()
             if keep_running:
                 _print_how_to_call(service.url, tutorial.credentials)
@@ -74,6 +82,7 @@ def run_demo(settings: Settings, *, port: int = 8080, keep_running: bool = False
     except KeyboardInterrupt:
         return 0
     finally:
+        emulator.stop()
         service.stop()
 
 

@@ -179,6 +179,14 @@ class Connector(abc.ABC):
         Raises ``SourceError`` subclasses; never swallows a 4xx from the source.
         """
 
+    def dedupe_policy(self, request: ReadRequest) -> tuple[tuple[str, ...], float] | None:
+        """``(key columns, horizon seconds)`` when an incremental read re-reads rows it may have
+        returned before (a look-back window for late data); ``None`` when it never does.
+
+        The pipeline then drops rows whose key and delta value were already ingested.
+        """
+        return None
+
     def partitions(self, auth: Mapping[str, Any], request: ReadRequest) -> list[ReadRequest]:
         """Split a read into independent partitions (files, windows, key ranges).
 

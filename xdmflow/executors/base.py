@@ -54,8 +54,6 @@ def load_executor(settings: Settings) -> Executor:
         try:
             from xdmflow.executors.dask import DaskExecutor
         except ImportError as exc:
-            raise ConfigError(
-                "XDMFLOW_EXECUTOR=dask needs Dask: pip install 'xdmflow[dask]'"
-            ) from exc
+            raise ConfigError("XDMFLOW_EXECUTOR=dask needs Dask: pip install 'xdmflow[dask]'") from exc
         return DaskExecutor(settings.dask_address)
     raise ConfigError(f"Unknown XDMFLOW_EXECUTOR {settings.executor!r}; use inprocess or dask")

@@ -48,8 +48,9 @@ def claim_next(db: Database, worker_id: str) -> str | None:
         res = s.execute(
             update(RunQueue)
             .where(RunQueue.run_id == run_id, RunQueue.status == "queued")
-            .values(status="running", claimed_by=worker_id, heartbeat_at=_now_ms(),
-                    attempts=RunQueue.attempts + 1)
+            .values(
+                status="running", claimed_by=worker_id, heartbeat_at=_now_ms(), attempts=RunQueue.attempts + 1
+            )
             .execution_options(synchronize_session=False)
         )
         return str(run_id) if getattr(res, "rowcount", 1) == 1 else None
@@ -68,8 +69,12 @@ def heartbeat(db: Database, run_id: str, worker_id: str) -> bool:
 
 def finish(db: Database, run_id: str) -> None:
     with db.session() as s:
-        s.execute(update(RunQueue).where(RunQueue.run_id == run_id).values(status="done")
-                  .execution_options(synchronize_session=False))
+        s.execute(
+            update(RunQueue)
+            .where(RunQueue.run_id == run_id)
+            .values(status="done")
+            .execution_options(synchronize_session=False)
+        )
 
 
 def stale_runs(db: Database, stale_after_ms: int) -> list[str]:
@@ -77,8 +82,11 @@ def stale_runs(db: Database, stale_after_ms: int) -> list[str]:
     limit = _now_ms() - stale_after_ms
     out = []
     with db.session() as s:
-        ids = list(s.scalars(select(RunQueue.run_id).where(
-            RunQueue.status == "running", RunQueue.heartbeat_at < limit)))
+        ids = list(
+            s.scalars(
+                select(RunQueue.run_id).where(RunQueue.status == "running", RunQueue.heartbeat_at < limit)
+            )
+        )
         for run_id in ids:
             res = s.execute(
                 update(RunQueue)
@@ -92,7 +100,10 @@ def stale_runs(db: Database, stale_after_ms: int) -> list[str]:
 
 
 class Worker:
-    """Executes queued runs with ``execute(run_id)`` in ``slots`` threads; ``recover(run_id)`` for dead ones."""
+    """Executes queued runs with ``execute(run_id)`` in ``slots`` threads.
+
+    ``recover(run_id)`` handles runs whose worker died.
+    """
 
     def __init__(
         self,
@@ -141,9 +152,10 @@ class Worker:
                 log.exception("recovering run %s failed", run_id)
             finally:
                 finish(self.db, run_id)
-        run_id = claim_next(self.db, self.worker_id)
-        if run_id is None:
+        claimed = claim_next(self.db, self.worker_id)
+        if claimed is None:
             return False
+        run_id = claimed
         with self._lock:
             self._active.add(run_id)
         try:

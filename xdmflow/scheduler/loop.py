@@ -33,8 +33,14 @@ Clock = Callable[[], float]
 
 
 def _audit(ts: int) -> dict[str, object]:
-    return {"createdAt": ts, "updatedAt": ts, "createdBy": "scheduler", "updatedBy": "scheduler",
-            "createdClient": "xdmflow-scheduler", "updatedClient": "xdmflow-scheduler"}
+    return {
+        "createdAt": ts,
+        "updatedAt": ts,
+        "createdBy": "scheduler",
+        "updatedBy": "scheduler",
+        "createdClient": "xdmflow-scheduler",
+        "updatedClient": "xdmflow-scheduler",
+    }
 
 
 def _fire_flow(s: Session, row: FlowSchedule, now: int, max_catchup: int) -> list[str]:
@@ -52,9 +58,12 @@ def _fire_flow(s: Session, row: FlowSchedule, now: int, max_catchup: int) -> lis
     old_last = row.last_fired
     claimed = s.execute(
         update(FlowSchedule)
-        .where(FlowSchedule.flow_id == row.flow_id,
-               (FlowSchedule.last_fired == old_last) if old_last is not None
-               else FlowSchedule.last_fired.is_(None))
+        .where(
+            FlowSchedule.flow_id == row.flow_id,
+            (FlowSchedule.last_fired == old_last)
+            if old_last is not None
+            else FlowSchedule.last_fired.is_(None),
+        )
         .values(last_fired=fires[-1], next_fire=next_fire_after(sched, max(now, fires[-1])))
         .execution_options(synchronize_session=False)
     )
@@ -66,12 +75,20 @@ def _fire_flow(s: Session, row: FlowSchedule, now: int, max_catchup: int) -> lis
     made = []
     for fire in fires:
         prev = fire - sched.period if sched.period and fire - sched.period >= sched.start_time else None
-        params = {"startTime": fire, "windowStartTime": prev if prev is not None else sched.start_time,
-                  "windowEndTime": fire}
+        params = {
+            "startTime": fire,
+            "windowStartTime": prev if prev is not None else sched.start_time,
+            "windowEndTime": fire,
+        }
         try:
             with s.begin_nested():
-                run = enqueue_run(s, flow, params=params, audit=_audit(int(time.time() * 1000)),
-                                  dedupe_key=f"{row.flow_id}@{fire}")
+                run = enqueue_run(
+                    s,
+                    flow,
+                    params=params,
+                    audit=_audit(int(time.time() * 1000)),
+                    dedupe_key=f"{row.flow_id}@{fire}",
+                )
             made.append(run.id)
         except ConflictError:
             continue
@@ -85,7 +102,8 @@ def tick(db: Database, now: float, *, max_catchup: int = 1000) -> list[str]:
         due = list(
             s.scalars(
                 select(FlowSchedule).where(
-                    FlowSchedule.enabled.is_(True), FlowSchedule.next_fire.is_not(None),
+                    FlowSchedule.enabled.is_(True),
+                    FlowSchedule.next_fire.is_not(None),
                     FlowSchedule.next_fire <= t,
                 )
             )

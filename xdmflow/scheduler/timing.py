@@ -69,7 +69,9 @@ def parse_schedule(params: dict[str, object]) -> Schedule:
         raise BadRequestError("scheduleParams.startTime must be epoch seconds, not milliseconds")
     if freq == "once":
         if "interval" in params or "backfill" in params:
-            raise BadRequestError("scheduleParams.interval and backfill are not allowed with frequency 'once'")
+            raise BadRequestError(
+                "scheduleParams.interval and backfill are not allowed with frequency 'once'"
+            )
         return Schedule(start, freq)
     if "interval" not in params:
         raise BadRequestError(f"scheduleParams.interval is required with frequency '{freq}'")

@@ -52,7 +52,6 @@ DATA_LAKE_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 _SOURCE_FORMATS = ("delimited", "json", "parquet", "tabular")
 
 
-
 # -- connection specs ----------------------------------------------------------------------
 
 
@@ -222,8 +221,14 @@ def patch_connection(
     return {"id": conn_id, "etag": doc.etag}
 
 
-def _flows_using(s: Session, scope: Scope, *, base_id: str | None = None, source_id: str | None = None,
-                 target_id: str | None = None) -> list[str]:
+def _flows_using(
+    s: Session,
+    scope: Scope,
+    *,
+    base_id: str | None = None,
+    source_id: str | None = None,
+    target_id: str | None = None,
+) -> list[str]:
     used = []
     for flow in FLOWS.query(s, scope):
         inh = flow.body.get("inheritedAttributes", {})
@@ -261,9 +266,7 @@ def test_connection(s: Session, p: Principal, keys: Keyring, conn_id: str) -> di
 _OBJECT_TYPES = {"root", "folder", "table", "file"}
 
 
-def explore(
-    s: Session, p: Principal, keys: Keyring, conn_id: str, params: Mapping[str, str]
-) -> Any:
+def explore(s: Session, p: Principal, keys: Keyring, conn_id: str, params: Mapping[str, str]) -> Any:
     doc = CONNECTIONS.get(s, Scope(p.org_id, p.sandbox_name), conn_id)
     connector = get_connector(doc.body["connectionSpec"]["id"])
     object_type = (params.get("objectType") or "root").lower()
@@ -304,7 +307,9 @@ def create_source_connection(s: Session, p: Principal, body: Any) -> dict[str, A
     spec_id = spec_ref(body)
     connector = get_connector(spec_id)
     if not connector.spec.is_source:
-        raise BadRequestError(f"Connection spec {spec_id} ({connector.spec.name}) is not a source", code="1413")
+        raise BadRequestError(
+            f"Connection spec {spec_id} ({connector.spec.name}) is not a source", code="1413"
+        )
     base_id = body.get("baseConnectionId")
     base = None
     if base_id is not None:
@@ -326,7 +331,9 @@ def create_source_connection(s: Session, p: Principal, body: Any) -> dict[str, A
         raise BadRequestError("'data' must be an object with 'format'")
     fmt = str(data.get("format", "tabular")).lower()
     if fmt not in _SOURCE_FORMATS:
-        raise BadRequestError(f"Invalid data.format {data.get('format')!r}; use one of {', '.join(_SOURCE_FORMATS)}")
+        raise BadRequestError(
+            f"Invalid data.format {data.get('format')!r}; use one of {', '.join(_SOURCE_FORMATS)}"
+        )
     params = body.get("params") or {}
     if not isinstance(params, dict):
         raise BadRequestError("'params' must be an object")
@@ -349,8 +356,9 @@ def create_source_connection(s: Session, p: Principal, body: Any) -> dict[str, A
         if base is not None
         else {},
     }
-    doc = SOURCE_CONNECTIONS.insert(s, scope, sc_id, doc_body, name=doc_body["name"], parent_id=base_id,
-                                    state="enabled")
+    doc = SOURCE_CONNECTIONS.insert(
+        s, scope, sc_id, doc_body, name=doc_body["name"], parent_id=base_id, state="enabled"
+    )
     return {"id": sc_id, "etag": doc.etag}
 
 
@@ -396,15 +404,27 @@ def create_target_connection(s: Session, p: Principal, body: Any) -> dict[str, A
         "params": params,
         "connectionSpec": {"id": spec_id, "version": str(body["connectionSpec"].get("version", "1.0"))},
     }
-    doc = TARGET_CONNECTIONS.insert(s, scope, tc_id, doc_body, name=doc_body["name"],
-                                    parent_id=str(params["dataSetId"]), state="enabled")
+    doc = TARGET_CONNECTIONS.insert(
+        s, scope, tc_id, doc_body, name=doc_body["name"], parent_id=str(params["dataSetId"]), state="enabled"
+    )
     return {"id": tc_id, "etag": doc.etag}
 
 
 def patch_simple(
-    s: Session, p: Principal, store: DocumentStore, doc_id: str, ops: Any, if_match: str,
-    immutable: Sequence[str] = ("id", "connectionSpec", "baseConnectionId", "createdAt", "imsOrgId",
-                                "sandboxName"),
+    s: Session,
+    p: Principal,
+    store: DocumentStore,
+    doc_id: str,
+    ops: Any,
+    if_match: str,
+    immutable: Sequence[str] = (
+        "id",
+        "connectionSpec",
+        "baseConnectionId",
+        "createdAt",
+        "imsOrgId",
+        "sandboxName",
+    ),
 ) -> dict[str, Any]:
     doc = store.get(s, Scope(p.org_id, p.sandbox_name), doc_id)
     patched = apply_patch(doc.body, ops, allowed={"add", "replace", "remove"})

@@ -23,8 +23,17 @@ from xdmflow.store.tables import Document, FlowSchedule
 
 __all__ = ["create_flow", "flow_view", "patch_flow", "delete_flow", "flow_action", "normalize_flow"]
 
-_IMMUTABLE = ("id", "flowSpec", "sourceConnectionIds", "targetConnectionIds", "createdAt", "imsOrgId",
-              "sandboxName", "sandboxId", "inheritedAttributes")
+_IMMUTABLE = (
+    "id",
+    "flowSpec",
+    "sourceConnectionIds",
+    "targetConnectionIds",
+    "createdAt",
+    "imsOrgId",
+    "sandboxName",
+    "sandboxId",
+    "inheritedAttributes",
+)
 
 
 def _schema_errors(schema: dict[str, Any], value: Any, where: str) -> list[str]:
@@ -51,7 +60,9 @@ def _coerce_schedule(params: Any) -> dict[str, Any]:
 def normalize_flow(body: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """Validate a flow body against its spec's JSON Schemas (strings accepted for numbers)."""
     errors: list[str] = []
-    schedule = _coerce_schedule(body.get("scheduleParams") or {"startTime": now_ms() // 1000, "frequency": "once"})
+    schedule = _coerce_schedule(
+        body.get("scheduleParams") or {"startTime": now_ms() // 1000, "frequency": "once"}
+    )
     errors += _schema_errors(spec["scheduleSpec"]["spec"], schedule, "scheduleParams")
     options = body.get("options") or {}
     errors += _schema_errors(spec["optionSpec"]["spec"], options, "options")
@@ -63,8 +74,10 @@ def normalize_flow(body: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]
             continue
         tspec = known.get(t["name"].lower())
         if tspec is None:
-            errors.append(f"transformations.{i}.name: {t['name']!r} is not one of {', '.join(known)} "
-                          f"for flow spec {spec['name']}")
+            errors.append(
+                f"transformations.{i}.name: {t['name']!r} is not one of {', '.join(known)} "
+                f"for flow spec {spec['name']}"
+            )
             continue
         params = copy.deepcopy(t.get("params") or {})
         if tspec["name"] == "Mapping" and "mappingVersion" in params:
@@ -88,36 +101,48 @@ def _ids(body: dict[str, Any], key: str) -> list[str]:
     return list(value)
 
 
-def _check_pieces(s: Session, scope: Scope, body: dict[str, Any], spec: dict[str, Any],
-                  transformations: list[dict[str, Any]]) -> dict[str, Any]:
+def _check_pieces(
+    s: Session,
+    scope: Scope,
+    body: dict[str, Any],
+    spec: dict[str, Any],
+    transformations: list[dict[str, Any]],
+) -> dict[str, Any]:
     """Source spec in the flow spec, target is a dataset, mapping fits the dataset: inheritedAttributes."""
     sources, targets = [], []
     for sid in _ids(body, "sourceConnectionIds"):
         sc = SOURCE_CONNECTIONS.find(s, scope, sid)
         if sc is None:
-            raise BadRequestError(f"Source connection {sid} is not found in sandbox {scope.sandbox_name}",
-                                  code="1101")
+            raise BadRequestError(
+                f"Source connection {sid} is not found in sandbox {scope.sandbox_name}", code="1101"
+            )
         cs = sc.body["connectionSpec"]["id"]
         if cs not in spec["sourceConnectionSpecIds"]:
             raise BadRequestError(
                 f"Source connection {sid} uses connection spec {cs}, which flow spec {spec['name']} "
-                f"({spec['id']}) does not accept as a source", code="1413")
+                f"({spec['id']}) does not accept as a source",
+                code="1413",
+            )
         entry: dict[str, Any] = {"id": sid, "connectionSpec": sc.body["connectionSpec"]}
         if sc.body.get("baseConnectionId"):
             entry["baseConnection"] = sc.body.get("inheritedAttributes", {}).get("baseConnection") or {
-                "id": sc.body["baseConnectionId"]}
+                "id": sc.body["baseConnectionId"]
+            }
         sources.append(entry)
     dataset_ids = []
     for tid in _ids(body, "targetConnectionIds"):
         tc = TARGET_CONNECTIONS.find(s, scope, tid)
         if tc is None:
-            raise BadRequestError(f"Target connection {tid} is not found in sandbox {scope.sandbox_name}",
-                                  code="1101")
+            raise BadRequestError(
+                f"Target connection {tid} is not found in sandbox {scope.sandbox_name}", code="1101"
+            )
         cs = tc.body["connectionSpec"]["id"]
         if cs != DATA_LAKE_SPEC_ID:
             raise BadRequestError(
                 f"Target connection {tid} uses connection spec {cs}; flows of {spec['name']} write to the "
-                f"data lake, connection spec {DATA_LAKE_SPEC_ID}", code="1413")
+                f"data lake, connection spec {DATA_LAKE_SPEC_ID}",
+                code="1413",
+            )
         ds_id = str(tc.body.get("params", {}).get("dataSetId"))
         if DATASETS.find(s, scope, ds_id) is None:
             raise BadRequestError(f"Dataset {ds_id} of target connection {tid} no longer exists", code="1101")
@@ -131,8 +156,14 @@ def _check_pieces(s: Session, scope: Scope, body: dict[str, Any], spec: dict[str
     return {"properties": {"isSourceFlow": True}, "sourceConnections": sources, "targetConnections": targets}
 
 
-def _save_schedule(s: Session, flow_id: str, scope: Scope, schedule: Schedule, enabled: bool,
-                   previous: FlowSchedule | None = None) -> None:
+def _save_schedule(
+    s: Session,
+    flow_id: str,
+    scope: Scope,
+    schedule: Schedule,
+    enabled: bool,
+    previous: FlowSchedule | None = None,
+) -> None:
     row = previous or s.get(FlowSchedule, flow_id)
     last = row.last_fired if row is not None else None
     nxt = next_fire_after(schedule, last if last is not None else schedule.start_time - 1)
@@ -152,15 +183,17 @@ def _save_schedule(s: Session, flow_id: str, scope: Scope, schedule: Schedule, e
 def create_flow(s: Session, p: Principal, body: Any) -> dict[str, Any]:
     body = require_object(body, "flow")
     if "state" in body:
-        raise BadRequestError("'state' cannot be set when creating a flow; use the enable/disable actions",
-                              code="1410")
+        raise BadRequestError(
+            "'state' cannot be set when creating a flow; use the enable/disable actions", code="1410"
+        )
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise BadRequestError("'name' is required")
     ref = body.get("flowSpec")
     if not isinstance(ref, dict) or not isinstance(ref.get("id"), str):
-        raise BadRequestError("'flowSpec.id' is required (CRMToAEP for tables, CloudStorageToAEP for files)",
-                              code="1413")
+        raise BadRequestError(
+            "'flowSpec.id' is required (CRMToAEP for tables, CloudStorageToAEP for files)", code="1413"
+        )
     spec = get_flow_spec(ref["id"])
     scope = Scope(p.org_id, p.sandbox_name)
     norm = normalize_flow(body, spec)
@@ -181,8 +214,14 @@ def create_flow(s: Session, p: Principal, body: Any) -> dict[str, Any]:
         "scheduleParams": _echo_schedule(norm["scheduleParams"]),
         "transformations": norm["transformations"],
         "runs": f"/runs?property=flowId=={flow_id}",
-        "lastOperation": {"started": created["createdAt"], "updated": 0, "percentCompleted": 100.0,
-                          "status": {"value": "completed", "errors": []}, "ops": [], "operation": "create"},
+        "lastOperation": {
+            "started": created["createdAt"],
+            "updated": 0,
+            "percentCompleted": 100.0,
+            "status": {"value": "completed", "errors": []},
+            "ops": [],
+            "operation": "create",
+        },
         "labels": list(body.get("labels") or []),
         "recordTypes": [{"type": "experienceevent", "extensions": {}}],
     }
@@ -203,8 +242,9 @@ def patch_flow(s: Session, p: Principal, flow_id: str, ops: Any, if_match: str) 
         if patched.get(key) != doc.body.get(key):
             raise BadRequestError(f"'{key}' of a flow cannot be changed", code="1455")
     if patched.get("state") != doc.body.get("state"):
-        raise BadRequestError("Change a flow's state with POST /flows/{id}/action?op=enable|disable",
-                              code="1422")
+        raise BadRequestError(
+            "Change a flow's state with POST /flows/{id}/action?op=enable|disable", code="1422"
+        )
     spec = get_flow_spec(doc.body["flowSpec"]["id"])
     norm = normalize_flow(patched, spec)
     if norm["transformations"] != doc.body.get("transformations"):
@@ -215,13 +255,19 @@ def patch_flow(s: Session, p: Principal, flow_id: str, ops: Any, if_match: str) 
         transformations=norm["transformations"],
     )
     ts = now_ms()
-    patched["lastOperation"] = {"started": ts, "updated": ts, "percentCompleted": 100.0,
-                                "status": {"value": "completed", "errors": []},
-                                "ops": list(ops), "operation": "update"}
+    patched["lastOperation"] = {
+        "started": ts,
+        "updated": ts,
+        "percentCompleted": 100.0,
+        "status": {"value": "completed", "errors": []},
+        "ops": list(ops),
+        "operation": "update",
+    }
     audit_update(patched, p)
     FLOWS.save(s, doc, patched, expected_etag=if_match, name=patched.get("name"))
-    _save_schedule(s, flow_id, scope, parse_schedule(norm["scheduleParams"]),
-                   enabled=patched.get("state") == "enabled")
+    _save_schedule(
+        s, flow_id, scope, parse_schedule(norm["scheduleParams"]), enabled=patched.get("state") == "enabled"
+    )
     return {"id": flow_id, "etag": doc.etag}
 
 

@@ -24,39 +24,67 @@ LOCAL_FILES = "59bfba2a-ae6b-42ff-87cb-fb44f5e66700"
 _DRAFT7 = "http://json-schema.org/draft-07/schema#"
 
 _TABLE_SOURCES = [
-    "3416976c-a9ca-4bba-901a-1f08f66978ff", "38ad80fe-8b06-4938-94f4-d4ee80266b07",
-    "d771e9c1-4f26-40dc-8617-ce58c4b53702", "3c9b37f8-13a6-43d8-bad3-b863b941fedd",
-    "cc6a4487-9e91-433e-a3a3-9cf6626c1806", "3000eb99-cd47-43f3-827c-43caf170f015",
-    "26d738e0-8963-47ea-aadf-c60de735468a", "74a1c565-4e59-48d7-9d67-7c03b8a13137",
-    "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5", "4f63aa36-bd48-4e33-bb83-49fbcd11c708",
-    "cb66ab34-8619-49cb-96d1-39b37ede86ea", "eb13cb25-47ab-407f-ba89-c0125281c563",
-    "1f372ff9-38a4-4492-96f5-b9a4e4bd00ec", "37b6bf40-d318-4655-90be-5cd6f65d334b",
-    "a49bcc7d-8038-43af-b1e4-5a7a089a7d79", "221c7626-58f6-4eec-8ee2-042b0226f03b",
-    "a8b6a1a4-5735-42b4-952c-85dce0ac38b5", "6a8d82bc-1caf-45d1-908d-cadabc9d63a6",
-    "aac9bbd4-6c01-46ce-b47e-51c6f0f6db3f", "8e6b41a8-d998-4545-ad7d-c6a9fff406c3",
-    "ecde33f2-c56f-46cc-bdea-ad151c16cd69", "102706fb-a5cd-42ee-afe0-bc42f017ff43",
-    "09182899-b429-40c9-a15a-bf3ddbc8ced7", "0479cc14-7651-4354-b233-7480606c2ac3",
-    "d6b52d86-f0f8-475f-89d4-ce54c8527328", "a8f4d393-1a6b-43f3-931f-91a16ed857f4",
-    "1fe283f6-9bec-11ea-bb37-0242ac130002", "fcad62f3-09b0-41d3-be11-449d5a621b69",
-    "ea1c2a08-b722-11eb-8529-0242ac130003", "35d6c4d8-c9a9-11eb-b8bc-0242ac130003",
-    "ff4274f2-c9a9-11eb-b8bc-0242ac130003", "ba5126ec-c9ac-11eb-b8bc-0242ac130003",
-    "b2e08744-4f1a-40ce-af30-7abac3e23cf3", "929e4450-0237-4ed2-9404-b7e1e0a00309",
-    "2acf109f-9b66-4d5e-bc18-ebb2adcff8d5", "2fa8af9c-2d1a-43ea-a253-f00a00c74412",
+    "3416976c-a9ca-4bba-901a-1f08f66978ff",
+    "38ad80fe-8b06-4938-94f4-d4ee80266b07",
+    "d771e9c1-4f26-40dc-8617-ce58c4b53702",
+    "3c9b37f8-13a6-43d8-bad3-b863b941fedd",
+    "cc6a4487-9e91-433e-a3a3-9cf6626c1806",
+    "3000eb99-cd47-43f3-827c-43caf170f015",
+    "26d738e0-8963-47ea-aadf-c60de735468a",
+    "74a1c565-4e59-48d7-9d67-7c03b8a13137",
+    "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5",
+    "4f63aa36-bd48-4e33-bb83-49fbcd11c708",
+    "cb66ab34-8619-49cb-96d1-39b37ede86ea",
+    "eb13cb25-47ab-407f-ba89-c0125281c563",
+    "1f372ff9-38a4-4492-96f5-b9a4e4bd00ec",
+    "37b6bf40-d318-4655-90be-5cd6f65d334b",
+    "a49bcc7d-8038-43af-b1e4-5a7a089a7d79",
+    "221c7626-58f6-4eec-8ee2-042b0226f03b",
+    "a8b6a1a4-5735-42b4-952c-85dce0ac38b5",
+    "6a8d82bc-1caf-45d1-908d-cadabc9d63a6",
+    "aac9bbd4-6c01-46ce-b47e-51c6f0f6db3f",
+    "8e6b41a8-d998-4545-ad7d-c6a9fff406c3",
+    "ecde33f2-c56f-46cc-bdea-ad151c16cd69",
+    "102706fb-a5cd-42ee-afe0-bc42f017ff43",
+    "09182899-b429-40c9-a15a-bf3ddbc8ced7",
+    "0479cc14-7651-4354-b233-7480606c2ac3",
+    "d6b52d86-f0f8-475f-89d4-ce54c8527328",
+    "a8f4d393-1a6b-43f3-931f-91a16ed857f4",
+    "1fe283f6-9bec-11ea-bb37-0242ac130002",
+    "fcad62f3-09b0-41d3-be11-449d5a621b69",
+    "ea1c2a08-b722-11eb-8529-0242ac130003",
+    "35d6c4d8-c9a9-11eb-b8bc-0242ac130003",
+    "ff4274f2-c9a9-11eb-b8bc-0242ac130003",
+    "ba5126ec-c9ac-11eb-b8bc-0242ac130003",
+    "b2e08744-4f1a-40ce-af30-7abac3e23cf3",
+    "929e4450-0237-4ed2-9404-b7e1e0a00309",
+    "2acf109f-9b66-4d5e-bc18-ebb2adcff8d5",
+    "2fa8af9c-2d1a-43ea-a253-f00a00c74412",
 ]
 
 _FILE_SOURCES = [
-    "b3ba5556-48be-44b7-8b85-ff2b69b46dc4", "ecadc60c-7455-4d87-84dc-2a0e293d997b",
-    "b7829c2f-2eb0-4f49-a6ee-55e33008b629", "4c10e202-c428-4796-9208-5f1f5732b1cf",
-    "fb2e94c9-c031-467d-8103-6bd6e0a432f2", "32e8f412-cdf7-464c-9885-78184cb113fd",
-    "b7bf2577-4520-42c9-bae9-cad01560f7bc", "998b8ae3-cec0-43b7-8abe-40b1eb4ee069",
-    "be5ec48c-5b78-49d5-b8fa-7c89ec4569b8", "54e221aa-d342-4707-bcff-7a4bceef0001",
-    "c85f9425-fb21-426c-ad0b-405e9bd8a46c", "26f526f2-58f4-4712-961d-e41bf1ccc0e8",
+    "b3ba5556-48be-44b7-8b85-ff2b69b46dc4",
+    "ecadc60c-7455-4d87-84dc-2a0e293d997b",
+    "b7829c2f-2eb0-4f49-a6ee-55e33008b629",
+    "4c10e202-c428-4796-9208-5f1f5732b1cf",
+    "fb2e94c9-c031-467d-8103-6bd6e0a432f2",
+    "32e8f412-cdf7-464c-9885-78184cb113fd",
+    "b7bf2577-4520-42c9-bae9-cad01560f7bc",
+    "998b8ae3-cec0-43b7-8abe-40b1eb4ee069",
+    "be5ec48c-5b78-49d5-b8fa-7c89ec4569b8",
+    "54e221aa-d342-4707-bcff-7a4bceef0001",
+    "c85f9425-fb21-426c-ad0b-405e9bd8a46c",
+    "26f526f2-58f4-4712-961d-e41bf1ccc0e8",
     LOCAL_FILES,
 ]
 
 _DELTA_COLUMN = {
     "type": "object",
-    "properties": {"name": {"type": "string"}, "dateFormat": {"type": "string"}, "timezone": {"type": "string"}},
+    "properties": {
+        "name": {"type": "string"},
+        "dateFormat": {"type": "string"},
+        "timezone": {"type": "string"},
+    },
     "required": ["name"],
 }
 
@@ -126,8 +154,13 @@ _PERMISSIONS = {
 }
 
 
-def _spec(spec_id: str, name: str, sources: list[str], transformations: list[dict[str, Any]],
-          run_required: list[str]) -> dict[str, Any]:
+def _spec(
+    spec_id: str,
+    name: str,
+    sources: list[str],
+    transformations: list[dict[str, Any]],
+    run_required: list[str],
+) -> dict[str, Any]:
     run_props: dict[str, Any] = {
         "startTime": {"type": "integer"},
         "windowStartTime": {"type": "integer"},
@@ -161,10 +194,20 @@ def _spec(spec_id: str, name: str, sources: list[str], transformations: list[dic
 
 
 FLOW_SPECS: dict[str, dict[str, Any]] = {
-    CRM_TO_AEP: _spec(CRM_TO_AEP, "CRMToAEP", _TABLE_SOURCES, [_COPY, _MAPPING],
-                      ["startTime", "windowStartTime", "windowEndTime", "deltaColumn"]),
-    CLOUD_STORAGE_TO_AEP: _spec(CLOUD_STORAGE_TO_AEP, "CloudStorageToAEP", _FILE_SOURCES, [_MAPPING],
-                                ["startTime", "windowStartTime", "windowEndTime"]),
+    CRM_TO_AEP: _spec(
+        CRM_TO_AEP,
+        "CRMToAEP",
+        _TABLE_SOURCES,
+        [_COPY, _MAPPING],
+        ["startTime", "windowStartTime", "windowEndTime", "deltaColumn"],
+    ),
+    CLOUD_STORAGE_TO_AEP: _spec(
+        CLOUD_STORAGE_TO_AEP,
+        "CloudStorageToAEP",
+        _FILE_SOURCES,
+        [_MAPPING],
+        ["startTime", "windowStartTime", "windowEndTime"],
+    ),
 }
 
 

@@ -55,8 +55,11 @@ def enqueue_run(
         "trigger": trigger,
     }
     doc = RUNS.insert(s, scope, run_id, body, parent_id=flow.id, state="scheduled", dedupe_key=dedupe_key)
-    s.add(RunQueue(run_id=run_id, flow_id=flow.id, status="queued", attempts=0, not_before=0,
-                   created_at=now_ms()))
+    s.add(
+        RunQueue(
+            run_id=run_id, flow_id=flow.id, status="queued", attempts=0, not_before=0, created_at=now_ms()
+        )
+    )
     s.flush()
     return doc
 
@@ -105,11 +108,13 @@ def retrigger(s: Session, p: Principal, run_id: str, op: str | None) -> dict[str
     scope = Scope(p.org_id, p.sandbox_name)
     run = RUNS.get(s, scope, run_id)
     if run.state not in ("failed", "success", "cancelled"):
-        raise ConflictError(f"Run {run_id} is {run.state}; only a finished run can be re-triggered",
-                            code="1422", status=400)
+        raise ConflictError(
+            f"Run {run_id} is {run.state}; only a finished run can be re-triggered", code="1422", status=400
+        )
     flow = FLOWS.get(s, scope, run.body["flowId"], code="1439")
-    new = enqueue_run(s, flow, params=copy.deepcopy(run.body.get("params", {})), audit=audit_create(p),
-                      trigger="retrigger")
+    new = enqueue_run(
+        s, flow, params=copy.deepcopy(run.body.get("params", {})), audit=audit_create(p), trigger="retrigger"
+    )
     return {"id": new.id, "etag": new.etag}
 
 

@@ -45,6 +45,10 @@ class DocumentStore:
             )
         ).first()
 
+    def find_unscoped(self, s: Session, doc_id: str) -> Document | None:
+        """Internal use only (workers, recovery): a document by id in any scope."""
+        return s.scalars(select(Document).where(Document.kind == self.kind, Document.id == doc_id)).first()
+
     def get(self, s: Session, scope: Scope, doc_id: str, *, code: str | None = None) -> Document:
         doc = self.find(s, scope, doc_id)
         if doc is None:

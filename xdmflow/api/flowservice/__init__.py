@@ -15,15 +15,23 @@ router.include_router(connection_specs.router)
 router.include_router(connections.router)
 router.include_router(
     resource_router(
-        "sourceConnections", SOURCE_CONNECTIONS, create=csvc.create_source_connection,
-        patch=csvc.patch_simple, delete=csvc.delete_simple, view=csvc.connection_view,
+        "sourceConnections",
+        SOURCE_CONNECTIONS,
+        create=csvc.create_source_connection,
+        patch=csvc.patch_simple,
+        delete=csvc.delete_simple,
+        view=csvc.connection_view,
         parent_field="baseConnectionId",
     )
 )
 router.include_router(
     resource_router(
-        "targetConnections", TARGET_CONNECTIONS, create=csvc.create_target_connection,
-        patch=csvc.patch_simple, delete=csvc.delete_simple, view=csvc.connection_view,
+        "targetConnections",
+        TARGET_CONNECTIONS,
+        create=csvc.create_target_connection,
+        patch=csvc.patch_simple,
+        delete=csvc.delete_simple,
+        view=csvc.connection_view,
     )
 )
 for module in (flow_specs, flows, runs):

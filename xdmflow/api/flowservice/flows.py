@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query
 from xdmflow.api.flowservice.resource import resource_router
@@ -22,7 +22,9 @@ def _delete(s: Any, p: Principal, store: DocumentStore, doc_id: str) -> None:
     svc.delete_flow(s, p, doc_id)
 
 
-router = resource_router("flows", FLOWS, create=svc.create_flow, patch=_patch, delete=_delete, view=svc.flow_view)
+router = resource_router(
+    "flows", FLOWS, create=svc.create_flow, patch=_patch, delete=_delete, view=svc.flow_view
+)
 
 
 @router.post("/{flow_id}/action", dependencies=[Depends(allow_query("op", code="1451"))])

@@ -24,7 +24,13 @@ View = Callable[[Document], dict[str, Any]]
 
 
 def resource_router(
-    name: str, store: DocumentStore, *, create: Create, patch: Patch, delete: Delete, view: View,
+    name: str,
+    store: DocumentStore,
+    *,
+    create: Create,
+    patch: Patch,
+    delete: Delete,
+    view: View,
     parent_field: str | None = None,
 ) -> APIRouter:
     """``/{name}`` with the Flow Service's list grammar, ``{id, etag}`` answers and If-Match."""
@@ -35,7 +41,11 @@ def resource_router(
     def list_all(request: Request, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
         with ctx.db.session() as s:
             return list_documents(
-                s, scope_of(p), store, list(request.query_params.multi_items()), base,
+                s,
+                scope_of(p),
+                store,
+                list(request.query_params.multi_items()),
+                base,
                 parent_field=parent_field,
             )
 

@@ -19,8 +19,9 @@ BASE = "/data/foundation/flowservice/runs"
 @router.get("", dependencies=[Depends(allow_query(*LIST_PARAMS, code="1451"))])
 def list_runs(request: Request, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
     with ctx.db.session() as s:
-        return list_documents(s, scope_of(p), RUNS, list(request.query_params.multi_items()), BASE,
-                              parent_field="flowId")
+        return list_documents(
+            s, scope_of(p), RUNS, list(request.query_params.multi_items()), BASE, parent_field="flowId"
+        )
 
 
 @router.post("", status_code=201)

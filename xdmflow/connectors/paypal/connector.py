@@ -168,6 +168,14 @@ class PayPalConnector(Connector):
                 yield from read_list_table(client, table, request, result)
             result.input_bytes += client.bytes_read
 
+    def dedupe_policy(self, request: ReadRequest) -> tuple[tuple[str, ...], float] | None:
+        """Transactions re-read ``lookbackHours`` before the watermark: de-duplicate on the key."""
+        name = request.source_params.get("tableName") or request.source_params.get("path") or request.object
+        if self.table(name).name != "PayPal.Transactions" or not request.delta_column:
+            return None
+        hours = float(request.source_params.get("lookbackHours", 72))
+        return ("Transaction_Id", "Transaction_Event_Code"), hours * 3600 + 86_400
+
     def partitions(self, auth: Mapping[str, Any], request: ReadRequest) -> list[ReadRequest]:
         """Transactions: one request per window (``window_start``/``window_end`` set, ending at
         PayPal's ``last_refreshed_datetime``); other tables: the request itself."""

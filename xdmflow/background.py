@@ -1,0 +1,53 @@
+"""Background loops of a service process: the scheduler and the run worker, per role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from xdmflow.executors.worker import Worker
+from xdmflow.scheduler.loop import SchedulerLoop
+from xdmflow.services.context import AppContext
+
+__all__ = ["background_hooks", "start_worker", "start_scheduler"]
+
+Hook = Callable[[AppContext], Any]
+
+
+def start_scheduler(ctx: AppContext) -> SchedulerLoop:
+    loop = SchedulerLoop(ctx.db, ctx.settings.scheduler_interval_seconds)
+    loop.start()
+    ctx.extras["scheduler"] = loop
+    return loop
+
+
+def start_worker(ctx: AppContext, **kw: Any) -> Worker:
+    from xdmflow.services.run_execution import execute_run, recover_run
+
+    worker = Worker(
+        ctx.db,
+        lambda run_id: execute_run(ctx, run_id),
+        lambda run_id: recover_run(ctx, run_id),
+        slots=ctx.settings.workers,
+        **kw,
+    )
+    worker.start()
+    ctx.extras["worker"] = worker
+    return worker
+
+
+def _stop(ctx: AppContext) -> None:
+    for key in ("worker", "scheduler"):
+        loop = ctx.extras.pop(key, None)
+        if loop is not None:
+            loop.stop()
+
+
+def background_hooks(role: str) -> tuple[list[Hook], list[Hook]]:
+    """(start hooks, stop hooks) for ``role`` (``api`` runs no background loop)."""
+    start: list[Hook] = []
+    if role in ("scheduler", "all"):
+        start.append(start_scheduler)
+    if role in ("worker", "all"):
+        start.append(lambda ctx: start_worker(ctx))
+    return start, [_stop]

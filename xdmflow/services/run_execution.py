@@ -1,0 +1,362 @@
+"""Execute a queued run: gather its pieces from the store, run the pipeline, record what happened.
+
+The order that keeps data safe:
+
+1. the run is marked ``inProgress``;
+2. the pipeline streams the source into one lake batch; just before the lake commit the run
+   records its *intent* (batch id, new watermark, counts) in the store;
+3. the lake commit is atomic (all of the batch or none of it);
+4. one store transaction then records the Catalog batch, the run's metrics, the flow's
+   ``lastRunDetails`` and — only for a committed batch — the new watermark.
+
+A worker killed between 3 and 4 leaves an intent whose batch is in the lake: recovery
+finishes step 4 from the intent. Killed before 3, nothing was committed: the run is failed
+(and retried when the flow's options ask for it) and the watermark has not moved.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from xdmflow.connectors.base import ReadRequest
+from xdmflow.connectors.registry import get_connector
+from xdmflow.errors import SourceError, XdmflowError
+from xdmflow.ids import new_batch_id, now_ms
+from xdmflow.pipeline.dedupe import DedupeState
+from xdmflow.pipeline.run import RunResult, RunSpec, execute
+from xdmflow.services import run_report
+from xdmflow.services.connections import auth_params
+from xdmflow.services.context import AppContext
+from xdmflow.services.kinds import CONNECTIONS, FLOWS, RUNS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
+from xdmflow.store.documents import Scope
+from xdmflow.store.tables import Document, Watermark
+
+__all__ = ["execute_run", "recover_run", "build_spec"]
+
+log = logging.getLogger("xdmflow.runs")
+
+
+def _copy_params(flow: dict[str, Any]) -> dict[str, Any]:
+    t = next((t for t in flow.get("transformations", []) if t["name"] == "Copy"), None)
+    return dict((t or {}).get("params", {}).get("deltaColumn") or {})
+
+
+def _watermark(s: Session, flow_id: str, source_id: str) -> Watermark | None:
+    return s.get(Watermark, (flow_id, source_id))
+
+
+def build_spec(s: Session, ctx: AppContext, run: Document) -> tuple[RunSpec, dict[str, Any]]:
+    """The pipeline's inputs for ``run`` (and facts the report needs)."""
+    from xdmflow.services.catalog import dataset_target
+    from xdmflow.services.mappings import plan_for_flow
+
+    scope = Scope(run.org_id, run.sandbox_name)
+    flow = FLOWS.get(s, scope, run.body["flowId"], code="1439")
+    source = SOURCE_CONNECTIONS.get(s, scope, flow.body["sourceConnectionIds"][0])
+    target = TARGET_CONNECTIONS.get(s, scope, flow.body["targetConnectionIds"][0])
+    base = (
+        CONNECTIONS.get(s, scope, source.body["baseConnectionId"])
+        if source.body.get("baseConnectionId")
+        else None
+    )
+    dataset_id = str(target.body["params"]["dataSetId"])
+    namespace, schema, _dataset = dataset_target(s, scope, dataset_id)
+    delta = _copy_params(flow.body) or dict(run.body.get("params", {}).get("deltaColumn") or {})
+    mark = _watermark(s, flow.id, source.id)
+    watermark = (mark.value or {}).get("value") if mark is not None else None
+    sched = flow.body.get("scheduleParams", {})
+    if watermark is None and str(sched.get("backfill", "true")).lower() == "false":
+        import datetime as dt
+
+        start = int(sched.get("startTime", 0))
+        watermark = dt.datetime.fromtimestamp(start, dt.UTC).isoformat().replace("+00:00", "Z")
+    params = {
+        **source.body.get("params", {}),
+        **(source.body.get("data", {}).get("properties") or {}),
+        "format": source.body.get("data", {}).get("format", "tabular"),
+    }
+    obj = str(params.get("tableName") or params.get("path") or "")
+    connector = get_connector(source.body["connectionSpec"]["id"])
+    read = ReadRequest(object=obj, source_params=params, delta_column=delta.get("name"), watermark=watermark)
+    run_params = run.body.get("params", {})
+    if run_params.get("windowEndTime"):
+        read = ReadRequest(
+            object=obj,
+            source_params=params,
+            delta_column=delta.get("name"),
+            watermark=watermark,
+            window_end=float(run_params["windowEndTime"]),
+        )
+    dedupe = None
+    policy = connector.dedupe_policy(read)
+    if policy is not None and delta.get("name"):
+        state = (mark.value or {}).get("dedupe") if mark is not None else None
+        dedupe = DedupeState.from_state(state, policy[0], str(delta["name"]), policy[1])
+    options = flow.body.get("options") or {}
+    partial = options.get("partialIngestionPercent")
+    spec = RunSpec(
+        run_id=run.id,
+        batch_id=str(run.body.get("pending", {}).get("batchId") or new_batch_id()),
+        connector_spec_id=connector.spec.id,
+        auth=auth_params(base, ctx.keys) if base is not None else {},
+        read=read,
+        plan=plan_for_flow(s, scope, flow.body, schema),
+        target=schema,
+        namespace=namespace,
+        dataset_id=dataset_id,
+        partial_ingestion_percent=float(partial) if partial is not None else None,
+        error_diagnostics=bool(options.get("errorDiagnosticsEnabled")),
+        dedupe=dedupe,
+    )
+    facts = {
+        "flow_id": flow.id,
+        "source_id": source.id,
+        "target_id": target.id,
+        "dataset_id": dataset_id,
+        "delta": delta.get("name"),
+        "watermark": watermark,
+        "input_format": params.get("format"),
+    }
+    return spec, facts
+
+
+def _mark_started(ctx: AppContext, run_id: str) -> Document | None:
+    with ctx.db.session() as s:
+        run = RUNS.find_unscoped(s, run_id)
+        if run is None:
+            return None
+        body = dict(run.body)
+        started = now_ms()
+        body["state"] = "inProgress"
+        body["metrics"] = run_report.in_progress_metrics(started)
+        RUNS.save(s, run, body, state="inProgress")
+        return run
+
+
+def _save_intent(ctx: AppContext, run_id: str, spec: RunSpec, result: RunResult) -> None:
+    pending = {
+        "batchId": spec.batch_id,
+        "watermark": result.new_watermark,
+        "dedupe": spec.dedupe.next_state(result.new_watermark) if spec.dedupe is not None else None,
+        "result": run_report.result_to_json(result),
+    }
+    with ctx.db.session() as s:
+        run = RUNS.find_unscoped(s, run_id)
+        if run is not None:
+            RUNS.save(s, run, {**run.body, "pending": pending})
+
+
+def execute_run(ctx: AppContext, run_id: str) -> None:
+    """Execute one claimed run end to end (never raises for run-level failures)."""
+    run = _mark_started(ctx, run_id)
+    if run is None:
+        return
+    try:
+        with ctx.db.session() as s:
+            spec, facts = build_spec(s, ctx, run)
+        connector = get_connector(spec.connector_spec_id)
+        result = execute(
+            spec, connector, ctx.lake, ctx.errors, before_commit=lambda r: _save_intent(ctx, run_id, spec, r)
+        )
+    except XdmflowError as exc:
+        _finish_failed(ctx, run_id, exc)
+        return
+    except Exception as exc:  # a bug or an unexpected library error: the run fails, loudly
+        log.exception("run %s failed unexpectedly", run_id)
+        _finish_failed(
+            ctx, run_id, XdmflowError(f"Internal error while running: {type(exc).__name__}: {exc}")
+        )
+        return
+    finalize(
+        ctx,
+        run_id,
+        spec.batch_id,
+        facts,
+        result,
+        watermark=result.new_watermark,
+        dedupe=spec.dedupe.next_state(result.new_watermark) if spec.dedupe is not None else None,
+    )
+
+
+def finalize(
+    ctx: AppContext,
+    run_id: str,
+    batch_id: str,
+    facts: dict[str, Any],
+    result: RunResult,
+    *,
+    watermark: Any,
+    dedupe: dict[str, Any] | None,
+) -> None:
+    """Record the batch, the run's report, the flow's last run and (on success) the watermark — atomically."""
+    from xdmflow.services.catalog import record_batch
+
+    with ctx.db.session() as s:
+        run = RUNS.find_unscoped(s, run_id)
+        if run is None:
+            return
+        scope = Scope(run.org_id, run.sandbox_name)
+        record_batch(
+            s,
+            scope,
+            dataset_id=facts["dataset_id"],
+            batch_id=batch_id,
+            status=result.status,
+            metrics=run_report.batch_metrics(result),
+            errors=result.errors,
+            input_format={"format": facts.get("input_format") or "parquet"},
+            tags=run_report.batch_tags(run, facts),
+            snapshot_id=result.snapshot_id,
+            data_files=result.data_files,
+            started=result.started,
+            completed=result.completed,
+            external_id=run_id,
+            created_by=str(run.body.get("createdBy", "scheduler")),
+            client_id=str(run.body.get("createdClient", "xdmflow")),
+        )
+        if result.status == "success":
+            _advance_watermark(s, facts, watermark, dedupe, batch_id)
+        body = run_report.finished_body(run.body, result, batch_id, facts)
+        body.pop("pending", None)
+        RUNS.save(s, run, body, state=body["state"])
+        _update_flow(s, scope, facts["flow_id"], run_id, body)
+
+
+def _advance_watermark(
+    s: Session, facts: dict[str, Any], value: Any, dedupe: dict[str, Any] | None, batch_id: str
+) -> None:
+    mark = s.get(Watermark, (facts["flow_id"], facts["source_id"]))
+    if value is None and mark is not None:
+        value = (mark.value or {}).get("value")
+    payload = {"value": value, "dedupe": dedupe}
+    if mark is None:
+        s.add(
+            Watermark(
+                flow_id=facts["flow_id"],
+                source_id=facts["source_id"],
+                delta_column=str(facts.get("delta") or "_mtime"),
+                value=payload,
+                batch_id=batch_id,
+                updated_at=now_ms(),
+            )
+        )
+    else:
+        mark.value = payload
+        mark.batch_id = batch_id
+        mark.updated_at = now_ms()
+    s.flush()
+
+
+def _update_flow(s: Session, scope: Scope, flow_id: str, run_id: str, run_body: dict[str, Any]) -> None:
+    flow = FLOWS.find(s, scope, flow_id)
+    if flow is None:
+        return
+    summary = run_body["metrics"]["durationSummary"]
+    body = dict(flow.body)
+    body["lastRunDetails"] = {
+        "id": run_id,
+        "state": run_body["state"],
+        "startedAtUTC": summary.get("startedAtUTC"),
+        "completedAtUTC": summary.get("completedAtUTC"),
+    }
+    FLOWS.save(s, flow, body)
+
+
+def _finish_failed(ctx: AppContext, run_id: str, exc: XdmflowError) -> None:
+    code = "CONNECTOR-2001-500" if isinstance(exc, SourceError) else f"FLOW-RUN-{exc.status}"
+    with ctx.db.session() as s:
+        run = RUNS.find_unscoped(s, run_id)
+        if run is None:
+            return
+        body = run_report.failed_body(
+            run.body, code, exc.message, retriable=isinstance(exc, SourceError) and exc.retriable
+        )
+        body.pop("pending", None)
+        RUNS.save(s, run, body, state="failed")
+        _update_flow(s, Scope(run.org_id, run.sandbox_name), run.body["flowId"], run_id, body)
+    log.warning("run %s failed: %s", run_id, exc.message)
+
+
+def recover_run(ctx: AppContext, run_id: str) -> None:
+    """Finish or fail a run whose worker died (kill -9): never half-committed, never run twice."""
+    with ctx.db.session() as s:
+        run = RUNS.find_unscoped(s, run_id)
+        if run is None or run.state in ("success", "failed"):
+            return
+        pending = run.body.get("pending")
+        flow = FLOWS.find(s, Scope(run.org_id, run.sandbox_name), run.body["flowId"])
+    if pending and flow is not None:
+        with ctx.db.session() as s:
+            spec, facts = build_spec(s, ctx, run)
+        committed = ctx.lake.batch_snapshot(spec.namespace, spec.dataset_id, pending["batchId"])
+        if committed is not None:
+            result = run_report.result_from_json(pending["result"])
+            result.status = "success"
+            result.snapshot_id = committed.snapshot_id
+            result.data_files = list(committed.data_files)
+            result.output_bytes = committed.byte_size
+            result.output_files = len(committed.data_files)
+            finalize(
+                ctx,
+                run_id,
+                pending["batchId"],
+                facts,
+                result,
+                watermark=pending.get("watermark"),
+                dedupe=pending.get("dedupe"),
+            )
+            return
+        ctx.lake.cleanup_orphans(spec.namespace, spec.dataset_id, pending["batchId"])
+    _finish_failed(
+        ctx,
+        run_id,
+        XdmflowError(
+            "The worker executing this run stopped before the batch was committed; nothing was written. "
+            "Re-trigger the run with POST /runs/{id}/action?op=RE_TRIGGER.",
+            status=500,
+        ),
+    )
+    _maybe_retry(ctx, run_id)
+
+
+def _maybe_retry(ctx: AppContext, run_id: str) -> None:
+    from xdmflow.services.runs import enqueue_run
+
+    with ctx.db.session() as s:
+        run = RUNS.find_unscoped(s, run_id)
+        if run is None:
+            return
+        flow = FLOWS.find(s, Scope(run.org_id, run.sandbox_name), run.body["flowId"])
+        if flow is None:
+            return
+        retries = int((flow.body.get("options") or {}).get("maxRetries", 0) or 0)
+        attempt = int(run.body.get("attempt", 1))
+        if attempt > retries:
+            return
+        new = enqueue_run(
+            s,
+            flow,
+            params=dict(run.body.get("params", {})),
+            audit={
+                k: run.body.get(k)
+                for k in (
+                    "createdAt",
+                    "updatedAt",
+                    "createdBy",
+                    "updatedBy",
+                    "createdClient",
+                    "updatedClient",
+                    "sandboxId",
+                    "sandboxName",
+                    "imsOrgId",
+                )
+            },
+            trigger="retry",
+        )
+        body = dict(new.body)
+        body["attempt"] = attempt + 1
+        body["retryOf"] = run_id
+        RUNS.save(s, new, body)
