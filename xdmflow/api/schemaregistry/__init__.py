@@ -1,1 +1,24 @@
-"""Routers of this service group are mounted here."""
+"""The Schema Registry URL space: ``/data/foundation/schemaregistry``.
+
+Specific routes (stats, behaviors, unions, descriptors) come before the generic
+``/{container}/{type}[/{id}]`` ones. The identity namespace list is served at
+``/data/foundation/identity/idnamespace/namespaces``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from xdmflow.api.deps import get_principal
+from xdmflow.api.schemaregistry import descriptors, misc, resources
+
+registry = APIRouter(prefix="/data/foundation/schemaregistry", dependencies=[Depends(get_principal)])
+registry.include_router(misc.router)
+registry.include_router(descriptors.router)
+registry.include_router(resources.router)
+
+router = APIRouter()
+router.include_router(registry)
+router.include_router(
+    misc.identity_router, prefix="/data/foundation/identity", dependencies=[Depends(get_principal)]
+)

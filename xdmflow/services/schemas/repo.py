@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 Json = dict[str, Any]
+_HEX = re.compile(r"[0-9a-f]{32,48}")
 
 #: URL resource type -> ``meta:resourceType`` (``fieldgroups`` is the new name of ``mixins``).
 TYPES = {
@@ -52,9 +54,7 @@ def kind_of(rtype: str) -> str:
     """``meta:resourceType`` of a URL resource type (raises 404 for unknown types)."""
     kind = TYPES.get(rtype)
     if kind is None:
-        raise NotFoundError(
-            f"Unknown resource type '{rtype}'; use one of {', '.join(TYPES)}", code="1012"
-        )
+        raise NotFoundError(f"Unknown resource type '{rtype}'; use one of {', '.join(TYPES)}", code="1012")
     return kind
 
 
@@ -89,7 +89,10 @@ def _matches(body: Json, id_or_alt: str) -> bool:
 
 def find_doc(s: Session, scope: Scope, id_or_alt: str, kind: str | None = None) -> Document | None:
     """The tenant document whose ``$id`` or altId is ``id_or_alt`` (of ``kind`` when given)."""
-    doc = XDM_RESOURCES.find(s, scope, hex_of(id_or_alt))
+    hex_id = hex_of(id_or_alt)
+    if not _HEX.fullmatch(hex_id):
+        return None
+    doc = XDM_RESOURCES.find(s, scope, hex_id)
     if doc is None or not _matches(doc.body, id_or_alt):
         return None
     if kind is not None and doc.parent_id != kind:
