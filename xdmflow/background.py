@@ -29,6 +29,8 @@ def start_worker(ctx: AppContext, **kw: Any) -> Worker:
         lambda run_id: execute_run(ctx, run_id),
         lambda run_id: recover_run(ctx, run_id),
         slots=ctx.settings.workers,
+        heartbeat_interval=ctx.settings.heartbeat_seconds,
+        stale_after=ctx.settings.run_stale_seconds,
         **kw,
     )
     worker.start()

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = 5.0
     """How often the scheduler looks for due flows."""
 
+    run_stale_seconds: float = 60.0
+    """A running run whose worker has not heartbeated for this long is recovered (worker died)."""
+
+    heartbeat_seconds: float = 5.0
+    """How often a worker heartbeats the runs it executes."""
+
     public_url: str = "http://127.0.0.1:8080"
     """Base URL clients reach the service at (used in links such as the token URL)."""
 

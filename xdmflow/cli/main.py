@@ -25,6 +25,10 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(db_app, name="db")
 app.add_typer(emulate_app, name="emulate")
 
+from xdmflow.cli.datasets import datasets_app  # noqa: E402
+
+app.add_typer(datasets_app, name="datasets")
+
 console = Console(stderr=True)
 
 

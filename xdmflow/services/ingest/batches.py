@@ -1,0 +1,216 @@
+"""Batch Ingestion API service: create a batch, accept its files, COMPLETE / ABORT / FAIL it.
+
+Status transitions: ``loading`` → (COMPLETE) ``processing`` → ``success`` | ``failed``;
+``loading`` → (ABORT) ``aborted``; ``loading`` → (FAIL) ``failed``. COMPLETE runs in the
+request. Lake work happens between two short metadata transactions, never inside one.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from xdmflow.errors import BadRequestError, NotFoundError
+from xdmflow.ids import new_batch_id, now_ms
+from xdmflow.services.catalog.batches import new_batch_body, record_batch, save_batch
+from xdmflow.services.catalog.common import PRIVATE, public, require_object
+from xdmflow.services.catalog.datasets import dataset_target
+from xdmflow.services.identity import Principal
+from xdmflow.services.ingest.pipeline import IngestOutcome, batch_errors, ingest_files
+from xdmflow.services.ingest.readers import FileFormatError, InputFormat
+from xdmflow.services.ingest.uploads import Uploads
+from xdmflow.services.kinds import BATCHES, DATASETS
+from xdmflow.store.documents import Scope
+from xdmflow.store.tables import Document
+
+if TYPE_CHECKING:
+    from xdmflow.lake.diagnostics import ErrorStore
+    from xdmflow.lake.lake import Lake
+    from xdmflow.store.db import Database
+
+__all__ = [
+    "create_batch",
+    "batch_of_dataset",
+    "upload_target",
+    "complete_batch",
+    "abort_batch",
+    "batch_action",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _scope(p: Principal) -> Scope:
+    return Scope(p.org_id, p.sandbox_name)
+
+
+def create_batch(s: Session, p: Principal, body: Any) -> dict[str, Any]:
+    """``POST /batches``: a new batch in ``loading`` status (the dataset must exist)."""
+    body = require_object(body, "batch")
+    ds_id = body.get("datasetId")
+    if not isinstance(ds_id, str) or not ds_id:
+        raise BadRequestError("'datasetId' is required: the id of the dataset the batch writes to")
+    if DATASETS.find(s, _scope(p), ds_id) is None:
+        raise BadRequestError(f"Dataset {ds_id} is not found in sandbox {p.sandbox_name}")
+    raw_fmt = body.get("inputFormat")
+    if not isinstance(raw_fmt, dict):
+        raise BadRequestError('\'inputFormat\' ({"format": "json|parquet|csv"}) is required')
+    fmt = InputFormat.from_json(raw_fmt)
+    diag = body.get("enableErrorDiagnostics", False)
+    if not isinstance(diag, bool):
+        raise BadRequestError("'enableErrorDiagnostics' must be true or false")
+    percent = body.get("partialIngestionPercent")
+    if percent is not None and (
+        isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 <= percent <= 100
+    ):
+        raise BadRequestError("'partialIngestionPercent' must be a number between 0 and 100")
+    tags = body.get("tags") or {}
+    if not isinstance(tags, dict):
+        raise BadRequestError("'tags' must be an object")
+    ext = body.get("externalId")
+    if ext is not None and not isinstance(ext, str):
+        raise BadRequestError("'externalId' must be a string")
+    batch_id = new_batch_id()
+    tags = dict(tags)
+    if diag:
+        tags["acp_enableErrorDiagnostics"] = True
+    if percent is not None:
+        tags["acp_partialIngestionPercent"] = percent
+    out = new_batch_body(
+        batch_id=batch_id,
+        dataset_id=ds_id,
+        org_id=p.org_id,
+        user=p.user,
+        client_id=p.client_id,
+        status="loading",
+        input_format={**raw_fmt, "format": fmt.format},
+        tags=tags,
+        external_id=ext,
+    )
+    if "replay" in body:
+        if not isinstance(body["replay"], dict):
+            raise BadRequestError("'replay' must be an object with 'predecessors' and 'reason'")
+        out["replay"] = copy.deepcopy(body["replay"])
+    out[PRIVATE].update(enableErrorDiagnostics=diag, partialIngestionPercent=percent)
+    BATCHES.insert(s, _scope(p), batch_id, out, parent_id=ds_id, state="loading")
+    return public(out)
+
+
+def batch_of_dataset(s: Session, p: Principal, batch_id: str, dataset_id: str) -> Document:
+    """The batch ``batch_id`` writing ``dataset_id`` (404 otherwise)."""
+    doc = BATCHES.get(s, _scope(p), batch_id)
+    if doc.parent_id != dataset_id:
+        raise NotFoundError(
+            f"Batch {batch_id} does not write dataset {dataset_id}",
+            resource_type="dataSets",
+            resource_id=dataset_id,
+        )
+    return doc
+
+
+def upload_target(s: Session, p: Principal, batch_id: str, dataset_id: str) -> Document:
+    """The batch a file is uploaded to: it must exist, be ``loading`` and write ``dataset_id``."""
+    doc = batch_of_dataset(s, p, batch_id, dataset_id)
+    if doc.state != "loading":
+        raise BadRequestError(f"Batch {batch_id} is {doc.state}; files can only be added while it is loading")
+    return doc
+
+
+def _outcome_failed(
+    files: list[tuple[str, Path]], message: str, code: str = "400"
+) -> tuple[IngestOutcome, list[dict[str, Any]]]:
+    out = IngestOutcome(
+        status="failed", input_files=len(files), input_bytes=sum(p.stat().st_size for _, p in files)
+    )
+    return out, [{"code": code, "description": message}]
+
+
+def complete_batch(
+    db: Database, lake: Lake, errors: ErrorStore, uploads: Uploads, p: Principal, batch_id: str
+) -> dict[str, Any]:
+    """``COMPLETE``: ingest the uploaded files as one lake batch; returns the final batch."""
+    scope = _scope(p)
+    with db.session() as s:
+        doc = BATCHES.get(s, scope, batch_id)
+        if doc.state != "loading":
+            raise BadRequestError(f"Batch {batch_id} is {doc.state}; only a loading batch can be completed")
+        files = uploads.files(batch_id)
+        if not files:
+            raise BadRequestError(f"Batch {batch_id} has no files; upload at least one before COMPLETE")
+        pending = uploads.pending(batch_id)
+        if pending:
+            raise BadRequestError(f"Large file(s) {', '.join(pending)} were not completed (?action=COMPLETE)")
+        dataset_id = str(doc.parent_id)
+        namespace, schema, ds_body = dataset_target(s, scope, dataset_id)
+        private = doc.body.get(PRIVATE) or {}
+        diagnostics = bool(private.get("enableErrorDiagnostics") or ds_body.get("enableErrorDiagnostics"))
+        percent = private.get("partialIngestionPercent")
+        fmt = InputFormat.from_json(doc.body.get("inputFormat") or {})
+        started = now_ms()
+        save_batch(s, doc, {**doc.body, "status": "processing", "started": started})
+    try:
+        outcome = ingest_files(lake, namespace, dataset_id, batch_id, schema, files, fmt, percent)
+        errs = batch_errors(outcome, diagnostics=diagnostics, partial_percent=percent)
+    except FileFormatError as exc:
+        outcome, errs = _outcome_failed(files, exc.message)
+    except Exception as exc:  # the batch fails; the table is unchanged (nothing committed)
+        log.exception("batch %s failed", batch_id)
+        outcome, errs = _outcome_failed(files, f"The batch could not be processed: {exc}", "INGEST-1500-500")
+    errors.write_input_files(batch_id, [name for name, _ in files])
+    if diagnostics:
+        if outcome.parsing:
+            errors.write_row_errors(batch_id, "parsing", outcome.parsing)
+        if outcome.conversion:
+            errors.write_row_errors(batch_id, "conversion", outcome.conversion)
+    with db.session() as s:
+        return record_batch(
+            s,
+            scope,
+            dataset_id=dataset_id,
+            batch_id=batch_id,
+            status=outcome.status,
+            metrics=outcome.metrics(),
+            errors=errs,
+            input_format=doc.body.get("inputFormat") or {},
+            tags={},
+            snapshot_id=outcome.snapshot_id,
+            data_files=outcome.data_files,
+            started=started,
+            completed=now_ms(),
+            created_by=p.user,
+            client_id=p.client_id,
+        )
+
+
+def abort_batch(s: Session, p: Principal, batch_id: str, status: str = "aborted") -> dict[str, Any]:
+    """``ABORT`` (→ ``aborted``) or ``FAIL`` (→ ``failed``) a loading batch."""
+    doc = BATCHES.get(s, _scope(p), batch_id)
+    if doc.state != "loading":
+        raise BadRequestError(f"Batch {batch_id} is {doc.state}; only a loading batch can be {status}")
+    body = {**doc.body, "status": status, "completed": now_ms(), "updatedUser": p.user}
+    save_batch(s, doc, body)
+    return public(body)
+
+
+def batch_action(
+    db: Database, lake: Lake, errors: ErrorStore, uploads: Uploads, p: Principal, batch_id: str, action: str
+) -> dict[str, Any]:
+    """Dispatch ``?action=`` (case-insensitive) of ``POST /batches/{id}``."""
+    act = action.strip().upper()
+    if act == "COMPLETE":
+        return complete_batch(db, lake, errors, uploads, p, batch_id)
+    if act in ("ABORT", "FAIL"):
+        with db.session() as s:
+            out = abort_batch(s, p, batch_id, "aborted" if act == "ABORT" else "failed")
+        if act == "ABORT":
+            uploads.remove(batch_id)
+        return out
+    if act == "REVERT":
+        raise BadRequestError(
+            "action=REVERT is not supported; delete the dataset or ingest a replacement batch"
+        )
+    raise BadRequestError(f"Invalid action {action!r}: use COMPLETE, ABORT or FAIL")

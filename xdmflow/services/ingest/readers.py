@@ -1,0 +1,379 @@
+"""Read uploaded batch files as raw Arrow chunks, streaming, with row-level parse rejects.
+
+* JSON Lines: blocks of lines parsed by ``pyarrow.json`` against the dataset's shape; a block
+  that fails is split in halves until the failing lines are isolated (each rejected with the
+  parser's reason), so good data costs one parse and only bad lines cost more.
+* Multi-line JSON (a top-level array): DuckDB ``read_json(format='array')``, streamed.
+* CSV: ``pyarrow.csv`` streaming reader, every value read as text; header names map to leaf
+  fields (``name``, ``a.b``, or a field of the ad-hoc/tenant namespace object), so CSV needs a
+  flat schema. Rows with the wrong number of columns are rejected.
+* Parquet: record batches of the file.
+
+Unreadable files and bad headers raise :class:`FileFormatError` (the batch fails as a whole).
+Row numbers are 1-based record numbers within the file (CSV: data rows, header excluded; a
+malformed CSV row is numbered after the well-formed rows of its read block; blank JSON lines are
+not counted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.json as pjson
+import pyarrow.parquet as pq
+
+from xdmflow.errors import BadRequestError
+from xdmflow.schema.compiled import CompiledSchema
+from xdmflow.services.ingest.convert import relaxed_schema
+
+__all__ = ["Chunk", "ParseReject", "FileFormatError", "InputFormat", "read_file"]
+
+BLOCK_BYTES = 8 * 1024 * 1024
+BATCH_ROWS = 64 * 1024
+
+
+class FileFormatError(BadRequestError):
+    """A file cannot be read at all (bad format, bad header): the whole batch fails."""
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """A batch's ``inputFormat`` (format lower-cased)."""
+
+    format: str
+    multiline: bool = False
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str | None = None
+    header: bool = True
+    charset: str = "utf-8"
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> InputFormat:
+        """Parse and check ``inputFormat`` (400 naming the bad field)."""
+        fmt = str(raw.get("format", "")).lower()
+        if fmt not in ("json", "parquet", "csv"):
+            raise BadRequestError(
+                f"Invalid inputFormat.format {raw.get('format')!r}: use json, parquet or csv"
+            )
+        for key in ("delimiter", "quote", "escape"):
+            v = raw.get(key)
+            if v is not None and (not isinstance(v, str) or len(v) != 1):
+                raise BadRequestError(f"inputFormat.{key} must be a single character")
+        header = raw.get("header", True)
+        if isinstance(header, str):
+            header = header.lower() != "false"
+        charset = str(raw.get("charset") or "utf-8")
+        if fmt == "json" and charset.lower().replace("-", "") != "utf8":
+            raise BadRequestError("JSON batches must be UTF-8 (inputFormat.charset)")
+        multi = raw.get("isMultiLineJson", False)
+        return cls(
+            format=fmt,
+            multiline=multi is True or str(multi).lower() == "true",
+            delimiter=raw.get("delimiter") or ",",
+            quote=raw.get("quote") or '"',
+            escape=raw.get("escape"),
+            header=bool(header),
+            charset=charset,
+        )
+
+
+@dataclass
+class Chunk:
+    """Raw records of one file; row ``i`` has record number ``first_row + i``."""
+
+    table: pa.Table
+    first_row: int
+    filename: str
+
+
+@dataclass
+class ParseReject:
+    """A record that could not be parsed at all."""
+
+    filename: str
+    row: int
+    text: str
+    reason: str
+
+
+@dataclass
+class _State:
+    rows: int = 0
+    rejects: list[ParseReject] = field(default_factory=list)
+
+
+def read_file(
+    path: Path, name: str, fmt: InputFormat, target: pa.Schema, schema: CompiledSchema
+) -> Iterator[Chunk | ParseReject]:
+    """Chunks and parse rejects of one uploaded file, in file order."""
+    if path.stat().st_size == 0:
+        raise FileFormatError(f"File {name} is empty (error 106: empty dataset file)")
+    if fmt.format == "parquet":
+        yield from _parquet(path, name, target)
+    elif fmt.format == "csv":
+        yield from _csv(path, name, fmt, target, schema)
+    elif fmt.multiline:
+        yield from _json_array(path, name)
+    else:
+        yield from _json_lines(path, name, target)
+
+
+def _check_columns(names: list[str], target: pa.Schema, name: str) -> None:
+    extra = sorted(set(names) - set(target.names))
+    if extra:
+        raise FileFormatError(
+            f"File {name} has columns the dataset's schema does not have: {', '.join(extra)}"
+        )
+
+
+def _parquet(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk]:
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FileFormatError(f"File {name} is not a readable Parquet file: {exc}") from None
+    _check_columns(pf.schema_arrow.names, target, name)
+    row = 1
+    try:
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            yield Chunk(pa.Table.from_batches([batch]), row, name)
+            row += batch.num_rows
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FileFormatError(f"File {name} could not be read past record {row}: {exc}") from None
+
+
+# -- JSON -------------------------------------------------------------------------------------
+
+
+def _json_lines(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk | ParseReject]:
+    opts = pjson.ParseOptions(explicit_schema=relaxed_schema(target), unexpected_field_behavior="infer")
+    line = 1
+    carry = b""
+    with path.open("rb") as fh:
+        while True:
+            data = fh.read(BLOCK_BYTES)
+            block = carry + data
+            if not data:
+                if block.strip():
+                    yield from _parse_block(
+                        block if block.endswith(b"\n") else block + b"\n", line, name, opts, target
+                    )
+                return
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                carry = block
+                continue
+            head, carry = block[: cut + 1], block[cut + 1 :]
+            yield from _parse_block(head, line, name, opts, target)
+            line += head.count(b"\n")
+
+
+def _parse_block(
+    block: bytes, line: int, name: str, opts: pjson.ParseOptions, shape: pa.Schema
+) -> Iterator[Chunk | ParseReject]:
+    if not block.strip():
+        return
+    try:
+        table = pjson.read_json(pa.py_buffer(block), parse_options=opts)
+        if not _fits(pa.struct(list(table.schema)), pa.struct(list(shape))):
+            raise pa.ArrowInvalid("JSON parse error: unexpected field")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        inferred = _inferred(block, shape)
+        if inferred is not None:  # valid JSON of other types: a matter of conversion, vectorised
+            yield Chunk(inferred, line, name)
+            return
+        body = block[:-1] if block.endswith(b"\n") else block
+        if b"\n" not in body:
+            yield ParseReject(name, line, body.decode("utf-8", errors="replace"), _reason(str(exc)))
+            return
+        mid = block.rfind(b"\n", 0, len(block) // 2)
+        if mid < 0:
+            mid = block.find(b"\n")
+        first, second = block[: mid + 1], block[mid + 1 :]
+        yield from _parse_block(first, line, name, opts, shape)
+        yield from _parse_block(second, line + first.count(b"\n"), name, opts, shape)
+        return
+    yield Chunk(table, line, name)
+
+
+def _inferred(block: bytes, shape: pa.Schema) -> pa.Table | None:
+    """The block parsed with inferred types, if it parses and has no field ``shape`` lacks."""
+    try:
+        table = pjson.read_json(pa.py_buffer(block))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return table if _fits(pa.struct(list(table.schema)), pa.struct(list(shape))) else None
+
+
+def _fits(found: pa.DataType, shape: pa.DataType) -> bool:
+    """Whether every struct field of ``found`` (nested, in lists too) exists in ``shape``."""
+    if pa.types.is_map(shape) and pa.types.is_struct(found):
+        return all(_fits(f.type, shape.item_type) for f in found)
+    if pa.types.is_struct(found):
+        if not pa.types.is_struct(shape):
+            return False
+        names = {f.name: f.type for f in shape}
+        return all(f.name in names and _fits(f.type, names[f.name]) for f in found)
+    if pa.types.is_list(found) and pa.types.is_list(shape):
+        return _fits(found.value_type, shape.value_type)
+    return True
+
+
+def _reason(message: str) -> str:
+    msg = message.replace("JSON parse error: ", "")
+    if " in row " in msg:
+        msg = msg.rsplit(" in row ", 1)[0]
+    if "unexpected field" in msg:
+        return "the record has a field the dataset's schema does not have"
+    return f"the record cannot be read: {msg}"
+
+
+def _json_array(path: Path, name: str) -> Iterator[Chunk]:
+    con = duckdb.connect()
+    try:
+        rel = con.sql("SELECT * FROM read_json(?, format='array', maximum_depth=-1)", params=[str(path)])
+        reader = rel.to_arrow_reader(BATCH_ROWS)
+        row = 1
+        for batch in reader:
+            yield Chunk(pa.Table.from_batches([batch]), row, name)
+            row += batch.num_rows
+    except duckdb.Error as exc:
+        raise FileFormatError(f"File {name} is not a JSON array of objects: {exc}") from None
+    finally:
+        con.close()
+
+
+# -- CSV --------------------------------------------------------------------------------------
+
+
+def _csv_paths(header: list[str], schema: CompiledSchema, name: str) -> list[tuple[str, ...]]:
+    paths = []
+    for col in header:
+        found = None
+        for prefix in ("", schema.dataset_namespace, schema.tenant_namespace):
+            if prefix is None:
+                continue
+            candidate = f"{prefix}.{col}" if prefix else col
+            f = schema.field(candidate)
+            if f is not None:
+                found = candidate
+                break
+        if found is None:
+            raise FileFormatError(f"CSV column {col!r} of file {name} is not a field of the dataset's schema")
+        parts = found.split(".")
+        level = schema.fields
+        for i, part in enumerate(parts):
+            node = next(x for x in level if x.name == part)
+            if node.xdm_type in ("array", "map"):
+                raise FileFormatError(
+                    f"CSV column {col!r} maps to {found!r}, which is an {node.xdm_type}: "
+                    "CSV needs a flat (ad-hoc) schema"
+                )
+            if i < len(parts) - 1:
+                level = node.children
+            elif node.xdm_type == "object":
+                raise FileFormatError(f"CSV column {col!r} maps to the object {found!r}; name a leaf field")
+        paths.append(tuple(parts))
+    if len(set(paths)) != len(paths):
+        raise FileFormatError(f"File {name} names the same field twice in its header")
+    return paths
+
+
+def _nest(columns: dict[tuple[str, ...], pa.Array], n: int) -> dict[str, pa.Array]:
+    leaves: dict[str, pa.Array] = {}
+    groups: dict[str, dict[tuple[str, ...], pa.Array]] = {}
+    for path, arr in columns.items():
+        if len(path) == 1:
+            leaves[path[0]] = arr
+        else:
+            groups.setdefault(path[0], {})[path[1:]] = arr
+    for key, sub in groups.items():
+        children = _nest(sub, n)
+        leaves[key] = pa.StructArray.from_arrays(list(children.values()), names=list(children))
+    return leaves
+
+
+def _flush(state: _State) -> Iterator[ParseReject]:
+    """Malformed rows seen while reading a block, numbered after the block's good rows."""
+    for rej in state.rejects:
+        state.rows += 1
+        rej.row = state.rows
+        yield rej
+    state.rejects.clear()
+
+
+def _csv(
+    path: Path, name: str, fmt: InputFormat, target: pa.Schema, schema: CompiledSchema
+) -> Iterator[Chunk | ParseReject]:
+    state = _State()
+
+    def on_invalid(row: Any) -> str:
+        state.rejects.append(
+            ParseReject(
+                name, 0, str(row.text), f"expected {row.expected_columns} columns, found {row.actual_columns}"
+            )
+        )
+        return "skip"
+
+    try:
+        header_reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(
+                encoding=fmt.charset, block_size=1 << 16, autogenerate_column_names=not fmt.header
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter=fmt.delimiter,
+                quote_char=fmt.quote,
+                escape_char=fmt.escape or False,
+                newlines_in_values=True,
+                invalid_row_handler=lambda _row: "skip",
+            ),
+        )
+        names = header_reader.schema.names
+    except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
+        raise FileFormatError(f"File {name} is not readable CSV: {exc}") from None
+    if fmt.header and (not names or all(not n.strip() for n in names)):
+        raise FileFormatError(f"File {name} has an empty header row (error 118)")
+    if not fmt.header:
+        names = [f.path for f in schema.walk() if not f.children and f.items is None and f.values is None][
+            : len(names)
+        ]
+    paths = _csv_paths(names, schema, name)
+    try:
+        reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(
+                encoding=fmt.charset,
+                column_names=names,
+                skip_rows=1 if fmt.header else 0,
+                block_size=BLOCK_BYTES,
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter=fmt.delimiter,
+                quote_char=fmt.quote,
+                escape_char=fmt.escape or False,
+                newlines_in_values=True,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        for batch in reader:
+            if batch.num_rows:
+                columns = {p: batch.column(i) for i, p in enumerate(paths)}
+                yield Chunk(pa.table(_nest(columns, batch.num_rows)), state.rows + 1, name)
+                state.rows += batch.num_rows
+            yield from _flush(state)
+        yield from _flush(state)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise FileFormatError(f"File {name} could not be read as CSV: {exc}") from None
