@@ -37,33 +37,81 @@ def ok(r: Any, *codes: int) -> Any:
 
 
 def adhoc_schema(api: Api, fields: dict[str, dict[str, Any]], title: str = "raw") -> dict[str, Any]:
-    cls = ok(api.post(f"{SR}/tenant/classes", json={
-        "title": f"{title} class", "type": "object",
-        "allOf": [{"$ref": "https://ns.adobe.com/xdm/data/adhoc"},
-                  {"properties": {"_adhoc": {"type": "object", "properties": fields}}}]}))
-    return ok(api.post(f"{SR}/tenant/schemas", json={
-        "title": f"{title} schema", "type": "object", "allOf": [{"$ref": cls["$id"]}]}))
+    cls = ok(
+        api.post(
+            f"{SR}/tenant/classes",
+            json={
+                "title": f"{title} class",
+                "type": "object",
+                "allOf": [
+                    {"$ref": "https://ns.adobe.com/xdm/data/adhoc"},
+                    {"properties": {"_adhoc": {"type": "object", "properties": fields}}},
+                ],
+            },
+        )
+    )
+    return ok(
+        api.post(
+            f"{SR}/tenant/schemas",
+            json={"title": f"{title} schema", "type": "object", "allOf": [{"$ref": cls["$id"]}]},
+        )
+    )
 
 
 def dataset(api: Api, schema_id: str, name: str = "ds") -> str:
-    out = ok(api.post(f"{CAT}/dataSets", json={
-        "name": name, "schemaRef": {"id": schema_id, "contentType": "application/vnd.adobe.xed+json;version=1"}}))
+    out = ok(
+        api.post(
+            f"{CAT}/dataSets",
+            json={
+                "name": name,
+                "schemaRef": {"id": schema_id, "contentType": "application/vnd.adobe.xed+json;version=1"},
+            },
+        )
+    )
     return str(out[0].split("/")[-1])
 
 
 def target_connection(api: Api, dataset_id: str) -> str:
-    return str(ok(api.post(f"{FS}/targetConnections", json={
-        "name": "lake", "data": {"format": "parquet_xdm"}, "params": {"dataSetId": dataset_id},
-        "connectionSpec": {"id": LAKE, "version": "1.0"}}))["id"])
+    return str(
+        ok(
+            api.post(
+                f"{FS}/targetConnections",
+                json={
+                    "name": "lake",
+                    "data": {"format": "parquet_xdm"},
+                    "params": {"dataSetId": dataset_id},
+                    "connectionSpec": {"id": LAKE, "version": "1.0"},
+                },
+            )
+        )["id"]
+    )
 
 
 def files_source(api: Api, root: Path, path: str, fmt: str = "delimited") -> str:
-    base = ok(api.post(f"{FS}/connections", json={
-        "name": "files", "auth": {"specName": "Local Folder", "params": {"rootPath": str(root)}},
-        "connectionSpec": {"id": LOCAL, "version": "1.0"}}))["id"]
-    return str(ok(api.post(f"{FS}/sourceConnections", json={
-        "name": "files source", "baseConnectionId": base, "data": {"format": fmt},
-        "params": {"path": path}, "connectionSpec": {"id": LOCAL, "version": "1.0"}}))["id"])
+    base = ok(
+        api.post(
+            f"{FS}/connections",
+            json={
+                "name": "files",
+                "auth": {"specName": "Local Folder", "params": {"rootPath": str(root)}},
+                "connectionSpec": {"id": LOCAL, "version": "1.0"},
+            },
+        )
+    )["id"]
+    return str(
+        ok(
+            api.post(
+                f"{FS}/sourceConnections",
+                json={
+                    "name": "files source",
+                    "baseConnectionId": base,
+                    "data": {"format": fmt},
+                    "params": {"path": path},
+                    "connectionSpec": {"id": LOCAL, "version": "1.0"},
+                },
+            )
+        )["id"]
+    )
 
 
 def wait_runs(api: Api, flow_id: str, count: int = 1, timeout: float = 60) -> list[dict[str, Any]]:

@@ -21,12 +21,22 @@ ROWS = 3_000_000
 
 
 def start(home: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "XDMFLOW_HOME": str(home), "XDMFLOW_WORKERS": "1",
-           "XDMFLOW_SCHEDULER_INTERVAL_SECONDS": "0.2", "XDMFLOW_RUN_STALE_SECONDS": "2",
-           "XDMFLOW_HEARTBEAT_SECONDS": "0.5", "XDMFLOW_SECRET_KEY": "crash-test-key"}
+    env = {
+        **os.environ,
+        "XDMFLOW_HOME": str(home),
+        "XDMFLOW_WORKERS": "1",
+        "XDMFLOW_SCHEDULER_INTERVAL_SECONDS": "0.2",
+        "XDMFLOW_RUN_STALE_SECONDS": "2",
+        "XDMFLOW_HEARTBEAT_SECONDS": "0.5",
+        "XDMFLOW_SECRET_KEY": "crash-test-key",
+    }
     env.pop("XDMFLOW_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "xdmflow.cli.main", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xdmflow.cli.main", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -44,11 +54,20 @@ class Client:
 
         creds = json.loads((home / "credentials.json").read_text())
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-        tok = self.http.post("/ims/token/v3", data={"grant_type": "client_credentials",
-                                                     "client_id": creds["client_id"],
-                                                     "client_secret": creds["client_secret"]}).json()
-        self.h = {"Authorization": f"Bearer {tok['access_token']}", "x-api-key": creds["client_id"],
-                  "x-gw-ims-org-id": creds["org_id"], "Content-Type": "application/json"}
+        tok = self.http.post(
+            "/ims/token/v3",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": creds["client_id"],
+                "client_secret": creds["client_secret"],
+            },
+        ).json()
+        self.h = {
+            "Authorization": f"Bearer {tok['access_token']}",
+            "x-api-key": creds["client_id"],
+            "x-gw-ims-org-id": creds["org_id"],
+            "Content-Type": "application/json",
+        }
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         r = self.http.request(method, path, headers=self.h, **kw)
@@ -65,25 +84,74 @@ def test_kill_9_mid_run_then_restart(tmp_path: Path) -> None:
     proc = start(home, port)
     try:
         c = Client(home, port)
-        cls = c.call("POST", f"{SR}/tenant/classes", json={"title": "big", "type": "object", "allOf": [
-            {"$ref": "https://ns.adobe.com/xdm/data/adhoc"},
-            {"properties": {"_adhoc": {"type": "object", "properties": {"id": {"type": "string"},
-                                                                         "n": {"type": "integer"}}}}}]})
-        schema = c.call("POST", f"{SR}/tenant/schemas", json={"title": "big", "type": "object",
-                                                               "allOf": [{"$ref": cls["$id"]}]})
-        ds = c.call("POST", f"{CAT}/dataSets", json={"name": "big", "schemaRef": {
-            "id": schema["$id"], "contentType": "application/vnd.adobe.xed+json;version=1"}})[0].split("/")[-1]
-        base = c.call("POST", f"{FS}/connections", json={"name": "f", "auth": {
-            "specName": "Local Folder", "params": {"rootPath": str(data)}}, "connectionSpec": {"id": LOCAL}})["id"]
-        src = c.call("POST", f"{FS}/sourceConnections", json={"name": "s", "baseConnectionId": base,
-                                                                 "data": {"format": "delimited"},
-                                                                 "params": {"path": "big.csv"},
-                                                                 "connectionSpec": {"id": LOCAL}})["id"]
-        tgt = c.call("POST", f"{FS}/targetConnections", json={"name": "t", "params": {"dataSetId": ds},
-                                                                 "connectionSpec": {"id": LAKE}})["id"]
-        flow = c.call("POST", f"{FS}/flows", json={
-            "name": "big", "flowSpec": {"id": CLOUD}, "sourceConnectionIds": [src], "targetConnectionIds": [tgt],
-            "scheduleParams": {"startTime": int(time.time()), "frequency": "once"}})["id"]
+        cls = c.call(
+            "POST",
+            f"{SR}/tenant/classes",
+            json={
+                "title": "big",
+                "type": "object",
+                "allOf": [
+                    {"$ref": "https://ns.adobe.com/xdm/data/adhoc"},
+                    {
+                        "properties": {
+                            "_adhoc": {
+                                "type": "object",
+                                "properties": {"id": {"type": "string"}, "n": {"type": "integer"}},
+                            }
+                        }
+                    },
+                ],
+            },
+        )
+        schema = c.call(
+            "POST",
+            f"{SR}/tenant/schemas",
+            json={"title": "big", "type": "object", "allOf": [{"$ref": cls["$id"]}]},
+        )
+        ds = c.call(
+            "POST",
+            f"{CAT}/dataSets",
+            json={
+                "name": "big",
+                "schemaRef": {"id": schema["$id"], "contentType": "application/vnd.adobe.xed+json;version=1"},
+            },
+        )[0].split("/")[-1]
+        base = c.call(
+            "POST",
+            f"{FS}/connections",
+            json={
+                "name": "f",
+                "auth": {"specName": "Local Folder", "params": {"rootPath": str(data)}},
+                "connectionSpec": {"id": LOCAL},
+            },
+        )["id"]
+        src = c.call(
+            "POST",
+            f"{FS}/sourceConnections",
+            json={
+                "name": "s",
+                "baseConnectionId": base,
+                "data": {"format": "delimited"},
+                "params": {"path": "big.csv"},
+                "connectionSpec": {"id": LOCAL},
+            },
+        )["id"]
+        tgt = c.call(
+            "POST",
+            f"{FS}/targetConnections",
+            json={"name": "t", "params": {"dataSetId": ds}, "connectionSpec": {"id": LAKE}},
+        )["id"]
+        flow = c.call(
+            "POST",
+            f"{FS}/flows",
+            json={
+                "name": "big",
+                "flowSpec": {"id": CLOUD},
+                "sourceConnectionIds": [src],
+                "targetConnectionIds": [tgt],
+                "scheduleParams": {"startTime": int(time.time()), "frequency": "once"},
+            },
+        )["id"]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             runs = c.call("GET", f"{FS}/runs?property=flowId=={flow}")["items"]
@@ -109,7 +177,11 @@ def test_kill_9_mid_run_then_restart(tmp_path: Path) -> None:
             c.call("POST", f"{FS}/runs/{run_id}/action?op=RE_TRIGGER")
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                runs = [r for r in c.call("GET", f"{FS}/runs?property=flowId=={flow}")["items"] if r["id"] != run_id]
+                runs = [
+                    r
+                    for r in c.call("GET", f"{FS}/runs?property=flowId=={flow}")["items"]
+                    if r["id"] != run_id
+                ]
                 if runs and runs[0]["state"] in ("success", "failed"):
                     break
                 time.sleep(0.2)

@@ -36,21 +36,32 @@ def test_file_flow_partial_ingestion_and_incremental(service: Api, tmp_path: Pat
     api = service
     data = tmp_path / "data"
     data.mkdir()
-    write_csv(data / "a.csv", [
-        ("1", "Ann", "10.5", "2026-01-01 10:00:00"),
-        ("2", "Bø", "20", "2026-01-02T10:00:00Z"),
-        ("3", "Cy", "not-a-number", "2026-01-03 10:00:00"),
-        ("4", "Dee", "40.25", "2026-01-04 10:00:00"),
-    ])
+    write_csv(
+        data / "a.csv",
+        [
+            ("1", "Ann", "10.5", "2026-01-01 10:00:00"),
+            ("2", "Bø", "20", "2026-01-02T10:00:00Z"),
+            ("3", "Cy", "not-a-number", "2026-01-03 10:00:00"),
+            ("4", "Dee", "40.25", "2026-01-04 10:00:00"),
+        ],
+    )
     schema = adhoc_schema(api, FIELDS)
     ds = dataset(api, schema["$id"])
     src = files_source(api, tmp_path, "data/*.csv")
     tgt = target_connection(api, ds)
-    flow = ok(api.post(f"{FS}/flows", json={
-        "name": "csv flow", "flowSpec": {"id": CLOUD, "version": "1.0"},
-        "sourceConnectionIds": [src], "targetConnectionIds": [tgt],
-        "scheduleParams": {"startTime": str(int(time.time())), "frequency": "once"},
-        "options": {"errorDiagnosticsEnabled": True, "partialIngestionPercent": 30}}))
+    flow = ok(
+        api.post(
+            f"{FS}/flows",
+            json={
+                "name": "csv flow",
+                "flowSpec": {"id": CLOUD, "version": "1.0"},
+                "sourceConnectionIds": [src],
+                "targetConnectionIds": [tgt],
+                "scheduleParams": {"startTime": str(int(time.time())), "frequency": "once"},
+                "options": {"errorDiagnosticsEnabled": True, "partialIngestionPercent": 30},
+            },
+        )
+    )
     [run] = wait_runs(api, flow["id"])
     rec = run["metrics"]["recordSummary"]
     assert run["state"] == "success", run["metrics"]
@@ -80,8 +91,19 @@ def test_file_flow_partial_ingestion_and_incremental(service: Api, tmp_path: Pat
     time.sleep(1.1)
     write_csv(data / "b.csv", [("5", "Eve", "50", "2026-01-05 10:00:00")])
     os.utime(data / "b.csv")
-    ok(api.post(f"{FS}/runs", json={"flowId": flow["id"], "params": {
-        "startTime": str(int(time.time())), "windowStartTime": "0", "windowEndTime": str(int(time.time()))}}))
+    ok(
+        api.post(
+            f"{FS}/runs",
+            json={
+                "flowId": flow["id"],
+                "params": {
+                    "startTime": str(int(time.time())),
+                    "windowStartTime": "0",
+                    "windowEndTime": str(int(time.time())),
+                },
+            },
+        )
+    )
     runs = wait_runs(api, flow["id"], count=2)
     second = runs[1]
     assert second["state"] == "success", second["metrics"]
@@ -93,15 +115,24 @@ def test_threshold_exceeded_writes_nothing(service: Api, tmp_path: Path) -> None
     api = service
     data = tmp_path / "d"
     data.mkdir()
-    write_csv(data / "x.csv", [("1", "A", "bad", "2026-01-01 10:00:00"), ("2", "B", "2", "2026-01-01 10:00:00")])
+    write_csv(
+        data / "x.csv", [("1", "A", "bad", "2026-01-01 10:00:00"), ("2", "B", "2", "2026-01-01 10:00:00")]
+    )
     schema = adhoc_schema(api, FIELDS)
     ds = dataset(api, schema["$id"])
-    flow = ok(api.post(f"{FS}/flows", json={
-        "name": "strict", "flowSpec": {"id": CLOUD, "version": "1.0"},
-        "sourceConnectionIds": [files_source(api, tmp_path, "d/x.csv")],
-        "targetConnectionIds": [target_connection(api, ds)],
-        "scheduleParams": {"startTime": int(time.time()), "frequency": "once"},
-        "options": {"errorDiagnosticsEnabled": True}}))
+    flow = ok(
+        api.post(
+            f"{FS}/flows",
+            json={
+                "name": "strict",
+                "flowSpec": {"id": CLOUD, "version": "1.0"},
+                "sourceConnectionIds": [files_source(api, tmp_path, "d/x.csv")],
+                "targetConnectionIds": [target_connection(api, ds)],
+                "scheduleParams": {"startTime": int(time.time()), "frequency": "once"},
+                "options": {"errorDiagnosticsEnabled": True},
+            },
+        )
+    )
     [run] = wait_runs(api, flow["id"])
     assert run["state"] == "failed"
     assert run["metrics"]["recordSummary"]["failedRecordCount"] == 1

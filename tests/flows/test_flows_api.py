@@ -29,14 +29,26 @@ def pieces(api: Api, tmp_path: Path) -> dict[str, Any]:
     schema = adhoc_schema(api, FIELDS)
     ds = dataset(api, schema["$id"])
     (tmp_path / "f.csv").write_text("id,name\n1,a\n")
-    return {"schema": schema, "dataset": ds, "source": files_source(api, tmp_path, "f.csv"),
-            "target": target_connection(api, ds)}
+    return {
+        "schema": schema,
+        "dataset": ds,
+        "source": files_source(api, tmp_path, "f.csv"),
+        "target": target_connection(api, ds),
+    }
 
 
 def flow_body(p: dict[str, Any], **over: Any) -> dict[str, Any]:
-    body = {"name": "f", "flowSpec": {"id": CLOUD, "version": "1.0"},
-            "sourceConnectionIds": [p["source"]], "targetConnectionIds": [p["target"]],
-            "scheduleParams": {"startTime": str(int(time.time()) + 3600), "frequency": "minute", "interval": "15"}}
+    body = {
+        "name": "f",
+        "flowSpec": {"id": CLOUD, "version": "1.0"},
+        "sourceConnectionIds": [p["source"]],
+        "targetConnectionIds": [p["target"]],
+        "scheduleParams": {
+            "startTime": str(int(time.time()) + 3600),
+            "frequency": "minute",
+            "interval": "15",
+        },
+    }
     body.update(over)
     return body
 
@@ -51,7 +63,9 @@ def test_create_get_list_and_echo(api: Api, pieces: dict[str, Any]) -> None:
     assert flow["inheritedAttributes"]["sourceConnections"][0]["baseConnection"]["id"]
     listed = ok(api.get(f"{FS}/flows?property=state==enabled"))["items"]
     assert [f["id"] for f in listed] == [out["id"]]
-    assert ok(api.get(f"{FS}/flows?property=sourceConnectionIds=={pieces['source']}&count=true")) == {"count": 1}
+    assert ok(api.get(f"{FS}/flows?property=sourceConnectionIds=={pieces['source']}&count=true")) == {
+        "count": 1
+    }
 
 
 @pytest.mark.parametrize(
@@ -77,20 +91,38 @@ def test_bad_flows(api: Api, pieces: dict[str, Any], change: dict[str, Any], cod
 
 
 def test_target_with_a_source_spec_names_the_data_lake(api: Api, pieces: dict[str, Any]) -> None:
-    r = api.post(f"{FS}/targetConnections", json={
-        "name": "wrong", "params": {"dataSetId": pieces["dataset"]},
-        "connectionSpec": {"id": "221c7626-58f6-4eec-8ee2-042b0226f03b", "version": "1.0"}})
+    r = api.post(
+        f"{FS}/targetConnections",
+        json={
+            "name": "wrong",
+            "params": {"dataSetId": pieces["dataset"]},
+            "connectionSpec": {"id": "221c7626-58f6-4eec-8ee2-042b0226f03b", "version": "1.0"},
+        },
+    )
     assert r.status_code == 400
     assert "c604ff05-7f1a-43c0-8e18-33bf874cb11c" in r.text
 
 
 def test_mapping_for_another_schema_is_1425(api: Api, pieces: dict[str, Any]) -> None:
     other = adhoc_schema(api, {"x": {"type": "string"}}, title="other")
-    ms = ok(api.post(f"{CONV}/mappingSets", json={
-        "outputSchema": {"schemaRef": {"id": other["$id"]}},
-        "mappings": [{"sourceType": "ATTRIBUTE", "source": "id", "destination": f"{other['meta:datasetNamespace']}.x"}]}))
-    body = flow_body(pieces, transformations=[{"name": "Mapping", "params": {"mappingId": ms["id"],
-                                                                               "mappingVersion": 0}}])
+    ms = ok(
+        api.post(
+            f"{CONV}/mappingSets",
+            json={
+                "outputSchema": {"schemaRef": {"id": other["$id"]}},
+                "mappings": [
+                    {
+                        "sourceType": "ATTRIBUTE",
+                        "source": "id",
+                        "destination": f"{other['meta:datasetNamespace']}.x",
+                    }
+                ],
+            },
+        )
+    )
+    body = flow_body(
+        pieces, transformations=[{"name": "Mapping", "params": {"mappingId": ms["id"], "mappingVersion": 0}}]
+    )
     r = api.post(f"{FS}/flows", json=body)
     assert r.json()["type"].endswith("FLOW-1425-400"), r.text
     body["transformations"][0]["params"]["mappingVersion"] = 7
@@ -100,9 +132,11 @@ def test_mapping_for_another_schema_is_1425(api: Api, pieces: dict[str, Any]) ->
 def test_patch_enable_disable_delete(api: Api, pieces: dict[str, Any]) -> None:
     out = ok(api.post(f"{FS}/flows", json=flow_body(pieces)), 201)
     fid, etag = out["id"], out["etag"]
-    ops = [{"op": "replace", "path": "/scheduleParams/frequency", "value": "day"},
-           {"op": "replace", "path": "/scheduleParams/interval", "value": "1"},
-           {"op": "replace", "path": "/name", "value": "renamed"}]
+    ops = [
+        {"op": "replace", "path": "/scheduleParams/frequency", "value": "day"},
+        {"op": "replace", "path": "/scheduleParams/interval", "value": "1"},
+        {"op": "replace", "path": "/name", "value": "renamed"},
+    ]
     assert api.patch(f"{FS}/flows/{fid}", json=ops).json()["type"].endswith("FLOW-1403-400")
     assert api.patch(f"{FS}/flows/{fid}", json=ops, headers={"If-Match": '"x"'}).status_code == 412
     new = ok(api.patch(f"{FS}/flows/{fid}", json=ops, headers={"If-Match": etag}))
@@ -129,5 +163,7 @@ def test_flow_specs(api: Api) -> None:
         assert [i["id"] for i in items] == [CRM]
     spec = ok(api.get(f"{FS}/flowSpecs/{CLOUD}"))["items"][0]
     assert spec["name"] == "CloudStorageToAEP" and "scheduleSpec" in spec and "runSpec" in spec
-    assert "221c7626-58f6-4eec-8ee2-042b0226f03b" in ok(api.get(f"{FS}/flowSpecs/{CRM}"))["items"][0][
-        "sourceConnectionSpecIds"]
+    assert (
+        "221c7626-58f6-4eec-8ee2-042b0226f03b"
+        in ok(api.get(f"{FS}/flowSpecs/{CRM}"))["items"][0]["sourceConnectionSpecIds"]
+    )

@@ -11,11 +11,11 @@ from fastapi import FastAPI, Request, Response
 
 from xdmflow import __version__
 from xdmflow.api import health, ims
-from xdmflow.services.context import AppContext
 from xdmflow.api.errors import install_error_handlers
 from xdmflow.api.sandbox import router as sandbox_router
 from xdmflow.ids import new_uuid
 from xdmflow.services import identity
+from xdmflow.services.context import AppContext
 from xdmflow.services.secrets import keyring_for
 from xdmflow.settings import Settings, get_settings
 from xdmflow.store.db import Database

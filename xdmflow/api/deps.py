@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from xdmflow.services.context import AppContext
 from xdmflow.api.errors import ContentTypeError
 from xdmflow.errors import AuthError, BadRequestError, NotFoundError, PayloadTooLargeError
 from xdmflow.services import identity
+from xdmflow.services.context import AppContext
 from xdmflow.services.identity import Principal
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import ApiClient, Org
