@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Api, make_settings
+from xdmflow.cli.demo import ServiceThread, free_port
+from xdmflow.emulators.paypal import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorConfig
+from xdmflow.emulators.paypal import create_app as paypal_app
+from xdmflow.emulators.paypal.state import EmulatorState
 from xdmflow.runtime import build_app
 
 FS = "/data/foundation/flowservice"
@@ -123,3 +130,70 @@ def wait_runs(api: Api, flow_id: str, count: int = 1, timeout: float = 60) -> li
             return done
         time.sleep(0.2)
     raise AssertionError(f"runs of {flow_id} did not finish: {runs}")
+
+
+# -- the service and the PayPal emulator over real HTTP (payments tutorial, aepp) ----------------
+
+
+@dataclass
+class LiveService:
+    """The whole service (API + scheduler + worker) served by uvicorn on a loopback port."""
+
+    url: str
+    app: Any
+    credentials: dict[str, str]
+
+    def token(self) -> str:
+        """An access token from our ``/ims/token/v3`` for the default client."""
+        r = httpx.post(
+            f"{self.url}/ims/token/v3",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.credentials["client_id"],
+                "client_secret": self.credentials["client_secret"],
+                "scope": "openid,AdobeID,read_organizations",
+            },
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["access_token"])
+
+
+@pytest.fixture
+def live_service(tmp_path: Path, db_url: str) -> Iterator[LiveService]:
+    """The service on a free port, on SQLite and PostgreSQL; stopped (loops and server) afterwards."""
+    settings = make_settings(tmp_path / "home", db_url, scheduler_interval_seconds=0.2, workers=1)
+    port = free_port()
+    settings.public_url = f"http://127.0.0.1:{port}"
+    app = build_app(settings, role="all")
+    before = set(threading.enumerate())
+    server = ServiceThread(app, port).start()
+    try:
+        yield LiveService(server.url, app, dict(app.state.ctx.credentials))
+    finally:
+        server.stop()
+        assert not server.thread.is_alive(), "the service thread did not stop"
+        loops = [t for t in threading.enumerate() if t not in before and t.name.startswith("xdmflow-")]
+        assert not loops, f"background loops still running: {loops}"
+
+
+@dataclass
+class PayPalEmulator:
+    url: str
+    state: EmulatorState
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = DEFAULT_CLIENT_SECRET
+
+
+PAYPAL_SMALL = EmulatorConfig(n_transactions=500, days=30, n_products=37, latency_seconds=0.0)
+
+
+@pytest.fixture
+def paypal() -> Iterator[PayPalEmulator]:
+    """The PayPal emulator (a small deterministic dataset) on a free loopback port."""
+    app = paypal_app(7, config=PAYPAL_SMALL)
+    server = ServiceThread(app, free_port()).start()
+    try:
+        yield PayPalEmulator(server.url, app.state.emulator)
+    finally:
+        server.stop()
+        assert not server.thread.is_alive(), "the emulator thread did not stop"

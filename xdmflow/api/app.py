@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xdmflow import __version__
 from xdmflow.api import health, ims
@@ -34,6 +35,27 @@ SERVICE_PREFIXES = (
     "/data/foundation/export",
     "/data/foundation/sandbox-management",
 )
+
+
+class TrailingSlash:
+    """Serve ``/a/b/`` as ``/a/b``: the platform's gateway ignores a trailing slash, and clients
+    rely on it (aepp posts to ``/tenant/schemas/``, reads ``/stats/``). Without this a route with
+    a ``{rid:path}`` parameter would take the slash as an empty id, and the others would answer
+    a redirect that drops the request body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = dict(scope)
+            scope["path"] = path.rstrip("/") or "/"
+            raw = scope.get("raw_path")
+            if raw:
+                scope["raw_path"] = raw.rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)
+
 
 #: Hooks run at start-up / shutdown with the context (background scheduler and workers plug in here).
 StartHook = Callable[[AppContext], Any]
@@ -104,6 +126,7 @@ def create_app(
         return response
 
     install_error_handlers(app)
+    app.add_middleware(TrailingSlash)
     app.include_router(health.router)
     app.include_router(ims.router)
     app.include_router(sandbox_router)

@@ -9,6 +9,10 @@ Decisions (the docs are strict, so are we):
   ``xed`` formats on a list are 406;
 * lookups need ``version=1`` (missing: XDM-1007-400); ``version=N`` for N != 1 is 404
   (only major 1 exists); ``xed-id`` on a lookup is 406;
+* on lists and lookups of resources the ``xdm`` spellings (``xdm-id+json``, ``xdm+json``,
+  ``xdm-full+json; version=1``...) name the same views as their ``xed`` twins, as the
+  registry's own hint "application/vnd.adobe.{xed|xdm}+json" says and as clients send them
+  (aepp's ``getClasses`` lists with ``xdm-id``, its ``getSchema`` asks for ``xdm-full``);
 * descriptor lists reject ``xed`` headers (XDM-1008-400) and need ``xdm-id``, ``xdm-link``,
   ``xdm`` or their ``xdm-v2…`` paged variants; descriptor lookups need no Accept but reject
   ``xed`` ones (XDM-1009-400);
@@ -70,6 +74,11 @@ def parse_accept(header: str | None) -> Accept | None:
     return Accept(chosen, m.group(1), version)
 
 
+def _xed(fmt: str) -> str:
+    """The ``xed`` twin of an ``xdm`` resource format (``xdm-full`` -> ``xed-full``)."""
+    return "xed" + fmt[3:] if fmt.startswith("xdm") else fmt
+
+
 def _required() -> NotAcceptableError:
     return NotAcceptableError(
         "Accept header parameter is required, e.g. application/vnd.adobe.xed-id+json for lists "
@@ -83,15 +92,16 @@ def list_format(header: str | None) -> str:
     acc = parse_accept(header)
     if acc is None:
         raise _required()
-    if acc.version is not None or acc.fmt.startswith("xdm"):
+    if acc.version is not None:
         raise _invalid(acc.raw, "1006", "application/vnd.adobe.{xed|xed-id}+json (no version on lists)")
-    if acc.fmt not in LIST_FORMATS:
+    fmt = _xed(acc.fmt)
+    if fmt not in LIST_FORMATS:
         raise NotAcceptableError(
             f"Accept {acc.raw} is not available for lists; use application/vnd.adobe.xed-id+json "
             "or application/vnd.adobe.xed+json",
             code="1010",
         )
-    return acc.fmt
+    return fmt
 
 
 def lookup_format(header: str | None, rid: str) -> str:
@@ -99,9 +109,8 @@ def lookup_format(header: str | None, rid: str) -> str:
     acc = parse_accept(header)
     if acc is None:
         raise _required()
-    if acc.fmt.startswith("xdm"):
-        raise NotAcceptableError(f"Unknown Accept media supplied: {acc.raw}", code="1010")
-    if acc.fmt not in LOOKUP_FORMATS:
+    fmt = _xed(acc.fmt)
+    if fmt not in LOOKUP_FORMATS:
         raise NotAcceptableError(
             f"Accept {acc.raw} is not available for a lookup; use one of "
             + ", ".join(f"application/vnd.adobe.{f}+json; version=1" for f in LOOKUP_FORMATS),
@@ -120,7 +129,7 @@ def lookup_format(header: str | None, rid: str) -> str:
             code="1012",
             title="Resource Not Found",
         )
-    return acc.fmt
+    return fmt
 
 
 def descriptor_list_format(header: str | None) -> str:

@@ -312,20 +312,40 @@ def get_dataset_file(
 
 
 def last_batches(s: Session, scope: Scope, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """``GET /lastBatches?dataSetId=a,b``: keyed by dataset id."""
+    """``GET /lastBatches?dataSetId=a,b``: keyed by dataset id, with the Catalog list parameters
+    (``limit``, ``start``, ``orderBy``, ``properties``, ``property``, simple filters) - clients
+    such as aepp always send ``limit``."""
     ids = [x for k, v in params if k == "dataSetId" for x in v.split(",") if x]
-    unknown = sorted({k for k, _ in params if k != "dataSetId"})
-    if unknown:
-        raise BadRequestError(f"Unknown query parameter(s): {', '.join(unknown)}. Supported: dataSetId")
     if not ids:
         raise BadRequestError("'dataSetId' is required: a comma-separated list of dataset ids")
-    out: dict[str, Any] = {}
+    q = parse_catalog_query(
+        [(k, v) for k, v in params if k != "dataSetId"],
+        filterable={
+            "lastBatchId",
+            "lastBatchStatus",
+            "lastSuccessfulBatchId",
+            "lastFailedBatchId",
+            "created",
+            "updated",
+        },
+    )
+    entries = []
     for doc in DATASETS.query(s, scope, ids=ids):
         b = doc.body
-        out[doc.id] = {
-            "lastBatchId": b.get("lastBatchId"),
-            "lastBatchStatus": b.get("lastBatchStatus"),
-            "lastSuccessfulBatchId": b.get("lastSuccessfulBatch"),
-            "lastFailedBatchId": b.get("lastFailedBatch"),
-        }
+        entries.append(
+            {
+                "id": doc.id,
+                "lastBatchId": b.get("lastBatchId"),
+                "lastBatchStatus": b.get("lastBatchStatus"),
+                "lastSuccessfulBatchId": b.get("lastSuccessfulBatch"),
+                "lastFailedBatchId": b.get("lastFailedBatch"),
+                "imsOrg": b.get("imsOrg"),
+                "created": b.get("created"),
+                "updated": b.get("updated"),
+            }
+        )
+    out: dict[str, Any] = {}
+    for e in q.apply(entries):
+        dataset_id = e.pop("id")
+        out[dataset_id] = project(e, q.properties)
     return out

@@ -181,6 +181,9 @@ def create_dataset(
     }
     doc_body.setdefault("description", "")
     doc_body.setdefault("enableErrorDiagnostics", False)
+    # the schema's data behavior, as the platform reports it (aepp's getDataSets reads it)
+    behavior = compiled.behaviors[0].rsplit("/", 1)[-1] if compiled.behaviors else "record"
+    doc_body.setdefault("classification", {"dataBehavior": behavior})
     if request_data_source:
         doc_body["dataSourceId"] = int(ts % 100_000) + 10_000
     namespace = namespace_for(p.org_id, p.sandbox_name)
