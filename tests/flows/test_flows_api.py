@@ -167,3 +167,48 @@ def test_flow_specs(api: Api) -> None:
         "221c7626-58f6-4eec-8ee2-042b0226f03b"
         in ok(api.get(f"{FS}/flowSpecs/{CRM}"))["items"][0]["sourceConnectionSpecIds"]
     )
+
+
+def test_delta_column_must_be_a_declared_source_column(api: Api, pieces: dict[str, Any]) -> None:
+    pg = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
+    base = ok(
+        api.post(
+            f"{FS}/connections",
+            json={
+                "name": "pg",
+                "auth": {
+                    "specName": "Connection String Based Authentication",
+                    "params": {"connectionString": "postgresql://root@127.0.0.1:5432/test"},
+                },
+                "connectionSpec": {"id": pg, "version": "1.0"},
+            },
+        )
+    )["id"]
+    declared = ok(
+        api.post(
+            f"{FS}/sourceConnections",
+            json={
+                "name": "declared columns",
+                "baseConnectionId": base,
+                "data": {"format": "tabular"},
+                "params": {
+                    "tableName": "public.t",
+                    "columns": [{"name": "id", "type": "string"}, {"name": "name"}],
+                },
+                "connectionSpec": {"id": pg, "version": "1.0"},
+            },
+        )
+    )["id"]
+
+    def body(name: str) -> dict[str, Any]:
+        return flow_body(
+            pieces,
+            flowSpec={"id": CRM, "version": "1.0"},
+            sourceConnectionIds=[declared],
+            transformations=[{"name": "Copy", "params": {"deltaColumn": {"name": name}}}],
+        )
+
+    r = api.post(f"{FS}/flows", json=body("updatedAt"))
+    assert r.status_code == 400 and r.json()["type"].endswith("FLOW-1419-400"), r.text
+    assert "updatedAt" in r.text and "columns: id, name" in r.text
+    ok(api.post(f"{FS}/flows", json=body("id")), 201)

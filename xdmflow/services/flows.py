@@ -101,6 +101,20 @@ def _ids(body: dict[str, Any], key: str) -> list[str]:
     return list(value)
 
 
+def _check_delta_column(sid: str, source: dict[str, Any], name: Any) -> None:
+    """The Copy step's ``deltaColumn`` is one of the source's declared columns (when it declares them)."""
+    columns = (source.get("params") or {}).get("columns")
+    if not name or not isinstance(columns, list):
+        return
+    names = [c.get("name") for c in columns if isinstance(c, dict)]
+    if names and name not in names:
+        raise BadRequestError(
+            f"deltaColumn {name!r} of the Copy transformation is not a column of source connection {sid} "
+            f"(columns: {', '.join(str(n) for n in names[:20])}); name one of them",
+            code="1419",
+        )
+
+
 def _check_pieces(
     s: Session,
     scope: Scope,
@@ -110,6 +124,8 @@ def _check_pieces(
 ) -> dict[str, Any]:
     """Source spec in the flow spec, target is a dataset, mapping fits the dataset: inheritedAttributes."""
     sources, targets = [], []
+    copy = next((t for t in transformations if t["name"] == "Copy"), None)
+    delta = ((copy or {}).get("params") or {}).get("deltaColumn") or {}
     for sid in _ids(body, "sourceConnectionIds"):
         sc = SOURCE_CONNECTIONS.find(s, scope, sid)
         if sc is None:
@@ -123,6 +139,7 @@ def _check_pieces(
                 f"({spec['id']}) does not accept as a source",
                 code="1413",
             )
+        _check_delta_column(sid, sc.body, delta.get("name") if isinstance(delta, dict) else None)
         entry: dict[str, Any] = {"id": sid, "connectionSpec": sc.body["connectionSpec"]}
         if sc.body.get("baseConnectionId"):
             entry["baseConnection"] = sc.body.get("inheritedAttributes", {}).get("baseConnection") or {
