@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from connhelp import free_port
+from connhelp import SFTP_PASSWORD, SFTP_USER, free_port
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +52,20 @@ def moto_auth() -> Iterator[None]:
         yield
     finally:
         settings.INITIAL_NO_AUTH_ACTION_COUNT = previous
+
+
+@pytest.fixture
+def sftp_server(tmp_path: Any) -> Iterator[Any]:
+    """An in-test SFTP server (paramiko) serving ``tmp_path / "sftp"`` on a free loopback port.
+
+    User ``SFTP_USER`` logs in with ``SFTP_PASSWORD`` or with the (ECDSA) private key
+    ``server.keys[SFTP_USER]``. Stopped at teardown (``server.stop()`` stops it earlier).
+    """
+    import paramiko
+    from sftpserver import SftpServer
+
+    root = tmp_path / "sftp"
+    root.mkdir()
+    client_key = paramiko.ECDSAKey.generate(bits=256)
+    with SftpServer(root, users={SFTP_USER: SFTP_PASSWORD}, keys={SFTP_USER: client_key}) as server:
+        yield server

@@ -7,6 +7,9 @@ import socket
 
 PG_URL = os.environ.get("XDMFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MARIA_URL = os.environ.get("XDMFLOW_TEST_MARIADB", "mysql://root@127.0.0.1:3306/test")
+#: the user of the in-test SFTP server (``sftp_server`` fixture)
+SFTP_USER = "ingest"
+SFTP_PASSWORD = "sftp-Pa55word-for-tests"
 
 
 def free_port() -> int:

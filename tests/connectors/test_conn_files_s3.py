@@ -51,7 +51,10 @@ class TestS3Contract(ConnectorContract):
         return ContractCase(
             connector=S3Connector(),
             good_auth=_auth(moto_s3, bucketName=bucket),
-            bad_auth=None,  # moto checks credentials only in test_bad_credentials below
+            # moto checks credentials only when asked (``moto_auth``), and with checks on it rejects
+            # every signed ListObjectsV2 with a delimiter (boto3's too): bad credentials are
+            # exercised by test_bad_credentials_are_auth_errors on the calls moto verifies
+            bad_auth=None,
             down_auth={
                 "s3AccessKey": "AKIADOWN",
                 "s3SecretKey": "down-secret",
@@ -108,6 +111,19 @@ def test_bad_credentials_are_auth_errors(moto_s3: dict[str, Any], moto_auth: Non
     assert "wrong-secret-value" not in str(info.value)
     with pytest.raises(SourceAuthError):
         c.check({**_auth(moto_s3), "s3AccessKey": "AKIAUNKNOWNUNKNOWN12"})
+    # reads of one object are verified too: the user's own keys read it, a wrong secret is refused
+    import boto3
+
+    name = f"auth-{uuid.uuid4().hex[:8]}"
+    keys = {"aws_access_key_id": moto_s3["key"], "aws_secret_access_key": moto_s3["secret"]}
+    user = boto3.client("s3", endpoint_url=moto_s3["url"], region_name="us-east-1", **keys)
+    user.create_bucket(Bucket=name)
+    user.put_object(Bucket=name, Key="x.csv", Body=b"id\n1\n")
+    table, _ = read_all(c, _auth(moto_s3), ReadRequest(object=f"/{name}/x.csv"))
+    assert table.to_pylist() == [{"id": "1"}]
+    with pytest.raises(SourceAuthError) as info:
+        read_all(c, wrong_secret, ReadRequest(object=f"/{name}/x.csv"))
+    assert "wrong-secret-value" not in str(info.value)
 
 
 def test_unreachable_endpoint_is_retriable_for_reads_too() -> None:
@@ -119,3 +135,30 @@ def test_unreachable_endpoint_is_retriable_for_reads_too() -> None:
 def test_missing_bucket_is_a_fatal_error(moto_s3: dict[str, Any]) -> None:
     with pytest.raises(SourceFatalError, match="does not exist"):
         S3Connector().check(_auth(moto_s3, bucketName=f"missing-{uuid.uuid4().hex[:8]}"))
+
+
+def test_folders_recursion_and_gzip(moto_s3: dict[str, Any], bucket: str) -> None:
+    s3 = moto_s3["client"]
+    s3.put_object(Bucket=bucket, Key="f/a.csv", Body=b"id\na\n")
+    s3.put_object(Bucket=bucket, Key="f/sub/b.csv.gz", Body=gzip.compress(b"id\nb\n"))
+    s3.put_object(Bucket=bucket, Key="f/sub/deeper/c_premium.csv", Body=b"id\nc\n")
+    s3.put_object(Bucket=bucket, Key="f/sub/.hidden.csv", Body=b"id\nhidden\n")
+    c, auth = S3Connector(), _auth(moto_s3, bucketName=bucket)
+
+    def ids(path: str, **params: Any) -> list[str]:
+        req = ReadRequest(object=path, source_params={"path": path, **params})
+        return sorted(read_all(c, auth, req)[0].column("id").to_pylist())
+
+    assert ids(f"/{bucket}/f") == ["a"]
+    assert ids(f"/{bucket}/f", recursive=True) == ["a", "b", "c"]
+    assert ids(f"/{bucket}/f/sub") == ["b"]
+    assert ids(f"/{bucket}/f/*premium*.csv", recursive=True) == ["c"]
+    assert ids(f"/{bucket}/f/*/*.csv.gz") == ["b"]
+    listing = [i.to_api() for i in c.explore(auth, "folder", f"/{bucket}/f/sub")]
+    assert [(i["type"], i["path"]) for i in listing] == [
+        ("folder", f"/{bucket}/f/sub/deeper"),
+        ("file", f"/{bucket}/f/sub/b.csv.gz"),
+    ]
+    desc = c.describe(auth, f"/{bucket}/f/sub/b.csv.gz", preview=True)
+    assert desc.properties["compressionType"] == "gzip" and desc.preview is not None
+    assert desc.preview.to_pylist() == [{"id": "b"}]

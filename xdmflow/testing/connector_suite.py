@@ -21,6 +21,7 @@ function-scoped: the incremental test adds rows to the object it describes.
                 delta_column="updated",  # or None for file sources (incremental by mtime)
                 add_rows=lambda new: ...,  # appends `new` to the object; None skips
                 new_rows=[{"id": "3", ...}],
+                stop_source=None,        # stops the live source (a server); None skips
             )
 
 Rows are compared by ``key`` after ``normalise`` (default: every value as ``str``, ``None``
@@ -28,11 +29,17 @@ kept), over the columns the expected rows name; extra columns read are ignored.
 
 What runs: the spec is a valid draft-07 JSON Schema with id/name/authSpec/providerId; ``check``
 passes with good auth, raises ``SourceAuthError`` with bad auth and ``SourceRetriableError``
-when the source is down, and no message echoes a secret; ``explore`` (root or the given folder)
+when the source is down (``down_auth`` points at nothing; ``stop_source`` stops the live source
+and ``good_auth`` is then tried), and no message echoes a secret; ``explore`` (root or the given folder)
 lists the object; ``describe`` returns columns typed for XDM and preview rows; a full read
 returns exactly the known rows; partitions together return the same rows; an incremental read
 after ``add_rows`` returns only the new rows and advances the watermark, and a read at the new
 watermark returns nothing.
+
+Incremental reads are judged as the pipeline sees them: when the connector declares that it
+re-reads rows (``Connector.dedupe_policy``, e.g. a look-back window for late data), the rows are
+passed through the pipeline's own ``DedupeState`` carried from read to read, exactly as flow runs
+do. A re-read row that the declared key and horizon do not cover therefore fails the test.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ import pytest
 from xdmflow.connectors.base import Connector, ObjectType, ReadRequest, ReadResult
 from xdmflow.errors import SourceAuthError, SourceError, SourceRetriableError
 
-__all__ = ["ContractCase", "ConnectorContract", "read_all"]
+__all__ = ["ContractCase", "ConnectorContract", "read_all", "read_as_pipeline"]
 
 
 def _default_normalise(value: Any) -> Any:
@@ -76,6 +83,8 @@ class ContractCase:
     #: options passed to describe (file type, delimiter...)
     describe_options: Mapping[str, Any] = field(default_factory=dict)
     normalise: Callable[[Any], Any] = _default_normalise
+    #: stops the live source (e.g. shuts a server down); then ``good_auth`` must fail retriably
+    stop_source: Callable[[], None] | None = None
 
     def request(self, **changes: Any) -> ReadRequest:
         """A read request for the case's object."""
@@ -99,6 +108,31 @@ def read_all(
             "batches of one read differ in schema"
         )
     return (pa.Table.from_batches(batches) if batches else pa.table({})), result
+
+
+def read_as_pipeline(
+    connector: Connector, auth: Mapping[str, Any], request: ReadRequest, state: dict[str, Any] | None
+) -> tuple[pa.Table, ReadResult, dict[str, Any] | None]:
+    """Run a read to the end and drop the rows the pipeline would drop as already ingested.
+
+    When ``connector.dedupe_policy(request)`` declares re-reads (and the read is incremental), the
+    batches go through the pipeline's ``DedupeState`` restored from ``state`` (the previous
+    read's), and the state for the next read is returned; otherwise ``state`` is ``None``.
+    """
+    table, result = read_all(connector, auth, request)
+    policy = connector.dedupe_policy(request)
+    if policy is None or request.delta_column is None:
+        return table, result, None
+    from xdmflow.pipeline.dedupe import DedupeState
+
+    keys, horizon = policy
+    missing = [c for c in (*keys, request.delta_column) if table.num_rows and c not in table.column_names]
+    assert not missing, f"dedupe_policy names columns the read does not return: {missing}"
+    dedupe = DedupeState.from_state(state, keys, request.delta_column, horizon)
+    kept = [dedupe.filter(b)[0] for b in table.to_batches()]
+    kept = [b for b in kept if b.num_rows]
+    out = pa.Table.from_batches(kept) if kept else pa.table({})
+    return out, result, dedupe.next_state(result.new_watermark)
 
 
 class ConnectorContract:
@@ -169,16 +203,27 @@ class ConnectorContract:
         for secret in self._secrets(contract_case, contract_case.bad_auth):
             assert secret not in str(info.value), "the error message echoes a secret"
 
+    def _assert_down(self, case: ContractCase, auth: Mapping[str, Any]) -> None:
+        with pytest.raises(SourceRetriableError) as info:
+            case.connector.check(auth)
+        assert info.value.retriable and len(info.value.message) > 20, "say clearly what is down"
+        for secret in self._secrets(case, auth):
+            assert secret not in str(info.value), "the error message echoes a secret"
+        with pytest.raises(SourceError) as read_info:
+            read_all(case.connector, auth, case.request())
+        assert read_info.value.retriable, "a read from a source that is down must be retriable"
+
     def test_source_down_is_retriable(self, contract_case: ContractCase) -> None:
         if contract_case.down_auth is None:
             pytest.skip("no down_auth for this connector")
-        with pytest.raises(SourceRetriableError) as info:
-            contract_case.connector.check(contract_case.down_auth)
-        assert info.value.retriable and len(info.value.message) > 20
-        for secret in self._secrets(contract_case, contract_case.down_auth):
-            assert secret not in str(info.value), "the error message echoes a secret"
-        with pytest.raises(SourceError):
-            read_all(contract_case.connector, contract_case.down_auth, contract_case.request())
+        self._assert_down(contract_case, contract_case.down_auth)
+
+    def test_stopped_source_is_retriable(self, contract_case: ContractCase) -> None:
+        if contract_case.stop_source is None:
+            pytest.skip("no stop_source for this connector")
+        contract_case.connector.check(contract_case.good_auth)
+        contract_case.stop_source()
+        self._assert_down(contract_case, contract_case.good_auth)
 
     # -- explore / describe --------------------------------------------------------------------------
 
@@ -236,14 +281,17 @@ class ConnectorContract:
         case = contract_case
         if case.add_rows is None or not case.new_rows:
             pytest.skip("no add_rows for this connector")
-        table, first = read_all(case.connector, case.good_auth, case.request())
+        auth, connector = case.good_auth, case.connector
+        table, first, state = read_as_pipeline(connector, auth, case.request(), None)
         self._rows(case, table, case.rows)
         assert first.new_watermark is not None, "a read from the beginning must set new_watermark"
         case.add_rows(case.new_rows)
-        table, second = read_all(case.connector, case.good_auth, case.request(watermark=first.new_watermark))
+        request = case.request(watermark=first.new_watermark)
+        table, second, state = read_as_pipeline(connector, auth, request, state)
         self._rows(case, table, case.new_rows)
         assert second.new_watermark is not None and second.new_watermark != first.new_watermark
         assert second.new_watermark > first.new_watermark, "the watermark must advance"
-        table, third = read_all(case.connector, case.good_auth, case.request(watermark=second.new_watermark))
+        request = case.request(watermark=second.new_watermark)
+        table, third, _ = read_as_pipeline(connector, auth, request, state)
         assert table.num_rows == 0, "a read at the latest watermark must return nothing"
         assert third.new_watermark == second.new_watermark, "no new rows: the watermark must stay"

@@ -58,7 +58,9 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
     def make(seed: int = 1, config: EmulatorConfig | None = SMALL) -> Emulator:
         gen = _serve(seed, config)
         running.append(gen)
-        return next(gen)
+        emulator = next(gen)
+        emulator.stop = gen.close
+        return emulator
 
     yield make
     for gen in running:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ class Emulator:
 
     url: str
     state: EmulatorState
+    #: shuts the emulator down (set by the ``make_emulator`` fixture)
+    stop: Callable[[], None] | None = None
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
         if body is None:

@@ -9,7 +9,8 @@ backend's exceptions into ``SourceError`` subclasses.
   are refused);
 * S3: ``pyarrow.fs.S3FileSystem`` (built into pyarrow, no s3fs needed), user paths are
   ``/bucket/key``, optionally confined to ``bucketName`` / ``folderPath``;
-* SFTP: fsspec's ``SFTPFileSystem`` (needs ``paramiko``) wrapped in ``pyarrow.fs.PyFileSystem``.
+* SFTP: fsspec's ``SFTPFileSystem`` (needs ``paramiko``) wrapped in ``pyarrow.fs.PyFileSystem``;
+  one SSH session per store, closed by ``close()`` (stores are context managers).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import fnmatch
 import os
 import posixpath
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,6 +89,15 @@ class FileStore:
 
     def ready(self) -> None:
         """Cheap pre-flight before any listing (local: the root folder must be there)."""
+
+    def close(self) -> None:
+        """Release the connection to the backend (SFTP: the SSH session); idempotent."""
+
+    def __enter__(self) -> FileStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def translate(self, exc: BaseException, what: str) -> SourceError:
         """Turn a backend exception into a ``SourceError`` (the default: fatal)."""
@@ -299,7 +310,10 @@ class S3Store(FileStore):
 
 
 class SftpStore(FileStore):
-    """Files on an SFTP server, through fsspec's ``sftp`` implementation (needs ``paramiko``)."""
+    """Files on an SFTP server, through fsspec's ``sftp`` implementation (needs ``paramiko``).
+
+    Each store holds one SSH session, closed by ``close()`` (or when the store is collected).
+    """
 
     def __init__(self, auth: Mapping[str, Any]) -> None:
         try:
@@ -312,10 +326,16 @@ class SftpStore(FileStore):
         host = str(auth.get("host") or "")
         if not host:
             raise SourceAuthError("host is required.")
+        try:
+            port = int(auth.get("port") or 22)
+        except (TypeError, ValueError):
+            raise SourceAuthError(f"port {auth.get('port')!r} is not a port number.") from None
         kwargs: dict[str, Any] = {
-            "port": int(auth.get("port") or 22),
+            "port": port,
             "username": auth.get("userName"),
             "timeout": float(auth.get("connectTimeout") or 10),
+            "banner_timeout": float(auth.get("connectTimeout") or 10),
+            "auth_timeout": float(auth.get("connectTimeout") or 10),
             "allow_agent": False,
             "look_for_keys": False,
         }
@@ -324,12 +344,18 @@ class SftpStore(FileStore):
         else:
             kwargs["password"] = auth.get("password")
         self.host = host
+        self.port = port
+        self.root = clean_user_path(str(auth.get("folderPath") or "/"))
         try:
             fs = SFTPFileSystem(host, skip_instance_cache=True, **kwargs)
         except Exception as exc:
-            raise self.translate(exc, f"sftp://{host}") from exc
+            raise self.translate(exc, f"sftp://{host}:{port}") from exc
+        self._sftp = fs
+        self._finalizer = weakref.finalize(self, _close_sftp, fs)
         self.fs = pafs.PyFileSystem(pafs.FSSpecHandler(fs))
-        self.root = clean_user_path(str(auth.get("folderPath") or "/"))
+
+    def close(self) -> None:
+        self._finalizer()
 
     def to_fs(self, user_path: str) -> str:
         return clean_user_path(user_path)
@@ -338,16 +364,63 @@ class SftpStore(FileStore):
         return clean_user_path(fs_path)
 
     def translate(self, exc: BaseException, what: str) -> SourceError:
-        name = type(exc).__name__
-        if name in ("AuthenticationException", "BadAuthenticationType", "PasswordRequiredException"):
-            return SourceAuthError(f"The SFTP server {self.host} refused the credentials.")
-        if (
-            name in ("NoValidConnectionsError", "SSHException", "socket.timeout")
-            or isinstance(exc, OSError)
-            and (isinstance(exc, TimeoutError | ConnectionError) or exc.errno in (111, 113, 110))
+        import paramiko
+
+        if isinstance(exc, SourceError):
+            return exc
+        where = f"{self.host}:{self.port}"
+        if isinstance(exc, FileNotFoundError) and getattr(self, "_sftp", None) is not None:
+            # fsspec's isfile() (used by pyarrow before opening) answers False when the session
+            # died: ask the server again to tell a missing file from a dropped connection
+            return self._missing(what, where)
+        if isinstance(exc, paramiko.AuthenticationException | paramiko.PasswordRequiredException):
+            return SourceAuthError(f"The SFTP server {where} refused the credentials of this connection.")
+        if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+            return SourceRetriableError(
+                f"The SFTP server {where} could not be reached (connection refused); the run will be retried."
+            )
+        if isinstance(exc, TimeoutError | ConnectionError | EOFError | paramiko.SSHException) or (
+            isinstance(exc, OSError) and exc.errno in (110, 111, 113)
         ):
-            return SourceRetriableError(f"The SFTP server {self.host} could not be reached: {exc}.")
+            return SourceRetriableError(
+                f"The SFTP server {where} could not be reached or dropped the connection while "
+                f"reading {what} ({type(exc).__name__}: {exc}); the run will be retried."
+            )
+        if isinstance(exc, OSError) and str(exc) == "Socket is closed":
+            return SourceRetriableError(
+                f"The SFTP server {where} closed the connection while reading {what}; "
+                "the run will be retried."
+            )
         return super().translate(exc, what)
+
+    def _missing(self, what: str, where: str) -> SourceError:
+        try:
+            transport = self._sftp.client.get_transport()
+            if transport is None or not transport.is_active():
+                raise ConnectionError("the SSH session is closed")
+            self._sftp.ftp.stat(clean_user_path(what))
+        except FileNotFoundError:
+            return SourceFatalError(
+                f"{what} was not found on the SFTP server {where} (deleted or moved since it was listed?)."
+            )
+        except Exception as exc:
+            return SourceRetriableError(
+                f"The SFTP server {where} dropped the connection while reading {what} "
+                f"({type(exc).__name__}: {exc}); the run will be retried."
+            )
+        return SourceRetriableError(
+            f"{what} could not be opened on the SFTP server {where} although it exists; "
+            "the run will be retried."
+        )
+
+
+def _close_sftp(fs: Any) -> None:
+    for part in (getattr(fs, "ftp", None), getattr(fs, "client", None)):
+        try:
+            if part is not None:
+                part.close()
+        except Exception:  # noqa: S110 - closing a dead session must not raise
+            pass
 
 
 def _load_private_key(content: str, passphrase: Any) -> Any:

@@ -33,6 +33,9 @@ __all__ = ["PayPalConnector"]
 
 #: How far back a Transactions preview looks (seconds).
 PREVIEW_SPAN = 7 * 86_400
+#: List tables re-read the rows at the watermark: the de-duplication state keeps this many
+#: seconds of rows before it.
+LIST_DEDUPE_HORIZON = 1.0
 
 
 class PayPalConnector(Connector):
@@ -169,16 +172,26 @@ class PayPalConnector(Connector):
             result.input_bytes += client.bytes_read
 
     def dedupe_policy(self, request: ReadRequest) -> tuple[tuple[str, ...], float] | None:
-        """Transactions re-read ``lookbackHours`` before the watermark: de-duplicate on the key."""
-        name = request.source_params.get("tableName") or request.source_params.get("path") or request.object
-        if self.table(name).name != "PayPal.Transactions" or not request.delta_column:
+        """Incremental reads return rows again, so the pipeline must de-duplicate on the table's key:
+
+        * Transactions re-read ``lookbackHours`` before the watermark (late rows, status changes);
+        * the list tables keep rows ``>= watermark`` (PayPal times are to the second: a row changed
+          in the same second as the last read one, after that read, must not be missed), so the
+          rows at the watermark come again.
+        """
+        if not request.delta_column:
             return None
+        name = request.source_params.get("tableName") or request.source_params.get("path") or request.object
+        table = self.table(name)
+        if table.name != "PayPal.Transactions":
+            return table.key, LIST_DEDUPE_HORIZON
         hours = float(request.source_params.get("lookbackHours", 72))
-        return ("Transaction_Id", "Transaction_Event_Code"), hours * 3600 + 86_400
+        return table.key, hours * 3600 + 86_400
 
     def partitions(self, auth: Mapping[str, Any], request: ReadRequest) -> list[ReadRequest]:
         """Transactions: one request per window (``window_start``/``window_end`` set, ending at
-        PayPal's ``last_refreshed_datetime``); other tables: the request itself."""
+        PayPal's ``last_refreshed_datetime``), or per run of contiguous windows when
+        ``targetPartitions`` is set; other tables: the request itself."""
         name = request.source_params.get("tableName") or request.source_params.get("path") or request.object
         if self.table(name).name != "PayPal.Transactions":
             return [request]
@@ -188,4 +201,9 @@ class PayPalConnector(Connector):
 
         with self.client(auth) as client:
             windows, _ = plan_windows(client, request)
-        return [replace(request, window_start=float(s), window_end=float(e)) for s, e in windows]
+        # ``targetPartitions`` (the pipeline's aim): contiguous windows grouped into that many
+        # partitions; each partition re-plans its own windows inside its range.
+        target = int(request.source_params.get("targetPartitions") or 0)
+        per = -(-len(windows) // target) if target > 0 else 1
+        groups = [windows[i : i + per] for i in range(0, len(windows), per)]
+        return [replace(request, window_start=float(g[0][0]), window_end=float(g[-1][1])) for g in groups]

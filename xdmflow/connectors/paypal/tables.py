@@ -104,6 +104,8 @@ class Table:
     name: str
     fields: tuple[Field, ...]
     description: str = ""
+    #: the columns identifying a row (what an incremental read de-duplicates on)
+    key: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[Column]:
@@ -185,6 +187,7 @@ TRANSACTIONS = Table(
     ),
     "Transaction Search rows (fields=all); key (Transaction_Id, Transaction_Event_Code); "
     "refunds are T11xx rows",
+    key=("Transaction_Id", "Transaction_Event_Code"),
 )
 
 BALANCES = Table(
@@ -200,6 +203,7 @@ BALANCES = Table(
         timestamp("Last_Refresh_Time", "_last_refresh_time"),
     ),
     "One row per currency of the account balances",
+    key=("Currency",),
 )
 
 CATALOG_PRODUCTS = Table(
@@ -216,6 +220,7 @@ CATALOG_PRODUCTS = Table(
         timestamp("Update_Time", "update_time"),
     ),
     "Catalog products (list + one detail call per product)",
+    key=("Product_Id",),
 )
 
 BILLING_PLANS = Table(
@@ -239,6 +244,7 @@ BILLING_PLANS = Table(
         timestamp("Update_Time", "update_time"),
     ),
     "Billing plans (one row per plan)",
+    key=("Plan_Id",),
 )
 
 PAYMENT_DEFINITIONS = Table(
@@ -257,6 +263,7 @@ PAYMENT_DEFINITIONS = Table(
         timestamp("Update_Time", "_update_time"),
     ),
     "One row per billing cycle of a plan (TRIAL / REGULAR); id = '{Plan_Id}-{Sequence}'",
+    key=("Payment_Definition_Id",),
 )
 
 CHARGE_MODELS = Table(
@@ -272,6 +279,7 @@ CHARGE_MODELS = Table(
         timestamp("Update_Time", "update_time"),
     ),
     "Charges on top of a cycle's price: TAX (plan taxes) per cycle, SETUP_FEE on the first cycle",
+    key=("Charge_Model_Id",),
 )
 
 TABLES: dict[str, Table] = {

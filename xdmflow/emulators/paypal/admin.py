@@ -7,6 +7,9 @@
 * ``POST /_emulator/transactions`` - ``{"transactions": [{...}]}`` adds or changes rows, keyed by
   (``transaction_id``, ``event_code``); times as ISO 8601 or epoch seconds, ``amount``/``fee`` in
   minor units; a change without ``updated`` stamps the emulated now (a late status change);
+* ``POST /_emulator/products`` - ``{"products": [{"id": ..., "name": ...}]}`` adds catalog products or
+  changes them, keyed by ``id``; ``create_time``/``update_time`` as ISO 8601 or epoch seconds, a
+  change or a new product without ``update_time`` is stamped with the emulated now;
 * ``POST /_emulator/tokens/expire`` - every issued access token expires now.
 """
 
@@ -32,6 +35,20 @@ def _epoch(value: Any) -> int:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp())
+
+
+_PRODUCT_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "type",
+    "category",
+    "image_url",
+    "home_url",
+    "create_time",
+    "update_time",
+    "price",
+)
 
 
 def _bad(message: str) -> JSONResponse:
@@ -99,6 +116,45 @@ def admin_routes(state: EmulatorState) -> list[Route]:
             return _bad(str(exc))
         return JSONResponse({"transaction_details": out})
 
+    async def upsert_products(request: Request) -> Response:
+        body = await request.json()
+        now = state.now()
+        products = state.data.products
+        out = []
+        try:
+            for raw in body.get("products", []):
+                unknown = set(raw) - set(_PRODUCT_FIELDS)
+                if unknown:
+                    raise ValueError(f"unknown product fields: {', '.join(sorted(unknown))}")
+                pid = str(raw.get("id") or f"PROD-XDM{len(products):013d}")
+                current = next((p for p in products if p["id"] == pid), None)
+                if current is None:
+                    name = str(raw.get("name") or pid)
+                    current = {
+                        "id": pid,
+                        "name": name,
+                        "description": f"{name}, added through the emulator's admin API",
+                        "type": "PHYSICAL",
+                        "category": "SOFTWARE",
+                        "image_url": None,
+                        "home_url": None,
+                        "create_time": now,
+                        "update_time": now,
+                        "price": 999,
+                    }
+                    products.append(current)
+                for name in _PRODUCT_FIELDS:
+                    if name in raw and name != "id":
+                        value = raw[name]
+                        current[name] = _epoch(value) if name.endswith("_time") else value
+                if "update_time" not in raw:
+                    current["update_time"] = max(now, current["create_time"])
+                out.append({k: current[k] for k in _PRODUCT_FIELDS})
+        except (TypeError, ValueError) as exc:
+            return _bad(str(exc))
+        products.sort(key=lambda p: (p["create_time"], p["id"]))
+        return JSONResponse({"products": out})
+
     async def expire_tokens(request: Request) -> Response:
         return JSONResponse({"expired": state.expire_tokens()})
 
@@ -107,5 +163,6 @@ def admin_routes(state: EmulatorState) -> list[Route]:
         Route("/_emulator/config", set_config, methods=["POST"]),
         Route("/_emulator/clock", set_clock, methods=["POST"]),
         Route("/_emulator/transactions", upsert_transactions, methods=["POST"]),
+        Route("/_emulator/products", upsert_products, methods=["POST"]),
         Route("/_emulator/tokens/expire", expire_tokens, methods=["POST"]),
     ]
