@@ -15,7 +15,11 @@ Hook = Callable[[AppContext], Any]
 
 
 def start_scheduler(ctx: AppContext) -> SchedulerLoop:
-    loop = SchedulerLoop(ctx.db, ctx.settings.scheduler_interval_seconds)
+    loop = SchedulerLoop(
+        ctx.db,
+        ctx.settings.scheduler_interval_seconds,
+        lease_seconds=ctx.settings.scheduler_lease_seconds,
+    )
     loop.start()
     ctx.extras["scheduler"] = loop
     return loop

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -27,6 +27,25 @@ class Settings(BaseSettings):
     lake_url: str | None = None
     """Where dataset files live (local path or fsspec URL such as ``s3://bucket/prefix``);
     default ``{home}/lake``."""
+
+    uploads_url: str | None = None
+    """Where files uploaded to the Batch Ingestion API are kept until their batch is processed
+    (local path or ``s3://bucket/prefix``); default ``{lake_url}/_uploads`` when the lake is on
+    object storage (every API process must see every upload), else ``{home}/uploads``."""
+
+    s3_endpoint_url: str | None = None
+    """Endpoint of an S3-compatible object store (MinIO, Ceph, a cloud other than AWS) for the
+    lake and uploads on ``s3://``; unset: AWS S3 (or ``AWS_ENDPOINT_URL_S3``)."""
+
+    s3_region: str | None = None
+    """Region of the S3 bucket(s); unset: the AWS SDK's default (``AWS_REGION``, profile)."""
+
+    s3_access_key_id: SecretStr | None = None
+    """Access key for ``s3://``; unset: the AWS SDK's credential chain (``AWS_ACCESS_KEY_ID``,
+    profile, instance role). Never logged."""
+
+    s3_secret_access_key: SecretStr | None = None
+    """Secret key paired with ``s3_access_key_id``. Never logged."""
 
     secret_key: str | None = None
     """Key that encrypts connection secrets at rest (urlsafe base64 of 32 bytes, a Fernet key).
@@ -49,6 +68,10 @@ class Settings(BaseSettings):
 
     scheduler_interval_seconds: float = 5.0
     """How often the scheduler looks for due flows."""
+
+    scheduler_lease_seconds: float = 30.0
+    """How long the scheduler lease lasts without renewal: with several scheduler processes a
+    standby takes over this long after the active one died. Must exceed the scheduler interval."""
 
     run_stale_seconds: float = 60.0
     """A running run whose worker has not heartbeated for this long is recovered (worker died)."""
@@ -74,6 +97,15 @@ class Settings(BaseSettings):
         if self.lake_url:
             return self.lake_url
         return str(self.home_path / "lake")
+
+    @property
+    def resolved_uploads_url(self) -> str:
+        if self.uploads_url:
+            return self.uploads_url
+        lake = self.resolved_lake_url
+        if "://" in lake and not lake.startswith("file://"):
+            return f"{lake.rstrip('/')}/_uploads"
+        return str(self.home_path / "uploads")
 
 
 @lru_cache(maxsize=1)

@@ -48,10 +48,18 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     role: Annotated[str, typer.Option(help="api | scheduler | worker | all")] = "all",
 ) -> None:
-    """Run the service: API, scheduler and an in-process worker (``--role all``)."""
+    """Run the service: API, scheduler and an in-process worker (``--role all``).
+
+    ``api`` serves the REST API only; ``scheduler`` fires due flows (one holder of the scheduler
+    lease at a time); ``worker`` executes queued runs. See docs/deploy.md.
+    """
     import uvicorn
 
-    from xdmflow.runtime import build_app
+    from xdmflow.runtime import ROLES, build_app
+
+    if role not in ROLES:
+        console.print(f"[red]--role must be one of {', '.join(ROLES)}[/]")
+        raise typer.Exit(2)
 
     settings = _settings()
     if "XDMFLOW_PUBLIC_URL" not in __import__("os").environ:

@@ -1,10 +1,24 @@
 """The worker loop: claim queued runs, heartbeat them, execute them, recover runs of dead workers.
 
-Claims are compare-and-swap updates of ``run_queue`` (``status='queued'`` → ``running``), so
-several workers on one PostgreSQL never execute a run twice; on PostgreSQL the candidate is
-picked with ``FOR UPDATE SKIP LOCKED``. A run whose heartbeat is older than ``stale_after``
-belonged to a worker that died (kill -9): ``recover`` reconciles it with the lake (a batch that
-was committed is finalised as a success) or marks it failed.
+Claims are compare-and-swap updates of ``run_queue`` (``status='queued'`` → ``running``, with
+``claimed_by`` = the worker's id), so several workers — threads of one process or processes on
+several machines sharing one PostgreSQL — never execute a run twice; on PostgreSQL the
+candidate is picked with ``FOR UPDATE SKIP LOCKED``, so claimers do not wait on each other.
+
+A worker heartbeats the runs it executes every ``heartbeat_interval``. A run whose heartbeat is
+older than ``stale_after`` belonged to a worker that disappeared (kill -9, machine lost): any
+other worker takes it over atomically (``running`` → ``recovering``, ``claimed_by`` = itself)
+and ``recover`` reconciles it with the lake:
+
+* the batch was committed before the worker died → the run is finalised as a success;
+* nothing was committed → the run is marked failed (its orphan files deleted, the watermark
+  untouched) and, when the flow's ``options.maxRetries`` allows another attempt, a new run
+  (``trigger: retry``, ``retryOf`` = the failed run) is queued and executed like any other.
+
+The failed run itself is never executed again, so a run id is executed at most once. A worker
+that was only stalled (not dead) past ``stale_after`` finds its claim gone at the fence checked
+just before the lake commit (:mod:`xdmflow.store.claims`) and does not commit. A recovery whose
+own worker dies is taken over the same way (``recovering`` rows go stale too).
 """
 
 from __future__ import annotations
@@ -19,12 +33,16 @@ from collections.abc import Callable
 
 from sqlalchemy import select, update
 
+from xdmflow.store.claims import executing
 from xdmflow.store.db import Database
 from xdmflow.store.tables import RunQueue
 
 __all__ = ["Worker", "claim_next", "heartbeat", "finish", "stale_runs"]
 
 log = logging.getLogger("xdmflow.worker")
+
+#: Queue states of a run some worker holds (executing it, or recovering it).
+_TAKEN_OVER = ("running", "recovering")
 
 
 def _now_ms() -> int:
@@ -60,38 +78,52 @@ def heartbeat(db: Database, run_id: str, worker_id: str) -> bool:
     with db.session() as s:
         res = s.execute(
             update(RunQueue)
-            .where(RunQueue.run_id == run_id, RunQueue.claimed_by == worker_id, RunQueue.status == "running")
+            .where(
+                RunQueue.run_id == run_id,
+                RunQueue.claimed_by == worker_id,
+                RunQueue.status.in_(_TAKEN_OVER),
+            )
             .values(heartbeat_at=_now_ms())
             .execution_options(synchronize_session=False)
         )
         return getattr(res, "rowcount", 1) == 1
 
 
-def finish(db: Database, run_id: str) -> None:
+def finish(db: Database, run_id: str, worker_id: str | None = None) -> bool:
+    """Mark the run done (only while ``worker_id`` holds it, when given); ``True`` if marked."""
+    cond = [RunQueue.run_id == run_id]
+    if worker_id is not None:
+        cond.append(RunQueue.claimed_by == worker_id)
     with db.session() as s:
-        s.execute(
-            update(RunQueue)
-            .where(RunQueue.run_id == run_id)
-            .values(status="done")
-            .execution_options(synchronize_session=False)
+        res = s.execute(
+            update(RunQueue).where(*cond).values(status="done").execution_options(synchronize_session=False)
         )
+        return getattr(res, "rowcount", 1) == 1
 
 
-def stale_runs(db: Database, stale_after_ms: int) -> list[str]:
-    """Runs claimed by a worker that stopped heartbeating (re-claimed atomically for recovery)."""
+def stale_runs(db: Database, stale_after_ms: int, worker_id: str = "recovery") -> list[str]:
+    """Runs whose worker stopped heartbeating, taken over atomically by ``worker_id`` for recovery.
+
+    ``recovering`` rows count too: a worker that died while recovering is replaced the same way.
+    """
     limit = _now_ms() - stale_after_ms
     out = []
     with db.session() as s:
         ids = list(
             s.scalars(
-                select(RunQueue.run_id).where(RunQueue.status == "running", RunQueue.heartbeat_at < limit)
+                select(RunQueue.run_id).where(RunQueue.status.in_(_TAKEN_OVER), RunQueue.heartbeat_at < limit)
             )
         )
-        for run_id in ids:
+    for run_id in ids:
+        with db.session() as s:
             res = s.execute(
                 update(RunQueue)
-                .where(RunQueue.run_id == run_id, RunQueue.status == "running", RunQueue.heartbeat_at < limit)
-                .values(status="recovering", heartbeat_at=_now_ms())
+                .where(
+                    RunQueue.run_id == run_id,
+                    RunQueue.status.in_(_TAKEN_OVER),
+                    RunQueue.heartbeat_at < limit,
+                )
+                .values(status="recovering", claimed_by=worker_id, heartbeat_at=_now_ms())
                 .execution_options(synchronize_session=False)
             )
             if getattr(res, "rowcount", 1) == 1:
@@ -145,13 +177,18 @@ class Worker:
 
     def run_once(self) -> bool:
         """Recover stale runs, then claim and execute one run; ``False`` when idle."""
-        for run_id in stale_runs(self.db, int(self.stale_after * 1000)):
+        for run_id in stale_runs(self.db, int(self.stale_after * 1000), self.worker_id):
+            log.warning("run %s: its worker stopped heartbeating; recovering it", run_id)
+            with self._lock:
+                self._active.add(run_id)
             try:
                 self.recover(run_id)
             except Exception:
                 log.exception("recovering run %s failed", run_id)
             finally:
-                finish(self.db, run_id)
+                with self._lock:
+                    self._active.discard(run_id)
+                finish(self.db, run_id, self.worker_id)
         claimed = claim_next(self.db, self.worker_id)
         if claimed is None:
             return False
@@ -159,13 +196,21 @@ class Worker:
         with self._lock:
             self._active.add(run_id)
         try:
-            self.execute(run_id)
+            with executing(run_id, self.worker_id):
+                self.execute(run_id)
         except Exception:
-            log.exception("run %s failed unexpectedly", run_id)
+            # ``execute`` records run-level failures itself; an exception here left the run
+            # unfinished (e.g. the store was unreachable): reconcile it as a dead worker's run.
+            log.exception("run %s failed unexpectedly; recovering it", run_id)
+            try:
+                self.recover(run_id)
+            except Exception:
+                log.exception("recovering run %s failed", run_id)
         finally:
             with self._lock:
                 self._active.discard(run_id)
-            finish(self.db, run_id)
+            if not finish(self.db, run_id, self.worker_id):
+                log.warning("run %s was taken over by another worker while this one executed it", run_id)
         return True
 
     def _loop(self) -> None:
@@ -184,6 +229,10 @@ class Worker:
                 active = list(self._active)
             for run_id in active:
                 try:
-                    heartbeat(self.db, run_id, self.worker_id)
+                    if not heartbeat(self.db, run_id, self.worker_id):
+                        with self._lock:
+                            lost = run_id in self._active  # else it just finished
+                        if lost:
+                            log.error("run %s: claim lost (another worker took it over)", run_id)
                 except Exception:
                     log.exception("heartbeat of run %s failed", run_id)

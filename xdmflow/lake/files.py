@@ -271,8 +271,10 @@ def read_parquet_files(paths: list[str], target: pa.Schema, limit: int | None) -
 
 
 def strip_scheme(path: str) -> str:
-    """A path without its ``file://`` scheme, for comparing local paths."""
-    return path[len("file://") :] if path.startswith("file://") else path
+    """A path without its scheme (``file:///a`` → ``/a``, ``s3://b/k`` → ``b/k``), for comparing
+    the URLs Iceberg records with the paths an fsspec filesystem lists."""
+    scheme, sep, rest = path.partition("://")
+    return rest if sep and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum() else path
 
 
 def delete_files(paths: Iterable[str]) -> None:

@@ -129,8 +129,8 @@ class Lake:
             sharing one database).
         max_commit_attempts: how many times a conflicting commit is retried.
         catalog_properties: extra pyiceberg catalog properties, e.g. ``s3.endpoint``,
-            ``s3.access-key-id`` for an S3 warehouse (data files themselves go through fsspec,
-            which reads the usual ``AWS_*`` environment).
+            ``s3.access-key-id`` for an S3 warehouse (:func:`xdmflow.lake.storage.iceberg_properties`).
+        storage_options: fsspec options of the warehouse (:func:`xdmflow.lake.storage.s3_options`).
     """
 
     def __init__(
@@ -141,9 +141,13 @@ class Lake:
         catalog_name: str = "xdmflow",
         max_commit_attempts: int = 20,
         catalog_properties: dict[str, str] | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.database_url = database_url
         self.warehouse = warehouse
+        #: fsspec options of the warehouse's filesystem (S3 endpoint, keys), for processes that
+        #: write the lake's files without this object (Dask workers). Contains secrets: never log.
+        self.storage_options: dict[str, Any] = dict(storage_options or {})
         self.max_commit_attempts = max_commit_attempts
         #: How many commits had to be retried because another writer committed first.
         self.commit_conflicts = 0
@@ -152,9 +156,23 @@ class Lake:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> Lake:
-        """The lake of a deployment: catalog in the metadata database, files under the lake URL."""
+        """The lake of a deployment: catalog in the metadata database, files under the lake URL.
+
+        A lake on ``s3://`` uses the ``XDMFLOW_S3_*`` settings (:mod:`xdmflow.lake.storage`).
+        """
+        from xdmflow.lake.storage import (
+            configure_object_storage,
+            iceberg_properties,
+            is_object_store,
+            s3_options,
+        )
+
         settings.home_path.mkdir(parents=True, exist_ok=True)  # where the default SQLite file lives
-        return cls(settings.resolved_database_url, settings.resolved_lake_url, **kw)
+        configure_object_storage(settings)
+        props = {**iceberg_properties(settings), **kw.pop("catalog_properties", {})}
+        if is_object_store(settings.resolved_lake_url):
+            kw.setdefault("storage_options", s3_options(settings))
+        return cls(settings.resolved_database_url, settings.resolved_lake_url, catalog_properties=props, **kw)
 
     def close(self) -> None:
         """Release the catalog's database connections."""

@@ -1,4 +1,5 @@
-"""Execute one run: extract → map → validate → load (one atomic batch) → result.
+"""Execute one run: plan partitions → (extract → map → validate → Parquet files) per partition
+→ one atomic batch → result.
 
 This is the only module where connectors, mapping, validation and the lake meet. It reads
 nothing from the metadata store: everything it needs arrives in a :class:`RunSpec`, and what
@@ -6,55 +7,98 @@ happened leaves in a :class:`RunResult`. The caller persists the new watermark o
 lake commit (the ``before_commit`` hook lets it record its intent first, so a crash between
 the commit and the bookkeeping can be reconciled from the lake).
 
-Memory is bounded by the source's record-batch size: each batch is mapped, validated and
-streamed into Parquet files before the next is read. Rows are never looped over in Python
-except the rejected ones, whose details go to the error report.
+:func:`execute` is the coordinator: it asks the connector to split the read into partitions
+(files, row groups, byte ranges, key ranges, date windows), hands them to an executor
+(:func:`xdmflow.pipeline.partition.run_partition` in threads or on Dask workers), sums what
+they report, and commits the files of all partitions as **one** Iceberg snapshot tagged with
+the batch id — or, when a partition failed or too many rows were rejected, deletes every file
+the run wrote. Memory is bounded per partition by the source's record-batch size.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from xdmflow.connectors.base import Connector, ReadRequest, ReadResult
-from xdmflow.errors import ValidationFailedError
-from xdmflow.lake.diagnostics import ErrorStore, row_error
+from xdmflow.connectors.base import Connector, ReadRequest
+from xdmflow.lake.batch import CommitResult
+from xdmflow.lake.diagnostics import ErrorStore
 from xdmflow.lake.lake import Lake
-from xdmflow.mapping.engine import apply
-from xdmflow.mapping.model import Mapping as MappingRule
-from xdmflow.mapping.plan import MappingPlan, compile_mapping
 from xdmflow.pipeline.dedupe import DedupeState
-from xdmflow.schema.compiled import CompiledSchema
-from xdmflow.schema.validation import validate
+from xdmflow.pipeline.partition import (
+    SAMPLE_ERRORS,
+    PartitionResult,
+    PartitionTask,
+    RunSpec,
+    WriteTarget,
+    abort_marker,
+    auto_plan,
+    run_partition,
+)
 
-__all__ = ["RunSpec", "RunResult", "execute", "threshold_status", "SAMPLE_ERRORS"]
+__all__ = [
+    "PartitionRunner",
+    "RunSpec",
+    "RunResult",
+    "SAMPLE_ERRORS",
+    "auto_plan",
+    "execute",
+    "threshold_status",
+]
 
-#: How many rejected rows a run keeps in its own report (all of them go to diagnostics).
-SAMPLE_ERRORS = 100
+log = logging.getLogger("xdmflow.pipeline")
+
+T = TypeVar("T")
+
+#: Partitions planned per unit of executor parallelism (enough to even out skew, few enough
+#: that per-partition overhead stays small).
+PARTITIONS_PER_WORKER = 3
 
 
-@dataclass
-class RunSpec:
-    """Everything a run needs (picklable; ``auth`` holds decrypted secrets and is never printed)."""
+class PartitionRunner(Protocol):
+    """What :func:`execute` needs of an executor (``xdmflow.executors.base.Executor``)."""
 
-    run_id: str
-    batch_id: str
-    connector_spec_id: str
-    auth: Mapping[str, Any] = field(repr=False)
-    read: ReadRequest
-    plan: MappingPlan | None
-    target: CompiledSchema
-    namespace: str
-    dataset_id: str
-    partial_ingestion_percent: float | None = None
-    error_diagnostics: bool = False
-    dedupe: DedupeState | None = None
+    @property
+    def parallelism(self) -> int: ...
+
+    def map(
+        self,
+        fn: Callable[[Any], T],
+        items: Sequence[Any],
+        *,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> list[T]: ...
+
+
+class _Inline:
+    """Partitions one after the other in the calling thread (no executor given)."""
+
+    parallelism = 1
+
+    def map(
+        self,
+        fn: Callable[[Any], T],
+        items: Sequence[Any],
+        *,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> list[T]:
+        out = []
+        for x in items:
+            try:
+                out.append(fn(x))
+            except BaseException as exc:
+                if on_error is not None:
+                    on_error(exc)
+                raise
+        return out
 
 
 @dataclass
@@ -81,6 +125,7 @@ class RunResult:
     completed: int = 0
     extensions: dict[str, Any] = field(default_factory=dict)
     already_committed: bool = False
+    partitions: int = 0
 
 
 def _ms() -> int:
@@ -94,101 +139,6 @@ def threshold_status(input_count: int, failed_count: int, partial_percent: float
     if partial_percent is None or input_count == 0:
         return "failed"
     return "failed" if failed_count * 100.0 / input_count > partial_percent else "success"
-
-
-class _Rejects:
-    """Collects rejected rows: a sample for the run, everything for diagnostics."""
-
-    def __init__(self, diagnostics: ErrorStore | None, batch_id: str) -> None:
-        self.diagnostics = diagnostics
-        self.batch_id = batch_id
-        self.sample: list[dict[str, Any]] = []
-        self.pending: list[dict[str, Any]] = []
-        self.counts: dict[str, int] = {}
-        self.rows = 0
-
-    def add(self, row: int, code: str, errors: list[dict[str, Any]], data: dict[str, Any] | None) -> None:
-        self.rows += 1
-        self.counts[code] = self.counts.get(code, 0) + 1
-        record = row_error(row, errors, data=data)
-        if len(self.sample) < SAMPLE_ERRORS:
-            self.sample.append(record)
-        if self.diagnostics is not None:
-            self.pending.append(record)
-            if len(self.pending) >= 50_000:
-                self.flush()
-
-    def flush(self) -> None:
-        if self.diagnostics is not None and self.pending:
-            self.diagnostics.write_row_errors(self.batch_id, "conversion", self.pending)
-            self.pending = []
-
-
-def _row_data(batch: pa.RecordBatch, row: int) -> dict[str, Any]:
-    out = {}
-    for name, col in zip(batch.schema.names, batch.columns, strict=True):
-        v = col[row].as_py()
-        out[name] = v if isinstance(v, str | int | float | bool) or v is None else str(v)
-    return out
-
-
-def auto_plan(target: CompiledSchema, source: pa.Schema) -> MappingPlan:
-    """Without a Mapping step, source columns land on the schema fields of the same name.
-
-    A field is looked up at the top level, then under the ad-hoc dataset namespace and the
-    tenant namespace. No matching column at all is a configuration error.
-    """
-    mappings = []
-    for name in source.names:
-        for prefix in ("", target.dataset_namespace, target.tenant_namespace):
-            if prefix is None:
-                continue
-            path = f"{prefix}.{name}" if prefix else name
-            f = target.field(path)
-            if f is not None and not f.children and f.items is None and f.values is None:
-                mappings.append(MappingRule(source_type="ATTRIBUTE", source=name, destination=path))
-                break
-    if not mappings:
-        raise ValidationFailedError(
-            f"No source column ({', '.join(source.names[:10])}) matches a field of schema {target.title!r}; "
-            "add a Mapping transformation to the flow"
-        )
-    return compile_mapping(mappings, target, source)
-
-
-def _map_and_validate(spec: RunSpec, batch: pa.RecordBatch, offset: int, rejects: _Rejects) -> pa.Table:
-    if spec.plan is None:
-        spec.plan = auto_plan(spec.target, batch.schema)
-    mapped = apply(spec.plan, batch)
-    rejected = mapped.rejected_rows
-    by_row: dict[int, list[dict[str, Any]]] = {}
-    for r in mapped.rejects:
-        by_row.setdefault(r.row, []).append(
-            {"code": "MAPPER-3700-400", "message": r.reason, "path": r.destination, "source": r.source}
-        )
-    for row, errs in by_row.items():
-        rejects.add(offset + row, "MAPPER-3700-400", errs, _row_data(batch, row))
-    good = mapped.good
-    if good.num_rows == 0:
-        return good
-    result = validate(spec.target, good)
-    if result.errors:
-        kept = np.setdiff1d(np.arange(batch.num_rows), np.asarray(rejected, dtype=np.int64))
-        grouped: dict[int, list[dict[str, Any]]] = {}
-        for e in result.errors:
-            grouped.setdefault(e.row, []).append(
-                {
-                    "code": "INGEST-1555-400" if "required" in e.reason else "INGEST-1401-400",
-                    "message": e.reason,
-                    "path": e.path,
-                    "value": e.value,
-                }
-            )
-        for good_row, errs in grouped.items():
-            src_row = int(kept[good_row])
-            rejects.add(offset + src_row, errs[0]["code"], errs, _row_data(batch, src_row))
-        good = good.filter(result.valid)
-    return good
 
 
 def _summary_errors(result: RunResult, partial: float | None, diagnostics: bool) -> list[dict[str, Any]]:
@@ -236,6 +186,127 @@ _CODE_TEXT = {
 }
 
 
+def _timestamp(value: str) -> dt.datetime | None:
+    try:
+        ts = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts
+
+
+def later_watermark(a: Any, b: Any) -> Any:
+    """The later of two watermark values (``None`` = unknown); ISO-8601 strings compare as
+    instants, numbers as numbers."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return max(a, b)
+    if isinstance(a, str) and isinstance(b, str):
+        ta, tb = _timestamp(a), _timestamp(b)
+        if ta is not None and tb is not None:
+            return b if tb > ta else a
+    return b if str(b) > str(a) else a
+
+
+def _merge_extensions(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    """Source statistics of partitions: counts add up, a range's start is the earliest, other
+    values the latest."""
+    for key, value in other.items():
+        old = into.get(key)
+        if old is None:
+            into[key] = value
+        elif isinstance(value, int | float) and isinstance(old, int | float) and not isinstance(value, bool):
+            into[key] = old + value
+        elif isinstance(value, str) and isinstance(old, str):
+            into[key] = min(old, value) if key.lower().endswith("start") else max(old, value)
+        else:
+            into[key] = value
+
+
+def _merge(spec: RunSpec, result: RunResult, parts: list[PartitionResult]) -> None:
+    watermark = None
+    for p in sorted(parts, key=lambda p: p.index):
+        result.input_records += p.input_records
+        result.output_records += p.output_records
+        result.failed_records += p.failed_records
+        result.skipped_records += p.skipped_records
+        result.input_bytes += p.input_bytes
+        result.input_files += p.input_files
+        for code, count in p.error_counts.items():
+            result.error_counts[code] = result.error_counts.get(code, 0) + count
+        room = SAMPLE_ERRORS - len(result.sample_errors)
+        if room > 0:
+            result.sample_errors.extend(p.sample_errors[:room])
+        _merge_extensions(result.extensions, p.extensions)
+        watermark = later_watermark(watermark, p.new_watermark)
+        if spec.dedupe is not None:
+            spec.dedupe._hashes.extend(p.dedupe_hashes)
+            spec.dedupe._deltas.extend(p.dedupe_deltas)
+    result.new_watermark = watermark if parts else spec.read.watermark
+    if parts:
+        result.read_started = min(p.read_started for p in parts)
+        result.read_completed = max(p.read_completed for p in parts)
+
+
+def _signal_abort(target: WriteTarget) -> None:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(abort_marker(target), **(target.storage_options or {}))
+    try:
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        with fs.open(path, "wb") as fh:
+            fh.write(b"aborted\n")
+    except OSError:  # the partitions then run to their end; the coordinator still cleans up
+        log.warning("could not write the abort marker %s", path, exc_info=True)
+
+
+def _clear_abort(target: WriteTarget) -> None:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(abort_marker(target), **(target.storage_options or {}))
+    if fs.exists(path):
+        fs.rm(path)
+
+
+def _cleanup(lake: Lake, spec: RunSpec) -> None:
+    """Delete the batch's files its snapshot (if any) does not reference: failed attempts,
+    partitions of a failed run, the abort marker."""
+    try:
+        lake.cleanup_orphans(spec.namespace, spec.dataset_id, spec.batch_id)
+    except Exception:
+        log.warning("could not clean up the files of batch %s", spec.batch_id, exc_info=True)
+
+
+def _commit(lake: Lake, spec: RunSpec, parts: list[PartitionResult]) -> CommitResult:
+    files = [f for p in sorted(parts, key=lambda p: p.index) for f in p.files]
+    try:
+        return lake.commit_files(spec.namespace, spec.dataset_id, spec.batch_id, files)
+    except BaseException:
+        # Ambiguous failures: the commit may have landed before the error surfaced.
+        landed = None
+        try:
+            landed = lake.batch_snapshot(spec.namespace, spec.dataset_id, spec.batch_id)
+        except Exception:  # noqa: S110 - keep the original error
+            pass
+        if landed is None:
+            raise
+        return landed
+
+
+def plan_partitions(
+    spec: RunSpec, connector: Connector, parallelism: int, *, per_worker: int = PARTITIONS_PER_WORKER
+) -> list[ReadRequest]:
+    """The connector's partitions of ``spec.read``, aiming at ``per_worker × parallelism``.
+
+    The aim travels as ``source_params.targetPartitions`` unless the source connection sets it.
+    """
+    params = dict(spec.read.source_params)
+    params.setdefault("targetPartitions", max(1, parallelism) * per_worker)
+    return connector.partitions(spec.auth, dataclasses.replace(spec.read, source_params=params))
+
+
 def execute(
     spec: RunSpec,
     connector: Connector,
@@ -243,49 +314,65 @@ def execute(
     diagnostics: ErrorStore | None = None,
     *,
     before_commit: Callable[[RunResult], None] | None = None,
+    executor: PartitionRunner | None = None,
+    roll: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """Run ``spec`` once. Source errors propagate (nothing committed); row errors are counted."""
+    """Run ``spec`` once, its partitions on ``executor`` (default: one after the other here).
+
+    A partition's source error propagates once every partition has stopped, with nothing
+    committed and the run's files deleted; row errors are counted. ``roll`` is passed to
+    :class:`xdmflow.lake.files.ParquetFileRoller` (file and row-group sizes).
+    """
+    runner: PartitionRunner = executor if executor is not None else _Inline()
     result = RunResult(started=_ms(), dedupe=spec.dedupe)
-    read = ReadResult()
-    rejects = _Rejects(diagnostics if spec.error_diagnostics else None, spec.batch_id)
-    offset = 0
-    with lake.begin_batch(spec.namespace, spec.dataset_id, spec.batch_id) as writer:
-        result.read_started = _ms()
-        for batch in connector.read(spec.auth, spec.read, read):
-            if spec.dedupe is not None:
-                batch, dropped = spec.dedupe.filter(batch)
-                result.skipped_records += dropped
-            if batch.num_rows == 0:
-                continue
-            result.input_records += batch.num_rows
-            good = _map_and_validate(spec, batch, offset, rejects)
-            offset += batch.num_rows
-            if good.num_rows:
-                writer.write(good)
-                result.output_records += good.num_rows
-        result.read_completed = _ms()
-        rejects.flush()
-        result.failed_records = rejects.rows
-        result.error_counts = rejects.counts
-        result.sample_errors = rejects.sample
-        result.input_bytes = read.input_bytes
-        result.input_files = read.input_files
-        result.extensions = dict(read.extensions)
-        result.new_watermark = read.new_watermark
-        result.status = threshold_status(
-            result.input_records, result.failed_records, spec.partial_ingestion_percent
+    target = WriteTarget(
+        location=lake.table_location(spec.namespace, spec.dataset_id),
+        batch_id=spec.batch_id,
+        schema=lake.write_schema(spec.namespace, spec.dataset_id),
+        storage_options=getattr(lake, "storage_options", None),
+        roll=dict(roll or {}),
+    )
+    _clear_abort(target)
+    result.read_started = _ms()
+    reads = plan_partitions(spec, connector, runner.parallelism)
+    result.partitions = len(reads)
+    tasks = [
+        PartitionTask(
+            index=i,
+            spec=dataclasses.replace(spec, read=read),
+            connector=connector,
+            target=target,
+            diagnostics=diagnostics if spec.error_diagnostics else None,
         )
-        if result.status == "success":
+        for i, read in enumerate(reads)
+    ]
+    try:
+        parts = runner.map(run_partition, tasks, on_error=lambda _exc: _signal_abort(target))
+    except BaseException:
+        _cleanup(lake, spec)
+        raise
+    _merge(spec, result, parts)
+    if not parts:
+        result.read_completed = _ms()
+    result.status = threshold_status(
+        result.input_records, result.failed_records, spec.partial_ingestion_percent
+    )
+    if result.status == "success":
+        try:
             if before_commit is not None:
                 before_commit(result)
-            commit = writer.commit()
-            result.snapshot_id = commit.snapshot_id
-            result.data_files = list(commit.data_files)
-            result.output_bytes = commit.byte_size
-            result.output_files = len(commit.data_files)
-            result.already_committed = commit.already_committed
-        else:
-            result.output_records = 0
+            commit = _commit(lake, spec, parts)
+        except BaseException:
+            _cleanup(lake, spec)
+            raise
+        result.snapshot_id = commit.snapshot_id
+        result.data_files = list(commit.data_files)
+        result.output_bytes = commit.byte_size
+        result.output_files = len(commit.data_files)
+        result.already_committed = commit.already_committed
+    else:
+        result.output_records = 0
+    _cleanup(lake, spec)
     result.errors = _summary_errors(result, spec.partial_ingestion_percent, spec.error_diagnostics)
     result.completed = _ms()
     return result

@@ -6,24 +6,31 @@ restart in the middle of a tick — never create a fire's run twice, and the sch
 advanced with compare-and-swap on ``last_fired``. Missed fires follow ``backfill``: with
 ``backfill`` every missed fire time is run (up to ``max_catchup`` per tick); without it only
 the newest missed fire runs and the older ones are skipped.
+
+``SchedulerLoop`` ticks only while it holds the ``scheduler`` lease (:mod:`xdmflow.scheduler.lease`),
+so of several scheduler processes one fires at a time and the others take over when it dies.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import ConflictError
+from xdmflow.scheduler import lease
 from xdmflow.scheduler.timing import Schedule, count_fires_between, fires_between, next_fire_after
 from xdmflow.services.kinds import FLOWS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope
-from xdmflow.store.tables import FlowSchedule
+from xdmflow.store.tables import Document, FlowSchedule
 
 __all__ = ["tick", "SchedulerLoop"]
 
@@ -43,7 +50,15 @@ def _audit(ts: int) -> dict[str, object]:
     }
 
 
-def _fire_flow(s: Session, row: FlowSchedule, now: int, max_catchup: int) -> list[str]:
+def _fire_flow(
+    s: Session,
+    row: FlowSchedule,
+    now: int,
+    max_catchup: int,
+    flows: dict[str, Document] | None = None,
+) -> list[str]:
+    """Claim ``row``'s due fire times and queue their runs; ``flows`` holds the flow documents
+    already loaded for this tick's chunk (by id), else the flow is looked up."""
     from xdmflow.services.runs import enqueue_run
 
     sched = Schedule(row.start_time, row.frequency, row.interval, row.backfill)
@@ -69,7 +84,12 @@ def _fire_flow(s: Session, row: FlowSchedule, now: int, max_catchup: int) -> lis
     )
     if getattr(claimed, "rowcount", 1) != 1:
         return []  # another scheduler advanced this flow first
-    flow = FLOWS.find(s, Scope(row.org_id, row.sandbox_name), row.flow_id)
+    if flows is None:
+        flow = FLOWS.find(s, Scope(row.org_id, row.sandbox_name), row.flow_id)
+    else:
+        flow = flows.get(row.flow_id)
+        if flow is not None and (flow.org_id, flow.sandbox_name) != (row.org_id, row.sandbox_name):
+            flow = None
     if flow is None or flow.body.get("state") != "enabled":
         return []
     made = []
@@ -95,50 +115,123 @@ def _fire_flow(s: Session, row: FlowSchedule, now: int, max_catchup: int) -> lis
     return made
 
 
+#: Due flows fired per transaction: one commit (and one query for the schedule rows, one for the
+#: flow documents) per chunk instead of per flow; each fire time still has its own savepoint.
+_CHUNK = 250
+
+
 def tick(db: Database, now: float, *, max_catchup: int = 1000) -> list[str]:
-    """Queue the runs of every fire time due at ``now`` (epoch seconds); returns the new run ids."""
+    """Queue the runs of every fire time due at ``now`` (epoch seconds); returns the new run ids.
+
+    The due flows are fired in chunks of ``_CHUNK``, each chunk in one transaction. Every flow
+    is still claimed with its own compare-and-swap, so a concurrent scheduler skips (or waits
+    for) the flows this one claimed; a failure rolls back the chunk's claims and runs together.
+    """
     t = int(now)
     with db.session() as s:
         due = list(
             s.scalars(
-                select(FlowSchedule).where(
+                select(FlowSchedule.flow_id)
+                .where(
                     FlowSchedule.enabled.is_(True),
                     FlowSchedule.next_fire.is_not(None),
                     FlowSchedule.next_fire <= t,
                 )
+                .order_by(FlowSchedule.next_fire, FlowSchedule.flow_id)
             )
         )
     made: list[str] = []
-    for row in due:
+    for start in range(0, len(due), _CHUNK):
+        ids = due[start : start + _CHUNK]
         with db.session() as s:
-            fresh = s.get(FlowSchedule, row.flow_id)
-            if fresh is None or not fresh.enabled:
-                continue
-            made += _fire_flow(s, fresh, t, max_catchup)
+            rows = {
+                r.flow_id: r
+                for r in s.scalars(
+                    select(FlowSchedule).where(FlowSchedule.flow_id.in_(ids), FlowSchedule.enabled.is_(True))
+                )
+            }
+            flows = {
+                d.id: d
+                for d in s.scalars(
+                    select(Document).where(Document.kind == FLOWS.kind, Document.id.in_(list(rows)))
+                )
+            }
+            for flow_id in ids:
+                row = rows.get(flow_id)
+                if row is not None:
+                    made += _fire_flow(s, row, t, max_catchup, flows)
     return made
 
 
 class SchedulerLoop:
-    """Calls ``tick`` every ``interval`` seconds in a daemon thread."""
+    """Calls ``tick`` every ``interval`` seconds in a daemon thread — while it holds the lease.
 
-    def __init__(self, db: Database, interval: float, clock: Clock = time.time) -> None:
+    Every instance tries to acquire (or renew) the ``scheduler`` lease each iteration; only the
+    holder ticks, so with several scheduler processes one fires and the others stand by. A
+    standby takes over once the holder's lease expires (``lease_seconds`` after its last
+    renewal) or right away when the holder stopped cleanly (:meth:`stop` releases the lease).
+    The per-fire-time dedupe key of :func:`tick` stays the second guard: even two holders in
+    an overlapping moment (a tick that outlasts the lease) never create a fire's run twice.
+    """
+
+    LEASE = "scheduler"
+
+    def __init__(
+        self,
+        db: Database,
+        interval: float,
+        clock: Clock = time.time,
+        *,
+        lease_seconds: float = 30.0,
+        holder: str | None = None,
+    ) -> None:
+        if lease_seconds <= interval:
+            raise ValueError("the scheduler lease must last longer than the scheduler interval")
         self.db = db
         self.interval = interval
         self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        #: Whether the last iteration held the lease.
+        self.is_leader = False
+        #: How many ticks this instance ran (as the lease holder).
+        self.ticks = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="xdmflow-scheduler", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, *, release_lease: bool = True) -> None:
+        """Stop the loop; give the lease up unless ``release_lease`` is false (as a crash would)."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        if release_lease and self.is_leader:
+            try:
+                lease.release(self.db, self.LEASE, self.holder)
+            except Exception:
+                log.exception("releasing the scheduler lease failed")
+        self.is_leader = False
+
+    def step(self) -> list[str]:
+        """One iteration: acquire/renew the lease, tick if held; returns the runs queued."""
+        now = self.clock()
+        held = lease.acquire(
+            self.db, self.LEASE, self.holder, ttl_ms=int(self.lease_seconds * 1000), now_ms=int(now * 1000)
+        )
+        if held != self.is_leader:
+            log.info("scheduler %s %s the lease", self.holder, "acquired" if held else "lost")
+        self.is_leader = held
+        if not held:
+            return []
+        self.ticks += 1
+        return tick(self.db, now)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                tick(self.db, self.clock())
-            except Exception:  # keep the loop alive; the next tick retries
-                log.exception("scheduler tick failed")
+                self.step()
+            except Exception:  # keep the loop alive; the next iteration retries
+                log.exception("scheduler iteration failed")
             self._stop.wait(self.interval)

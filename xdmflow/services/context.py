@@ -1,4 +1,4 @@
-"""What the app holds for its lifetime: settings, the metadata store, keys, the lake."""
+"""What the app holds for its lifetime: settings, the metadata store, keys, the lake, the executor."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from xdmflow.settings import Settings
 from xdmflow.store.db import Database
 
 if TYPE_CHECKING:
+    from xdmflow.executors.base import Executor
     from xdmflow.lake.diagnostics import ErrorStore
     from xdmflow.lake.lake import Lake
 
@@ -48,7 +49,21 @@ class AppContext:
             store: ErrorStore = self.extras["errors"]
             return store
 
+    @property
+    def executor(self) -> Executor:
+        """Where the partitions of runs execute (``XDMFLOW_EXECUTOR``; created on first use)."""
+        with self._lock:
+            if "executor" not in self.extras:
+                from xdmflow.executors.base import load_executor
+
+                self.extras["executor"] = load_executor(self.settings)
+            executor: Executor = self.extras["executor"]
+            return executor
+
     def close(self) -> None:
+        executor = self.extras.pop("executor", None)
+        if executor is not None:
+            executor.close()
         lake = self.extras.pop("lake", None)
         if lake is not None:
             lake.close()

@@ -3,9 +3,11 @@
 The order that keeps data safe:
 
 1. the run is marked ``inProgress``;
-2. the pipeline streams the source into one lake batch; just before the lake commit the run
+2. the pipeline reads the source's partitions on the app's executor (threads, or Dask
+   workers), each writing Parquet files of the batch; just before the lake commit the run
    records its *intent* (batch id, new watermark, counts) in the store;
-3. the lake commit is atomic (all of the batch or none of it);
+3. the lake commit of every partition's files is one atomic snapshot (all of the batch or
+   none of it; a failed run's files are deleted);
 4. one store transaction then records the Catalog batch, the run's metrics, the flow's
    ``lastRunDetails`` and — only for a committed batch — the new watermark.
 
@@ -17,13 +19,15 @@ finishes step 4 from the intent. Killed before 3, nothing was committed: the run
 from __future__ import annotations
 
 import logging
+import random
+import time
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from xdmflow.connectors.base import ReadRequest
 from xdmflow.connectors.registry import get_connector
-from xdmflow.errors import SourceError, XdmflowError
+from xdmflow.errors import PreconditionFailedError, SourceError, XdmflowError
 from xdmflow.ids import new_batch_id, now_ms
 from xdmflow.pipeline.dedupe import DedupeState
 from xdmflow.pipeline.run import RunResult, RunSpec, execute
@@ -31,6 +35,7 @@ from xdmflow.services import run_report
 from xdmflow.services.connections import auth_params
 from xdmflow.services.context import AppContext
 from xdmflow.services.kinds import CONNECTIONS, FLOWS, RUNS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
+from xdmflow.store.claims import ClaimLostError, ensure_claim_held
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, Watermark
 
@@ -137,6 +142,7 @@ def _mark_started(ctx: AppContext, run_id: str) -> Document | None:
 
 
 def _save_intent(ctx: AppContext, run_id: str, spec: RunSpec, result: RunResult) -> None:
+    ensure_claim_held(ctx.db, run_id)  # a stalled worker whose run was recovered must not commit
     pending = {
         "batchId": spec.batch_id,
         "watermark": result.new_watermark,
@@ -159,8 +165,16 @@ def execute_run(ctx: AppContext, run_id: str) -> None:
             spec, facts = build_spec(s, ctx, run)
         connector = get_connector(spec.connector_spec_id)
         result = execute(
-            spec, connector, ctx.lake, ctx.errors, before_commit=lambda r: _save_intent(ctx, run_id, spec, r)
+            spec,
+            connector,
+            ctx.lake,
+            ctx.errors,
+            before_commit=lambda r: _save_intent(ctx, run_id, spec, r),
+            executor=ctx.executor,
         )
+    except ClaimLostError as exc:  # another worker recovered the run: it owns the run's state now
+        log.warning("%s", exc.message)
+        return
     except XdmflowError as exc:
         _finish_failed(ctx, run_id, exc)
         return
@@ -191,7 +205,34 @@ def finalize(
     watermark: Any,
     dedupe: dict[str, Any] | None,
 ) -> None:
-    """Record the batch, the run's report, the flow's last run and (on success) the watermark — atomically."""
+    """Record the batch, the run's report, the flow's last run and (on success) the watermark — atomically.
+
+    Runs of other flows finishing at the same moment update the same dataset document (its last
+    batch): a lost compare-and-swap retries the whole transaction on fresh documents.
+    """
+    for attempt in range(_FINALIZE_ATTEMPTS):
+        try:
+            _finalize_once(ctx, run_id, batch_id, facts, result, watermark=watermark, dedupe=dedupe)
+            return
+        except PreconditionFailedError:
+            if attempt == _FINALIZE_ATTEMPTS - 1:
+                raise
+            time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
+
+
+_FINALIZE_ATTEMPTS = 10
+
+
+def _finalize_once(
+    ctx: AppContext,
+    run_id: str,
+    batch_id: str,
+    facts: dict[str, Any],
+    result: RunResult,
+    *,
+    watermark: Any,
+    dedupe: dict[str, Any] | None,
+) -> None:
     from xdmflow.services.catalog import record_batch
 
     with ctx.db.session() as s:

@@ -52,7 +52,7 @@ def batch_metrics(r: RunResult) -> dict[str, Any]:
         "failedRecordCount": r.failed_records,
         "outputByteSize": r.output_bytes,
         "outputFileCount": r.output_files,
-        "partitionCount": 1,
+        "partitionCount": r.partitions,
     }
 
 

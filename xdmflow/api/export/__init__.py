@@ -36,7 +36,7 @@ def batch_meta(batch_id: str, request: Request, p: PrincipalDep, ctx: CtxDep) ->
 @router.get("/batches/{batch_id}/failed", dependencies=[Depends(allow_query(*PAGING, "path"))])
 def batch_failed(batch_id: str, request: Request, p: PrincipalDep, ctx: CtxDep) -> Any:
     """Input files of a failed batch (``?path=`` downloads one)."""
-    uploads = Uploads(ctx.settings.home_path)
+    uploads = Uploads.from_settings(ctx.settings)
     with ctx.db.session() as s:
         out = svc.batch_failed(s, scope_of(p), uploads, _base(request), batch_id, dict(request.query_params))
     if isinstance(out, str):

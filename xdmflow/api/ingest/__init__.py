@@ -22,7 +22,7 @@ FILE_PATH = "/batches/{batch_id}/datasets/{dataset_id}/files/{file_path:path}"
 
 
 def _uploads(ctx: AppContext) -> svc.Uploads:
-    return svc.Uploads(ctx.settings.home_path)
+    return svc.Uploads.from_settings(ctx.settings)
 
 
 def _check_binary(request: Request) -> None:

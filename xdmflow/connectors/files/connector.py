@@ -7,13 +7,17 @@ connection's format options (``xdmflow.connectors.files.formats``).
 Incremental reads go by file **modification time**: ``ReadRequest.watermark`` is the last
 committed mtime (ISO-8601 UTC); only files whose mtime is strictly later are read, and
 ``ReadResult.new_watermark`` becomes the latest mtime read (unchanged when nothing is new).
-A file rewritten in place with a later mtime is read again in full. S3 reports mtimes to the
-second: a file written in the same second as the last read one, after that read, is missed.
+A file rewritten in place with a later mtime is read again in full. S3 and SFTP report mtimes to
+the second: a file written in the same second as the last read one, after that read, is missed.
+
+Every call opens the connection's ``FileStore`` and closes it when done (SFTP: one SSH session
+per call, closed even when a reader stops early).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +36,9 @@ from xdmflow.connectors.files.specs import LOCALFILES_SPEC, S3_SPEC, SFTP_SPEC
 from xdmflow.errors import SourceError, SourceFatalError
 
 __all__ = ["FilesConnector", "LocalFilesConnector", "S3Connector", "SftpConnector"]
+
+#: Smallest partition worth its overhead when a read is split for parallel execution.
+_MIN_PARTITION_BYTES = 4 << 20
 
 
 def _iso(ts: datetime) -> str:
@@ -63,7 +70,8 @@ class FilesConnector(Connector):
 
     def check(self, auth: Mapping[str, Any]) -> None:
         """List the connection's root folder."""
-        self.store(auth).check()
+        with self.store(auth) as store:
+            store.check()
 
     def explore(
         self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None
@@ -71,18 +79,20 @@ class FilesConnector(Connector):
         """``root`` lists the connection's root folder, ``folder`` the folder ``object``."""
         import pyarrow.fs as pafs
 
-        store = self.store(auth)
         if object_type not in ("root", "folder"):
             raise SourceFatalError(f"objectType {object_type!r} cannot be listed: use root or folder.")
-        path = store.root if object_type == "root" or not object else object
+        with self.store(auth) as store:
+            path = store.root if object_type == "root" or not object else object
+            infos = store.listdir(path)
+            paths = [store.to_user(info.path) for info in infos]
         items = []
-        for info in store.listdir(path):
+        for info, user_path in zip(infos, paths, strict=True):
             is_dir = info.type == pafs.FileType.Directory
             items.append(
                 ExploreItem(
                     type="folder" if is_dir else "file",
                     name=info.base_name,
-                    path=store.to_user(info.path),
+                    path=user_path,
                     can_preview=not is_dir,
                     can_fetch_schema=not is_dir,
                 )
@@ -102,21 +112,21 @@ class FilesConnector(Connector):
         from xdmflow.connectors.files.columns import arrow_column
         from xdmflow.connectors.files.formats import FormatOptions, sample_file
 
-        store = self.store(auth)
         opts_in = dict(options or {})
-        files = store.files(object, recursive=bool(opts_in.get("recursive", False)))
-        if not files:
-            raise SourceFatalError(f"No file matches {object!r}.")
-        entry = files[0]
-        opts = FormatOptions.from_params(opts_in, entry.path)
-        try:
-            table = sample_file(
-                self._opener(store, entry, opts), opts, max(preview_rows, 1) if preview else 100
-            )
-        except SourceError:
-            raise
-        except Exception as exc:
-            raise store.translate(exc, entry.path) from exc
+        with self.store(auth) as store:
+            files = store.files(object, recursive=bool(opts_in.get("recursive", False)))
+            if not files:
+                raise SourceFatalError(f"No file matches {object!r}.")
+            entry = files[0]
+            opts = FormatOptions.from_params(opts_in, entry.path)
+            try:
+                table = sample_file(
+                    self._opener(store, entry, opts), opts, max(preview_rows, 1) if preview else 100
+                )
+            except SourceError:
+                raise
+            except Exception as exc:
+                raise store.translate(exc, entry.path) from exc
         columns = [arrow_column(f.name, f.type) for f in table.schema]
         props = {**opts.properties(entry.path), "path": entry.path}
         nested = any(c.xdm.get("type") in ("object", "array") for c in columns)
@@ -148,10 +158,15 @@ class FilesConnector(Connector):
 
     def _selected(self, store: Any, request: ReadRequest) -> list[Any]:
         path, params = self._params(request)
-        part = params.get("partition")
-        files = store.files(
-            path if not part else part["file"], recursive=bool(params.get("recursive", False))
-        )
+        part = params.get("partition") or {}
+        recursive = bool(params.get("recursive", False))
+        if part.get("file"):
+            files = store.files(part["file"], recursive=recursive)
+        else:
+            files = store.files(path, recursive=recursive)
+            if part.get("files") is not None:
+                wanted = set(part["files"])
+                files = [f for f in files if f.path in wanted]
         since = parse_watermark(request.watermark)
         if since is not None:
             files = [f for f in files if f.mtime > since]
@@ -161,47 +176,128 @@ class FilesConnector(Connector):
         self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
         """Stream every selected file newer than the watermark, file after file, in path order."""
-        from xdmflow.connectors.files.formats import FormatOptions, iter_file
+        from xdmflow.connectors.files.formats import FormatOptions, iter_delimited_range, iter_file
 
         store = self.store(auth)
         _, params = self._params(request)
-        row_groups = (params.get("partition") or {}).get("rowGroups")
+        part = params.get("partition") or {}
+        row_groups = part.get("rowGroups")
+        byte_range = part.get("byteRange")
         newest = parse_watermark(request.watermark)
         result.new_watermark = request.watermark
         for entry in self._selected(store, request):
             opts = FormatOptions.from_params(params, entry.path)
+            opener = self._opener(store, entry, opts)
             try:
-                yield from iter_file(self._opener(store, entry, opts), opts, request.batch_size, row_groups)
+                if byte_range is not None:
+                    yield from iter_delimited_range(
+                        opener, opts, request.batch_size, int(byte_range[0]), int(byte_range[1])
+                    )
+                else:
+                    yield from iter_file(opener, opts, request.batch_size, row_groups)
             except SourceError:
                 raise
             except Exception as exc:
                 raise store.translate(exc, entry.path) from exc
-            result.input_files += 1
-            result.input_bytes += entry.size
+            if part.get("counts", True):  # a file split in pieces is counted by its first piece
+                result.input_files += 1
+                result.input_bytes += entry.size
             if newest is None or entry.mtime > newest:
                 newest = entry.mtime
                 result.new_watermark = _iso(newest)
 
     def partitions(self, auth: Mapping[str, Any], request: ReadRequest) -> list[ReadRequest]:
-        """One partition per selected file; per Parquet row group when ``splitRowGroups`` is set."""
-        from dataclasses import replace
+        """Split a read for parallel execution.
 
+        Without ``targetPartitions`` (set by the pipeline from the executor's parallelism): one
+        partition per selected file, or per Parquet row group with ``splitRowGroups``. With it,
+        partitions of about ``total bytes / targetPartitions`` (at least ``minPartitionBytes``,
+        default 4 MiB): small files are grouped, a big Parquet file is split by row groups and a
+        big uncompressed delimited file on a local folder by byte ranges on line boundaries —
+        unless a quote or escape character occurs in it (a quoted field may hold a newline).
+        """
         from xdmflow.connectors.files.formats import FormatOptions, row_group_count
 
         store = self.store(auth)
         _, params = self._params(request)
-        parts = []
-        for entry in self._selected(store, request):
-            opts = FormatOptions.from_params(params, entry.path)
-            groups: list[list[int] | None] = [None]
-            if opts.file_type == "parquet" and params.get("splitRowGroups"):
-                groups = [[g] for g in range(row_group_count(self._opener(store, entry, opts)))] or [None]
-            for g in groups:
-                part: dict[str, Any] = {"file": entry.path, "mtime": _iso(entry.mtime)}
-                if g is not None:
-                    part["rowGroups"] = g
-                parts.append(replace(request, source_params={**params, "partition": part}))
+        params.pop("partition", None)
+        entries = self._selected(store, request)
+        target = int(params.get("targetPartitions") or 0)
+        split_groups = bool(params.get("splitRowGroups"))
+
+        def make(part: dict[str, Any]) -> ReadRequest:
+            return replace(request, source_params={**params, "partition": part})
+
+        if target <= 0 or split_groups:
+            parts = []
+            for entry in entries:
+                opts = FormatOptions.from_params(params, entry.path)
+                groups: list[list[int] | None] = [None]
+                if opts.file_type == "parquet" and split_groups:
+                    count = row_group_count(self._opener(store, entry, opts))
+                    groups = [[g] for g in range(count)] or [None]
+                for i, g in enumerate(groups):
+                    part: dict[str, Any] = {"file": entry.path, "mtime": _iso(entry.mtime)}
+                    if g is not None:
+                        part.update(rowGroups=g, counts=i == 0)
+                    parts.append(make(part))
+            return parts
+        total = sum(e.size for e in entries)
+        goal = max(total / target, float(params.get("minPartitionBytes") or _MIN_PARTITION_BYTES))
+        parts, group, group_bytes = [], [], 0
+        for entry in entries:
+            pieces = self._split(store, entry, params, goal) if entry.size > 1.5 * goal else []
+            if len(pieces) > 1:
+                parts += [make(p) for p in pieces]
+                continue
+            group.append(entry.path)
+            group_bytes += entry.size
+            if group_bytes >= goal:
+                parts.append(make({"files": group}))
+                group, group_bytes = [], 0
+        if group:
+            parts.append(make({"files": group}))
         return parts
+
+    def _split(self, store: Any, entry: Any, params: Mapping[str, Any], goal: float) -> list[dict[str, Any]]:
+        """Pieces of one big file of about ``goal`` bytes (one piece: the file is not split)."""
+        import math
+
+        import pyarrow.fs as pafs
+        import pyarrow.parquet as pq
+
+        from xdmflow.connectors.files.formats import FormatOptions, byte_splittable
+
+        opts = FormatOptions.from_params(params, entry.path)
+        opener = self._opener(store, entry, opts)
+        base = {"file": entry.path, "mtime": _iso(entry.mtime)}
+        try:
+            if opts.file_type == "parquet":
+                with opener(True) as f:
+                    meta = pq.ParquetFile(f).metadata
+                sizes = [
+                    sum(meta.row_group(g).column(c).total_compressed_size for c in range(meta.num_columns))
+                    for g in range(meta.num_row_groups)
+                ]
+                pieces, run, run_bytes = [], [], 0
+                for g, size in enumerate(sizes):
+                    run.append(g)
+                    run_bytes += size
+                    if run_bytes >= goal:
+                        pieces.append(run)
+                        run, run_bytes = [], 0
+                if run:
+                    pieces.append(run)
+                return [{**base, "rowGroups": p, "counts": i == 0} for i, p in enumerate(pieces)]
+            if isinstance(store.fs, pafs.LocalFileSystem) and byte_splittable(opener, opts, entry.path):
+                n = max(1, math.ceil(entry.size / goal))
+                edges = [entry.size * i // n for i in range(n + 1)]
+                return [{**base, "byteRange": [edges[i], edges[i + 1]], "counts": i == 0} for i in range(n)]
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise store.translate(exc, entry.path) from exc
+        return []
 
 
 class LocalFilesConnector(FilesConnector):

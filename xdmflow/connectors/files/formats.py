@@ -15,6 +15,8 @@ import codecs
 import csv
 import io
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +28,15 @@ import pyarrow.parquet as pq
 
 from xdmflow.errors import SourceFatalError
 
-__all__ = ["FormatOptions", "detect_file_type", "iter_file", "sample_file"]
+__all__ = [
+    "FormatOptions",
+    "byte_splittable",
+    "detect_file_type",
+    "iter_delimited_range",
+    "iter_file",
+    "line_start",
+    "sample_file",
+]
 
 Opener = Callable[
     [bool], Any
@@ -141,13 +151,19 @@ def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Record
             yield batch.slice(start, size)
 
 
-def _csv_reader(stream: Any, opts: FormatOptions, types: Mapping[str, pa.DataType] | None) -> Any:
+def _csv_reader(
+    stream: Any,
+    opts: FormatOptions,
+    types: Mapping[str, pa.DataType] | None,
+    column_names: list[str] | None = None,
+) -> Any:
     # use_threads=False: a threaded reader reads ahead in the background, and a read in flight when
     # its stream is closed (the probe, a consumer stopping early) may hit a reused file descriptor.
     read = pacsv.ReadOptions(
         block_size=_BLOCK,
         encoding=opts.encoding,
-        autogenerate_column_names=not opts.header,
+        autogenerate_column_names=not opts.header and column_names is None,
+        column_names=column_names,
         use_threads=False,
     )
     parse = pacsv.ParseOptions(
@@ -274,20 +290,87 @@ def _iter_parquet(
         yield from pf.iter_batches(batch_size=batch_size, row_groups=row_groups)
 
 
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+def _read_ahead(make: Callable[[], Iterator[pa.RecordBatch]], depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """Yield what ``make()`` yields, produced up to ``depth`` batches ahead in a thread.
+
+    The producer thread creates, drives and closes the generator itself, so its stream is
+    opened, read and closed by one thread and no read is ever in flight when it closes — also
+    when the consumer stops early (it signals, the producer stops after the current batch and
+    closes, the consumer waits for it). Exceptions reach the consumer in order. Memory: at
+    most ``depth`` batches wait in the queue.
+    """
+    out: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            gen = make()
+            try:
+                for batch in gen:
+                    if not put(batch):
+                        return
+            finally:
+                close = getattr(gen, "close", None)
+                if close is not None:
+                    close()
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Raised(exc))
+            return
+        put(_END)
+
+    worker = threading.Thread(target=produce, name="xdmflow-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = out.get()
+            if item is _END:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def iter_file(
     opener: Opener,
     opts: FormatOptions,
     batch_size: int,
     row_groups: list[int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Stream one file as record batches of at most ``batch_size`` rows."""
-    try:
+    """Stream one file as record batches of at most ``batch_size`` rows.
+
+    The file is parsed one batch ahead in a thread of its own (:func:`_read_ahead`), so parsing
+    overlaps with what the caller does with the previous batch (mapping, validation, writing).
+    """
+
+    def batches() -> Iterator[pa.RecordBatch]:
         if opts.file_type == "delimited":
-            yield from _iter_delimited(opener, opts, batch_size)
-        elif opts.file_type == "json":
-            yield from _iter_json(opener, opts, batch_size)
-        else:
-            yield from _iter_parquet(opener, batch_size, row_groups)
+            return _iter_delimited(opener, opts, batch_size)
+        if opts.file_type == "json":
+            return _iter_json(opener, opts, batch_size)
+        return _iter_parquet(opener, batch_size, row_groups)
+
+    try:
+        yield from _read_ahead(batches)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
         if "unexpected field" in str(exc) or "changed from" in str(exc).lower():
             raise SourceFatalError(
@@ -320,3 +403,109 @@ def row_group_count(opener: Opener) -> int:
     """How many row groups a Parquet file has."""
     with opener(True) as f:
         return int(pq.ParquetFile(f).num_row_groups)
+
+
+# -- byte ranges (partitions of one big delimited file) ----------------------------------------
+
+_SPLIT_ENCODINGS = {"utf-8", "utf-8-sig", "ascii", "latin-1", "iso8859-1", "iso8859-15", "cp1252"}
+
+
+def byte_splittable(opener: Opener, opts: FormatOptions, name: str) -> bool:
+    """Whether a delimited file can be cut at line boundaries into independent byte ranges.
+
+    Only uncompressed files in an ASCII-compatible encoding, and only when no record can span
+    lines: quoting disabled, or no quote (or escape) character anywhere in the file after its
+    header line (whose quotes must close on it) — a quoted field may hold a newline. The check
+    reads the file once (a byte search).
+    """
+    if opts.file_type != "delimited" or opts.codec(name) is not None:
+        return False
+    if codecs.lookup(opts.encoding).name not in _SPLIT_ENCODINGS:
+        return False
+    special = [c.encode() for c in (opts.quote, opts.escape) if c]
+    if not special:
+        return True
+    with opener(True) as f:
+        head = b""
+        while b"\n" not in head:
+            more = f.read(1 << 16)
+            if not more:
+                break
+            head += more
+        first, _, chunk = head.partition(b"\n")
+        # a quoted header (``"id","name"``) is fine as long as its quotes close on its line
+        if opts.escape and opts.escape.encode() in first:
+            return False
+        if opts.quote and first.count(opts.quote.encode()) % 2:
+            return False
+        while True:
+            if any(s in chunk for s in special):
+                return False
+            chunk = f.read(8 << 20)
+            if not chunk:
+                return True
+
+
+def line_start(f: Any, pos: int, size: int) -> int:
+    """The offset of the first line starting at or after ``pos`` (``size`` if none) in a
+    random-access file ``f``; offset 0 always starts a line."""
+    if pos <= 0:
+        return 0
+    if pos >= size:
+        return size
+    f.seek(pos - 1)
+    at = pos - 1
+    while True:
+        chunk = f.read(1 << 16)
+        if not chunk:
+            return size
+        i = chunk.find(b"\n")
+        if i >= 0:
+            return at + i + 1
+        at += len(chunk)
+
+
+class _RangeReader(io.RawIOBase):
+    """The bytes ``[start, end)`` of a random-access file, as a stream."""
+
+    def __init__(self, f: Any, start: int, end: int) -> None:
+        self._f = f
+        self._f.seek(start)
+        self._left = max(0, end - start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self._left)
+        if n <= 0:
+            return 0
+        data = self._f.read(n)
+        buffer[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+
+def iter_delimited_range(
+    opener: Opener, opts: FormatOptions, batch_size: int, start: int, end: int
+) -> Iterator[pa.RecordBatch]:
+    """The records of a delimited file whose lines *start* in ``[start, end)``.
+
+    Ranges that tile a file read each record exactly once (see :func:`byte_splittable` for
+    when that holds). The header row belongs to the range starting at 0; the others get the
+    column names from it.
+    """
+    names = _header_names(opener, opts)
+    types = None if opts.infer_types else dict.fromkeys(names, pa.string())
+    try:
+        with opener(True) as f:
+            size = f.size()
+            a, b = line_start(f, start, size), line_start(f, end, size)
+            if a >= b:
+                return
+            stream = io.BufferedReader(_RangeReader(f, a, b), buffer_size=1 << 20)
+            own_header = a == 0 and opts.header
+            reader = _csv_reader(stream, opts, types, None if own_header else names)
+            yield from _rebatch(iter(reader), batch_size)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
+        raise SourceFatalError(f"The file could not be parsed as {opts.file_type}: {exc}") from exc

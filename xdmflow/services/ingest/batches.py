@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import copy
 import logging
+import random
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from xdmflow.errors import BadRequestError, NotFoundError
+from xdmflow.errors import BadRequestError, NotFoundError, PreconditionFailedError
 from xdmflow.ids import new_batch_id, now_ms
 from xdmflow.services.catalog.batches import new_batch_body, record_batch, save_batch
 from xdmflow.services.catalog.common import PRIVATE, public, require_object
@@ -160,30 +162,45 @@ def complete_batch(
     except Exception as exc:  # the batch fails; the table is unchanged (nothing committed)
         log.exception("batch %s failed", batch_id)
         outcome, errs = _outcome_failed(files, f"The batch could not be processed: {exc}", "INGEST-1500-500")
+    finally:
+        uploads.release(batch_id)  # staged copies of remote uploads (the uploads themselves stay)
     errors.write_input_files(batch_id, [name for name, _ in files])
     if diagnostics:
         if outcome.parsing:
             errors.write_row_errors(batch_id, "parsing", outcome.parsing)
         if outcome.conversion:
             errors.write_row_errors(batch_id, "conversion", outcome.conversion)
-    with db.session() as s:
-        return record_batch(
-            s,
-            scope,
-            dataset_id=dataset_id,
-            batch_id=batch_id,
-            status=outcome.status,
-            metrics=outcome.metrics(),
-            errors=errs,
-            input_format=doc.body.get("inputFormat") or {},
-            tags={},
-            snapshot_id=outcome.snapshot_id,
-            data_files=outcome.data_files,
-            started=started,
-            completed=now_ms(),
-            created_by=p.user,
-            client_id=p.client_id,
-        )
+    completed = now_ms()
+    # Batches of the same dataset completing at the same moment (through any API process) update
+    # its document with compare-and-swap: a lost race re-reads the documents and records again.
+    for attempt in range(_RECORD_ATTEMPTS):
+        try:
+            with db.session() as s:
+                return record_batch(
+                    s,
+                    scope,
+                    dataset_id=dataset_id,
+                    batch_id=batch_id,
+                    status=outcome.status,
+                    metrics=outcome.metrics(),
+                    errors=errs,
+                    input_format=doc.body.get("inputFormat") or {},
+                    tags={},
+                    snapshot_id=outcome.snapshot_id,
+                    data_files=outcome.data_files,
+                    started=started,
+                    completed=completed,
+                    created_by=p.user,
+                    client_id=p.client_id,
+                )
+        except PreconditionFailedError:
+            if attempt == _RECORD_ATTEMPTS - 1:
+                raise
+            time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+_RECORD_ATTEMPTS = 10
 
 
 def abort_batch(s: Session, p: Principal, batch_id: str, status: str = "aborted") -> dict[str, Any]:

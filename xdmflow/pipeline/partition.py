@@ -1,0 +1,300 @@
+"""One partition of a run: extract → map → validate → Parquet data files (nothing committed).
+
+:func:`run_partition` is what an executor ships to a worker (a thread of this process or a Dask
+worker process): a top-level function over a picklable :class:`PartitionTask`, returning a
+picklable :class:`PartitionResult`. It writes the partition's rows as Parquet files of the
+run's batch (unique names per attempt, see :class:`xdmflow.lake.files.ParquetFileRoller`) and
+its rejected rows to the diagnostics store; the coordinator (:func:`xdmflow.pipeline.run.execute`)
+commits the files of every partition as one snapshot, or deletes them.
+
+Memory is bounded by the source's record-batch size: each batch is mapped, validated and
+streamed into Parquet files before the next is read. Rows are never looped over in Python
+except the rejected ones, whose details go to the error report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from xdmflow.connectors.base import Connector, ReadRequest, ReadResult
+from xdmflow.errors import ValidationFailedError, XdmflowError
+from xdmflow.lake.diagnostics import ErrorStore, row_error
+from xdmflow.lake.files import DataFileInfo, ParquetFileRoller, batch_data_dir
+from xdmflow.mapping.engine import apply
+from xdmflow.mapping.model import Mapping as MappingRule
+from xdmflow.mapping.plan import MappingPlan, compile_mapping
+from xdmflow.pipeline.dedupe import DedupeState
+from xdmflow.schema.compiled import CompiledSchema
+from xdmflow.schema.validation import validate
+
+__all__ = [
+    "ABORT_MARKER",
+    "PartitionAborted",
+    "PartitionResult",
+    "PartitionTask",
+    "RunSpec",
+    "WriteTarget",
+    "abort_marker",
+    "auto_plan",
+    "run_partition",
+    "SAMPLE_ERRORS",
+]
+
+#: How many rejected rows a run keeps in its own report (all of them go to diagnostics).
+SAMPLE_ERRORS = 100
+#: File the coordinator drops in the batch's data directory to stop the partitions still running.
+ABORT_MARKER = "_abort"
+#: Diagnostics file numbers of partition ``i`` start at ``i * _PARTS_PER_PARTITION``.
+_PARTS_PER_PARTITION = 100_000
+_FLUSH_ROWS = 50_000
+
+
+class PartitionAborted(XdmflowError):
+    """Another partition of the run failed; this one stopped early (its files are deleted)."""
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class RunSpec:
+    """Everything a run needs (picklable; ``auth`` holds decrypted secrets and is never printed).
+
+    Defined here, not in :mod:`xdmflow.pipeline.run`, so that a Dask worker unpickling a
+    partition imports only the partition's modules (not the lake catalog's).
+    """
+
+    run_id: str
+    batch_id: str
+    connector_spec_id: str
+    auth: Mapping[str, Any] = field(repr=False)
+    read: ReadRequest
+    plan: MappingPlan | None
+    target: CompiledSchema
+    namespace: str
+    dataset_id: str
+    partial_ingestion_percent: float | None = None
+    error_diagnostics: bool = False
+    dedupe: DedupeState | None = None
+
+
+@dataclass(frozen=True)
+class WriteTarget:
+    """Where and how a partition writes its Parquet files (everything a worker needs of the lake)."""
+
+    location: str
+    batch_id: str
+    schema: pa.Schema
+    storage_options: dict[str, Any] | None = None
+    roll: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def directory(self) -> str:
+        return batch_data_dir(self.location, self.batch_id)
+
+
+def abort_marker(target: WriteTarget) -> str:
+    """The path of the abort marker of ``target``'s batch."""
+    return f"{target.directory}/{ABORT_MARKER}"
+
+
+@dataclass
+class PartitionTask:
+    """One partition: the run spec with the partition's read request (picklable)."""
+
+    index: int
+    spec: RunSpec
+    connector: Connector
+    target: WriteTarget
+    diagnostics: ErrorStore | None = None
+
+
+@dataclass
+class PartitionResult:
+    """What a partition did (picklable; summed by the coordinator)."""
+
+    index: int
+    files: list[DataFileInfo] = field(default_factory=list)
+    input_records: int = 0
+    output_records: int = 0
+    failed_records: int = 0
+    skipped_records: int = 0
+    input_bytes: int = 0
+    input_files: int = 0
+    new_watermark: Any = None
+    error_counts: dict[str, int] = field(default_factory=dict)
+    sample_errors: list[dict[str, Any]] = field(default_factory=list)
+    extensions: dict[str, Any] = field(default_factory=dict)
+    dedupe_hashes: list[pa.Array] = field(default_factory=list)
+    dedupe_deltas: list[pa.Array] = field(default_factory=list)
+    read_started: int = 0
+    read_completed: int = 0
+
+
+class _Rejects:
+    """Collects rejected rows: a sample for the run, everything for diagnostics."""
+
+    def __init__(self, diagnostics: ErrorStore | None, batch_id: str, partition: int = 0) -> None:
+        self.diagnostics = diagnostics
+        self.batch_id = batch_id
+        self.sample: list[dict[str, Any]] = []
+        self.pending: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = {}
+        self.rows = 0
+        self._next_part = partition * _PARTS_PER_PARTITION
+
+    def add(self, row: int, code: str, errors: list[dict[str, Any]], data: dict[str, Any] | None) -> None:
+        self.rows += 1
+        self.counts[code] = self.counts.get(code, 0) + 1
+        record = row_error(row, errors, data=data)
+        if len(self.sample) < SAMPLE_ERRORS:
+            self.sample.append(record)
+        if self.diagnostics is not None:
+            self.pending.append(record)
+            if len(self.pending) >= _FLUSH_ROWS:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.diagnostics is not None and self.pending:
+            written = self.diagnostics.write_row_errors(
+                self.batch_id, "conversion", self.pending, first_part=self._next_part
+            )
+            self._next_part += len(written)
+            self.pending = []
+
+
+def _row_data(batch: pa.RecordBatch, row: int) -> dict[str, Any]:
+    out = {}
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        v = col[row].as_py()
+        out[name] = v if isinstance(v, str | int | float | bool) or v is None else str(v)
+    return out
+
+
+def auto_plan(target: CompiledSchema, source: pa.Schema) -> MappingPlan:
+    """Without a Mapping step, source columns land on the schema fields of the same name.
+
+    A field is looked up at the top level, then under the ad-hoc dataset namespace and the
+    tenant namespace. No matching column at all is a configuration error.
+    """
+    mappings = []
+    for name in source.names:
+        for prefix in ("", target.dataset_namespace, target.tenant_namespace):
+            if prefix is None:
+                continue
+            path = f"{prefix}.{name}" if prefix else name
+            f = target.field(path)
+            if f is not None and not f.children and f.items is None and f.values is None:
+                mappings.append(MappingRule(source_type="ATTRIBUTE", source=name, destination=path))
+                break
+    if not mappings:
+        raise ValidationFailedError(
+            f"No source column ({', '.join(source.names[:10])}) matches a field of schema {target.title!r}; "
+            "add a Mapping transformation to the flow"
+        )
+    return compile_mapping(mappings, target, source)
+
+
+def map_and_validate(spec: RunSpec, batch: pa.RecordBatch, offset: int, rejects: _Rejects) -> pa.Table:
+    """The rows of ``batch`` that map and validate; the others go to ``rejects``."""
+    if spec.plan is None:
+        spec.plan = auto_plan(spec.target, batch.schema)
+    mapped = apply(spec.plan, batch)
+    rejected = mapped.rejected_rows
+    by_row: dict[int, list[dict[str, Any]]] = {}
+    for r in mapped.rejects:
+        by_row.setdefault(r.row, []).append(
+            {"code": "MAPPER-3700-400", "message": r.reason, "path": r.destination, "source": r.source}
+        )
+    for row, errs in by_row.items():
+        rejects.add(offset + row, "MAPPER-3700-400", errs, _row_data(batch, row))
+    good = mapped.good
+    if good.num_rows == 0:
+        return good
+    result = validate(spec.target, good)
+    if result.errors:
+        kept = np.setdiff1d(np.arange(batch.num_rows), np.asarray(rejected, dtype=np.int64))
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for e in result.errors:
+            grouped.setdefault(e.row, []).append(
+                {
+                    "code": "INGEST-1555-400" if "required" in e.reason else "INGEST-1401-400",
+                    "message": e.reason,
+                    "path": e.path,
+                    "value": e.value,
+                }
+            )
+        for good_row, errs in grouped.items():
+            src_row = int(kept[good_row])
+            rejects.add(offset + src_row, errs[0]["code"], errs, _row_data(batch, src_row))
+        good = good.filter(result.valid)
+    return good
+
+
+def _own_dedupe(state: DedupeState | None) -> DedupeState | None:
+    """A fresh copy of the look-back state: what this partition sees is merged by the coordinator."""
+    if state is None:
+        return None
+    return DedupeState(state.key_columns, state.delta_column, state.horizon_seconds, state.seen)
+
+
+def run_partition(task: PartitionTask) -> PartitionResult:
+    """Read, map, validate and write one partition; returns its files and counts.
+
+    Source errors propagate (after deleting this attempt's files). When the abort marker of
+    the batch appears (another partition failed), stops with :class:`PartitionAborted`.
+    """
+    import fsspec
+
+    spec = dataclasses.replace(task.spec, dedupe=_own_dedupe(task.spec.dedupe))
+    target = task.target
+    out = PartitionResult(index=task.index, read_started=_ms())
+    read = ReadResult()
+    rejects = _Rejects(task.diagnostics if spec.error_diagnostics else None, spec.batch_id, task.index)
+    marker_fs, marker = fsspec.core.url_to_fs(abort_marker(target), **(target.storage_options or {}))
+    roller = ParquetFileRoller(
+        target.location, target.batch_id, target.schema, storage_options=target.storage_options, **target.roll
+    )
+    offset = 0
+    try:
+        if marker_fs.exists(marker):
+            raise PartitionAborted("Another partition of the run failed.")
+        for batch in task.connector.read(spec.auth, spec.read, read):
+            if marker_fs.exists(marker):
+                raise PartitionAborted("Another partition of the run failed.")
+            if spec.dedupe is not None:
+                batch, dropped = spec.dedupe.filter(batch)
+                out.skipped_records += dropped
+            if batch.num_rows == 0:
+                continue
+            out.input_records += batch.num_rows
+            good = map_and_validate(spec, batch, offset, rejects)
+            offset += batch.num_rows
+            if good.num_rows:
+                roller.write(good)
+                out.output_records += good.num_rows
+        out.files = roller.close()
+        rejects.flush()
+    except BaseException:
+        roller.abort()
+        raise
+    out.read_completed = _ms()
+    out.failed_records = rejects.rows
+    out.error_counts = rejects.counts
+    out.sample_errors = rejects.sample
+    out.input_bytes = read.input_bytes
+    out.input_files = read.input_files
+    out.extensions = dict(read.extensions)
+    out.new_watermark = read.new_watermark
+    if spec.dedupe is not None:
+        out.dedupe_hashes = list(spec.dedupe._hashes)
+        out.dedupe_deltas = list(spec.dedupe._deltas)
+    return out
