@@ -141,6 +141,10 @@ def test_two_apis_one_scheduler_two_workers(tmp_path: Path, pg_url: str) -> None
         assert all(r["state"] == "success" for r in every), [r["metrics"] for r in every]
         assert all(r["metrics"]["recordSummary"]["outputRecordCount"] == ROWS for r in every)
         assert {r["trigger"] for r in every} == {"scheduled", "ondemand"}
+        # a worker marks its queue row done just after the run's final state is visible
+        deadline = time.monotonic() + 10
+        while any(q.status != "done" for q in queue_rows(db).values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
         queue = queue_rows(db)
         for r in every:
             row = queue[r["id"]]
@@ -190,6 +194,11 @@ def test_two_apis_one_scheduler_two_workers(tmp_path: Path, pg_url: str) -> None
         survivor_pid = next(p for p in workers if p != victim_pid)
         dep.kill(victim)
 
+        # the recovery is over when the killed run's queue row is done (its retry, if any, is
+        # queued before that); only then are all of the flow's runs known
+        deadline = time.monotonic() + 60
+        while queue_rows(db)[run_id].status != "done" and time.monotonic() < deadline:
+            time.sleep(0.1)
         runs2 = wait_finished(api1, [big_flow], timeout=60)[big_flow]
         killed = next(r for r in runs2 if r["id"] == run_id)
         print(f"run killed mid-way ended {killed['state']}; runs of the flow: {len(runs2)}")
