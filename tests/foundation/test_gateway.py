@@ -47,15 +47,18 @@ def test_token_signed_with_another_key_is_rejected(api: Api) -> None:
 
 
 def test_token_expires_after_its_ttl(tmp_path) -> None:
+    import jwt
     from fastapi.testclient import TestClient
 
     from tests.conftest import make_settings
     from xdmflow.api.app import create_app
 
-    with TestClient(create_app(make_settings(tmp_path / "h", token_ttl_seconds=1))) as client:
+    with TestClient(create_app(make_settings(tmp_path / "h", token_ttl_seconds=3))) as client:
         a = Api(client)
         assert a.get(SANDBOXES).status_code == 200
-        time.sleep(2.1)
+        exp = jwt.decode(a.token, options={"verify_signature": False})["exp"]
+        assert exp - time.time() <= 3
+        time.sleep(max(0.0, exp - time.time()) + 1.1)
         r = a.get(SANDBOXES)
         assert r.status_code == 401 and r.json()["error_code"] == "401013"
 
