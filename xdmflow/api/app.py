@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xdmflow import __version__
 from xdmflow.api import health, ims
@@ -55,6 +55,38 @@ class TrailingSlash:
             if raw:
                 scope["raw_path"] = raw.rstrip(b"/") or b"/"
         await self.app(scope, receive, send)
+
+
+class RequestId:
+    """Give every request an id (the client's ``x-request-id`` or a new one), kept in
+    ``request.state.request_id`` for error bodies and logs and echoed in the response header.
+
+    A plain ASGI middleware: no extra task and response stream per request, as
+    ``@app.middleware("http")`` would add."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = ""
+        for key, value in scope.get("headers") or ():
+            if key == b"x-request-id":
+                rid = value.decode("latin-1")
+                break
+        rid = rid or new_uuid()
+        scope.setdefault("state", {})["request_id"] = rid
+        header = (b"x-request-id", rid.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, header]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 #: Hooks run at start-up / shutdown with the context (background scheduler and workers plug in here).
@@ -117,15 +149,8 @@ def create_app(
         redoc_url=None,
     )
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        rid = request.headers.get("x-request-id") or new_uuid()
-        request.state.request_id = rid
-        response = await call_next(request)
-        response.headers["x-request-id"] = rid
-        return response
-
     install_error_handlers(app)
+    app.add_middleware(RequestId)
     app.add_middleware(TrailingSlash)
     app.include_router(health.router)
     app.include_router(ims.router)
