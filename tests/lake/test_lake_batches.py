@@ -81,7 +81,8 @@ def test_exception_in_batch_leaves_table_and_storage_unchanged(lake: Lake, ds: s
     written: list[str] = []
     with (
         pytest.raises(RuntimeError, match="boom"),
-        lake.begin_batch(NS, ds, "bad", max_rows_per_file=10, row_group_rows=10) as w,
+        # synchronous writes, so the files can be seen before the abort
+        lake.begin_batch(NS, ds, "bad", max_rows_per_file=10, row_group_rows=10, background=False) as w,
     ):
         w.write(sample_table(35))
         written = w._roller.written_paths

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from xdmflow.errors import BadRequestError, ValidationFailedError
-from xdmflow.lake.files import check_batch_id, conform, write_parquet_files
+from xdmflow.lake.files import ParquetFileRoller, check_batch_id, conform, write_parquet_files
 
 ITEM = pa.struct([("n", pa.int16()), ("s", pa.string())])
 XDM = pa.schema(
@@ -82,7 +82,36 @@ def test_failed_write_deletes_its_files(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError):
         write_parquet_files(str(tmp_path), "b2", data(), schema=FILE, row_group_rows=1)
-    assert list((tmp_path / "data" / "batch=b2").iterdir()) == []
+    folder = tmp_path / "data" / "batch=b2"
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_roller_writes_the_same_files_in_the_background(tmp_path: Path, background: bool) -> None:
+    roller = ParquetFileRoller(
+        str(tmp_path), "b", FILE, row_group_rows=2, max_rows_per_file=4, background=background
+    )
+    for _ in range(5):
+        roller.write(pa.Table.from_pylist(ROWS, schema=XDM))
+    files = roller.close()
+    assert sum(f.record_count for f in files) == 5 * len(ROWS)
+    assert [f.record_count for f in files[:-1]] == [4] * (len(files) - 1)
+    got = pq.read_table([f.path for f in files])
+    assert got.num_rows == 5 * len(ROWS)
+
+
+def test_a_failing_background_write_surfaces_and_leaves_nothing(tmp_path: Path) -> None:
+    roller = ParquetFileRoller(str(tmp_path), "b", FILE, row_group_rows=1)
+    roller.write(pa.Table.from_pylist(ROWS, schema=XDM))
+    roller.close()  # a first complete file, then break the target folder under the writer
+    roller = ParquetFileRoller(str(tmp_path / "gone"), "b", FILE, row_group_rows=1)
+    (tmp_path / "gone").write_text("not a folder")  # makedirs below it fails in the writer thread
+    with pytest.raises(Exception):  # noqa: B017 - whatever the filesystem raises
+        for _ in range(10):
+            roller.write(pa.Table.from_pylist(ROWS, schema=XDM))
+        roller.close()
+    roller.abort()
+    assert roller.written_paths == []
 
 
 @pytest.mark.parametrize("bad", ["", "../x", "a/b", "a..b", ".hidden", "x" * 200])

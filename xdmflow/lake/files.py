@@ -11,7 +11,9 @@ Files of a batch live under ``<table location>/data/batch=<batch id>/`` and are 
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -138,7 +140,10 @@ class ParquetFileRoller:
     """Streams record batches into Parquet files of one batch, rolling to a new file once the
     current one reaches ``target_file_bytes`` (compressed, on storage) or ``max_rows_per_file``.
 
-    Memory is bounded by one row group (``row_group_rows``) plus the Parquet writer's buffers.
+    Row groups are written by a background thread one row group behind :meth:`write` (its
+    errors surface at the next ``write`` or at ``close``), so encoding and compression overlap
+    the caller's reading and mapping. Memory is bounded by three row groups (``row_group_rows``:
+    the one being filled, the queued one, the one being written) plus the writer's buffers.
     Call :meth:`close` to finish and get the files, or :meth:`abort` to delete everything
     written so far (including a half-written file).
     """
@@ -154,6 +159,7 @@ class ParquetFileRoller:
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
         compression: str = "zstd",
         storage_options: dict[str, Any] | None = None,
+        background: bool = True,
     ) -> None:
         self.directory = batch_data_dir(location, batch_id)
         self.schema = schema
@@ -170,6 +176,12 @@ class ParquetFileRoller:
         self._writer: pq.ParquetWriter | None = None
         self._file_rows = 0
         self._closed = False
+        # Row groups are encoded and compressed by one writer thread, one row group behind the
+        # caller, so the next batch is read and mapped while this one is written.
+        self._background = background
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     @property
     def written_paths(self) -> list[str]:
@@ -193,6 +205,44 @@ class ParquetFileRoller:
             return
         table = pa.Table.from_batches(self._buffer, schema=self.schema)
         self._buffer, self._buffered_rows = [], 0
+        if not self._background:
+            self._write_table(table)
+            return
+        self._raise_writer_error()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name="xdmflow-parquet", daemon=True)
+            self._thread.start()
+        while True:  # wait for room, but notice a writer that died meanwhile
+            try:
+                self._queue.put(table, timeout=0.5)
+                break
+            except queue.Full:
+                self._raise_writer_error()
+
+    def _drain(self) -> None:
+        while True:
+            table = self._queue.get()
+            if table is None or self._error is not None:
+                if table is None:
+                    return
+                continue  # after a failure: swallow the rest until the sentinel
+            try:
+                self._write_table(table)
+            except BaseException as exc:  # handed to the caller at its next write or close
+                self._error = exc
+
+    def _raise_writer_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _join_writer(self) -> None:
+        """Wait until every queued row group is written (or the writer failed)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _write_table(self, table: pa.Table) -> None:
         start = 0
         while start < table.num_rows:
             if self._writer is None:
@@ -230,6 +280,8 @@ class ParquetFileRoller:
         """Flush and close; returns the complete files (none when no rows were written)."""
         if not self._closed:
             self._flush()
+            self._join_writer()
+            self._raise_writer_error()
             if self._writer is not None:
                 self._finish_file()
             self._closed = True
@@ -239,6 +291,9 @@ class ParquetFileRoller:
         """Close without finishing and delete every file this roller started."""
         self._closed = True
         self._buffer = []
+        if self._thread is not None:
+            self._error = self._error or RuntimeError("aborted")  # the writer skips what is queued
+            self._join_writer()
         try:
             if self._writer is not None:
                 self._writer.close()
@@ -283,7 +338,7 @@ def delete_files(paths: Iterable[str]) -> None:
         fs, path = fsspec.core.url_to_fs(p)
         try:
             fs.rm(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # never created: nothing to delete
             pass
 
 
