@@ -6,7 +6,9 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,14 +161,30 @@ def issue_token(
     return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
 
 
+#: Tokens whose signature was checked, with their claims (a client sends the same token for up to
+#: its lifetime; the expiry is still checked on every use).
+_VERIFIED: OrderedDict[tuple[str, bytes], dict[str, Any]] = OrderedDict()
+_VERIFIED_MAX = 4096
+_VERIFIED_LOCK = threading.Lock()
+
+
 def verify_token(token: str, keys: Keyring) -> dict[str, Any]:
     """The token's claims; ``AuthError`` 401013 when it is invalid or expired."""
+    key = (token, keys.signing_key)
+    with _VERIFIED_LOCK:
+        known = _VERIFIED.get(key)
+    if known is not None and known["exp"] > time.time():
+        return dict(known)
     try:
         claims: dict[str, Any] = jwt.decode(
             token, keys.signing_key, algorithms=["HS256"], options={"require": ["exp", "org", "client_id"]}
         )
     except jwt.PyJWTError:
         raise AuthError("Oauth token is not valid", code="401013", status=401) from None
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = dict(claims)
+        while len(_VERIFIED) > _VERIFIED_MAX:
+            _VERIFIED.popitem(last=False)
     return claims
 
 

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from xdmflow.errors import ConflictError, NotFoundError, PreconditionFailedError
 from xdmflow.ids import new_etag, now_ms
@@ -33,17 +33,18 @@ class DocumentStore:
     def __init__(self, kind: str, label: str | None = None) -> None:
         self.kind = kind
         self.label = label or kind
+        # built once: constructing the statement cost about as much as running it
+        self._find = select(Document).where(
+            Document.kind == kind,
+            Document.id == bindparam("doc_id"),
+            Document.org_id == bindparam("org_id"),
+            Document.sandbox_name == bindparam("sandbox_name"),
+        )
 
     # -- reads -----------------------------------------------------------------------
     def find(self, s: Session, scope: Scope, doc_id: str) -> Document | None:
-        return s.scalars(
-            select(Document).where(
-                Document.kind == self.kind,
-                Document.id == doc_id,
-                Document.org_id == scope.org_id,
-                Document.sandbox_name == scope.sandbox_name,
-            )
-        ).first()
+        params = {"doc_id": doc_id, "org_id": scope.org_id, "sandbox_name": scope.sandbox_name}
+        return s.scalars(self._find, params).first()
 
     def find_unscoped(self, s: Session, doc_id: str) -> Document | None:
         """Internal use only (workers, recovery): a document by id in any scope."""
@@ -72,9 +73,17 @@ class DocumentStore:
         names: Sequence[str] | None = None,
     ) -> list[Document]:
         """Documents of the scope, pre-filtered on indexed columns, oldest first."""
+        org: ColumnElement[str] | InstrumentedAttribute[str] = Document.org_id
+        if ids is not None or parent_ids is not None:
+            # Look the documents up by id / parent (ix_documents_kind_id, ix_documents_parent) and
+            # check the scope on the rows found. Compared as ``org_id || ''``, the org cannot drive
+            # ix_documents_scope: without table statistics SQLite would otherwise prefer that index
+            # (three equalities) and scan every document of the kind in the scope — 47 ms instead
+            # of 0.04 ms to list the runs of one flow among 30,000.
+            org = Document.org_id + ""
         q = select(Document).where(
             Document.kind == self.kind,
-            Document.org_id == scope.org_id,
+            org == scope.org_id,
             Document.sandbox_name == scope.sandbox_name,
         )
         if ids is not None:

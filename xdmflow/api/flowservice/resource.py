@@ -38,9 +38,9 @@ def resource_router(
     base = f"/data/foundation/flowservice/{name}"
 
     @router.get("", dependencies=[Depends(allow_query(*LIST_PARAMS, code="1451"))])
-    def list_all(request: Request, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+    def list_all(request: Request, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
         with ctx.db.session() as s:
-            return list_documents(
+            out = list_documents(
                 s,
                 scope_of(p),
                 store,
@@ -48,6 +48,7 @@ def resource_router(
                 base,
                 parent_field=parent_field,
             )
+        return JSONResponse(out)  # stored JSON: no re-encoding pass
 
     @router.post("", status_code=201)
     def create_one(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
@@ -56,9 +57,10 @@ def resource_router(
         return JSONResponse(out, 201, headers={"Location": f"{base}/{out['id']}"})
 
     @router.get("/{doc_id}", dependencies=[Depends(allow_query(code="1451"))])
-    def get_one(doc_id: str, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+    def get_one(doc_id: str, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
         with ctx.db.session() as s:
-            return items(view(store.get(s, scope_of(p), doc_id)))
+            out = items(view(store.get(s, scope_of(p), doc_id)))
+        return JSONResponse(out)
 
     @router.patch("/{doc_id}")
     def patch_one(

@@ -17,11 +17,12 @@ BASE = "/data/foundation/flowservice/runs"
 
 
 @router.get("", dependencies=[Depends(allow_query(*LIST_PARAMS, code="1451"))])
-def list_runs(request: Request, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+def list_runs(request: Request, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
     with ctx.db.session() as s:
-        return list_documents(
+        out = list_documents(
             s, scope_of(p), RUNS, list(request.query_params.multi_items()), BASE, parent_field="flowId"
         )
+    return JSONResponse(out)  # stored JSON: no re-encoding pass
 
 
 @router.post("", status_code=201)
@@ -32,9 +33,10 @@ def create_run(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
 
 
 @router.get("/{run_id}", dependencies=[Depends(allow_query(code="1451"))])
-def get_run(run_id: str, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+def get_run(run_id: str, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
     with ctx.db.session() as s:
-        return items(svc.run_view(RUNS.get(s, scope_of(p), run_id)))
+        out = items(svc.run_view(RUNS.get(s, scope_of(p), run_id)))
+    return JSONResponse(out)
 
 
 @router.post("/{run_id}/action", dependencies=[Depends(allow_query("op", code="1451"))])
