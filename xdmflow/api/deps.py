@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from xdmflow.api.errors import ContentTypeError
@@ -15,7 +16,7 @@ from xdmflow.services import identity
 from xdmflow.services.context import AppContext
 from xdmflow.services.identity import Principal
 from xdmflow.store.documents import Scope
-from xdmflow.store.tables import ApiClient, Org
+from xdmflow.store.tables import ApiClient, Org, Sandbox
 
 __all__ = [
     "get_ctx",
@@ -35,7 +36,8 @@ class SandboxNotFoundError(NotFoundError):
     """The ``x-sandbox-name`` names no sandbox of the org (Flow Service 2100-404 family)."""
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # async: a plain attribute read must not cost a hop through the thread pool per request
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -51,6 +53,28 @@ def get_session(ctx: CtxDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+#: Client, org and sandbox of a request in one round trip (the org and sandbox may be missing).
+_IDENTITY = (
+    select(
+        ApiClient.disabled,
+        ApiClient.org_id,
+        Org.id.label("org"),
+        Org.tenant_id,
+        Sandbox.id.label("sandbox_id"),
+        Sandbox.name.label("sandbox_name"),
+        Sandbox.type.label("sandbox_type"),
+    )
+    .select_from(ApiClient)
+    .outerjoin(Org, Org.id == bindparam("org_header"))
+    .outerjoin(
+        Sandbox,
+        (Sandbox.org_id == Org.id) & (Sandbox.name == bindparam("sandbox")) & (Sandbox.state != "deleted"),
+    )
+    .where(ApiClient.client_id == bindparam("api_key"))
+    .limit(1)
+)
+
+
 def get_principal(request: Request, ctx: CtxDep) -> Principal:
     """Check the platform's headers exactly as its gateway does (platform-api.md §0.3)."""
     auth = request.headers.get("authorization")
@@ -64,36 +88,33 @@ def get_principal(request: Request, ctx: CtxDep) -> Principal:
     if not api_key:
         raise AuthError("Api Key is required", code="403000", status=403)
     org_header = request.headers.get("x-gw-ims-org-id")
-    with ctx.db.session() as s:
-        client = s.get(ApiClient, api_key)
-        if client is None or client.disabled or client.org_id != claims["org"]:
-            raise AuthError("Api Key is invalid", code="403003", status=403)
-        if not org_header:
-            raise AuthError("Missing header", code="400003", status=400)
-        if org_header != claims["org"]:
-            raise AuthError("Profile is not valid", code="403025", status=403)
-        org = s.get(Org, org_header)
-        if org is None:
-            raise AuthError("Profile is not valid", code="403025", status=403)
-        name = (request.headers.get("x-sandbox-name") or "prod").strip().lower()
-        try:
-            sb = identity.get_sandbox(s, org.id, name)
-        except NotFoundError:
-            raise SandboxNotFoundError(
-                f"Sandbox name {name} not found for the organization {org.id}. "
-                "List the sandboxes with GET /data/foundation/sandbox-management/sandboxes.",
-                code="2100",
-                resource_type="sandbox",
-                resource_id=name,
-            ) from None
-        return Principal(
-            client_id=client.client_id,
-            org_id=org.id,
-            sandbox_name=sb.name,
-            sandbox_id=sb.id,
-            sandbox_type=sb.type,
-            tenant_id=org.tenant_id,
+    name = (request.headers.get("x-sandbox-name") or "prod").strip().lower()
+    with ctx.db.engine.connect() as conn:
+        row = conn.execute(
+            _IDENTITY, {"api_key": api_key, "org_header": org_header or "", "sandbox": name}
+        ).first()
+    if row is None or row.disabled or row.org_id != claims["org"]:
+        raise AuthError("Api Key is invalid", code="403003", status=403)
+    if not org_header:
+        raise AuthError("Missing header", code="400003", status=400)
+    if org_header != claims["org"] or row.org is None:
+        raise AuthError("Profile is not valid", code="403025", status=403)
+    if row.sandbox_id is None:
+        raise SandboxNotFoundError(
+            f"Sandbox name {name} not found for the organization {row.org}. "
+            "List the sandboxes with GET /data/foundation/sandbox-management/sandboxes.",
+            code="2100",
+            resource_type="sandbox",
+            resource_id=name,
         )
+    return Principal(
+        client_id=api_key,
+        org_id=row.org,
+        sandbox_name=row.sandbox_name,
+        sandbox_id=row.sandbox_id,
+        sandbox_type=row.sandbox_type,
+        tenant_id=row.tenant_id,
+    )
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -131,11 +152,11 @@ async def read_json(request: Request) -> Any:
 JsonBody = Annotated[Any, Depends(read_json)]
 
 
-def allow_query(*names: str, code: str | None = None) -> Callable[[Request], None]:
+def allow_query(*names: str, code: str | None = None) -> Callable[[Request], Awaitable[None]]:
     """A dependency rejecting query parameters other than ``names`` (case-sensitive)."""
     allowed = set(names)
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:  # no I/O: no thread-pool hop
         unknown = sorted({k for k in request.query_params if k not in allowed})
         if unknown:
             hint = ", ".join(sorted(allowed)) or "none"
