@@ -73,11 +73,15 @@ def _pick(rng: np.random.Generator, choices: list[str], n: int) -> pa.Array:
     return pc.take(pa.array(choices), pa.array(rng.integers(0, len(choices), n)))
 
 
-def generate(n_rows: int, seed: int = 42) -> pa.Table:
-    """``n_rows`` transactions; the same ``(n_rows, seed)`` always gives the same table."""
+def generate(n_rows: int, seed: int = 42, *, start: int = 0, since: str = "2023-01-01T00:00:00") -> pa.Table:
+    """``n_rows`` transactions; the same arguments always give the same table.
+
+    ``start`` offsets the transaction ids (``TX000000000000`` + start …): new rows for an
+    incremental run; ``since`` is the earliest ``updatedAt`` (the span is two years).
+    """
     rng = np.random.default_rng(seed)
     n = n_rows
-    idx = np.arange(n)
+    idx = np.arange(start, start + n)
     ids = pc.binary_join_element_wise("TX", pa.array(np.char.zfill(idx.astype(str), 12)), "")
     first = _pick(rng, FIRST, n)
     last = _pick(rng, LAST, n)
@@ -89,7 +93,7 @@ def generate(n_rows: int, seed: int = 42) -> pa.Table:
     amount = pa.array(
         np.char.add(np.char.add((cents // 100).astype(str), "."), np.char.zfill((cents % 100).astype(str), 2))
     )
-    base = np.datetime64("2023-01-01T00:00:00")
+    base = np.datetime64(since)
     stamps = base + rng.integers(0, 2 * 365 * 86400, n).astype("timedelta64[s]")
     updated = pc.strftime(pa.array(stamps, pa.timestamp("s")), "%Y-%m-%d %H:%M:%S")
     items = pa.array(rng.integers(1, 20, n).astype(str))

@@ -1,0 +1,237 @@
+"""``python -m bench``: regenerate the data, run every A/B pair (each system in its own child
+process), write ``docs/performance.md`` and ``docs/performance.png``, print a summary.
+
+    python -m bench                                  # everything, defaults below
+    python -m bench --rows 200000 --big-rows 0 --only file,postgres --out /tmp/perf.md
+
+Steps (``--only`` takes a comma-separated subset): ``file`` (1M-row file flow: xdmflow, DuckDB,
+dlt Arrow, dlt dicts; CSV, plus Parquet and JSON lines for xdmflow and DuckDB), ``postgres``
+(full + 1 % delta), ``incremental`` (new file beside the old one; one CSV rewritten in place),
+``big`` (``--big-rows`` through the file flow, peak RSS), ``api`` (wrk vs a minimal FastAPI
+app), ``scheduler`` (10,000 flows, SQLite and PostgreSQL), ``profile`` (pyinstrument of one
+file-flow run, embedded in the report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench.common import Measurement
+
+STEPS = ("file", "postgres", "incremental", "big", "api", "scheduler", "profile")
+
+
+def _child(module: str, args: list[str], workdir: Path, tag: str) -> list[dict[str, Any]]:
+    out = workdir / "results" / f"{tag}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        out.unlink()
+    cmd = [sys.executable, "-m", module, "--workdir", str(workdir), *args, "--json-out", str(out)]
+    print(f"  $ {' '.join(cmd[2:])}", flush=True)
+    env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(cmd, env=env)
+    if proc.returncode != 0 or not out.exists():
+        print(f"  !! {tag} failed (exit {proc.returncode})", flush=True)
+        return [
+            asdict(
+                Measurement(
+                    "FAILED", tag, 0, notes=f"`python -m {module} {' '.join(args)}` exited {proc.returncode}"
+                )
+            )
+        ]
+    data: list[dict[str, Any]] = json.loads(out.read_text(encoding="utf-8"))
+    for d in data:
+        d["step_tag"] = tag
+    return data
+
+
+def run_steps(a: argparse.Namespace, steps: list[str]) -> tuple[list[dict[str, Any]], str]:
+    w = a.workdir
+    r, rep = str(a.rows), str(a.repeat)
+    res: list[dict[str, Any]] = []
+    profile_text = ""
+    if "file" in steps:
+        for fmt in ("csv", "parquet", "jsonl"):
+            res += _child(
+                "bench.systems.duckdb_sys",
+                ["--case", f"file-{fmt}", "--rows", r, "--repeat", rep],
+                w,
+                f"duckdb-{fmt}",
+            )
+            res += _child(
+                "bench.systems.xdmflow_flow",
+                ["--case", f"file-{fmt}", "--rows", r, "--repeat", rep],
+                w,
+                f"xdmflow-{fmt}",
+            )
+        res += _child(
+            "bench.systems.dlt_sys", ["--case", "arrow", "--rows", r, "--repeat", rep], w, "dlt-arrow"
+        )
+        res += _child(
+            "bench.systems.dlt_sys", ["--case", "dicts", "--rows", r, "--repeat", rep], w, "dlt-dicts"
+        )
+    if "postgres" in steps:
+        from bench.data import load_postgres
+
+        load_postgres(w / "data" / "full" / "tx.csv")  # a fresh table: the deltas of a previous run are gone
+        res += _child(
+            "bench.systems.xdmflow_flow",
+            ["--case", "postgres", "--rows", r, "--repeat", rep],
+            w,
+            "xdmflow-postgres",
+        )
+    if "incremental" in steps:
+        res += _child(
+            "bench.systems.xdmflow_flow",
+            ["--case", "incremental-file", "--rows", r, "--repeat", rep],
+            w,
+            "xdmflow-incremental",
+        )
+        res += _child(
+            "bench.systems.xdmflow_flow",
+            ["--case", "rewrite-file", "--rows", r, "--repeat", rep],
+            w,
+            "xdmflow-rewrite",
+        )
+        res += _child(
+            "bench.systems.duckdb_sys",
+            ["--case", "rewrite-file", "--rows", r, "--repeat", rep],
+            w,
+            "duckdb-rewrite",
+        )
+    if "big" in steps and a.big_rows:
+        br, brep = str(a.big_rows), str(a.big_repeat)
+        res += _child(
+            "bench.systems.xdmflow_flow",
+            ["--case", "file-big", "--rows", br, "--repeat", brep],
+            w,
+            "xdmflow-big",
+        )
+    if "api" in steps:
+        res += _child(
+            "bench.systems.api_bench",
+            [
+                "--flows",
+                str(a.flows),
+                "--duration",
+                str(a.api_duration),
+                "--repeat",
+                rep,
+                "--connections",
+                str(a.connections),
+            ],
+            w,
+            "api",
+        )
+    if "scheduler" in steps:
+        for store in ("sqlite", "postgres"):
+            res += _child(
+                "bench.systems.scheduler_bench",
+                ["--store", store, "--flows", str(a.flows), "--repeat", rep],
+                w,
+                f"scheduler-{store}",
+            )
+    if "profile" in steps:
+        cmd = [sys.executable, "-m", "bench.profile", "--workdir", str(w), "--source", "full/tx.csv"]
+        print(f"  $ {' '.join(cmd[2:])}", flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        profile_text = proc.stdout if proc.returncode == 0 else f"profile failed: {proc.stderr[-2000:]}"
+        (w / "results" / "profile.txt").write_text(profile_text, encoding="utf-8")
+    return res, profile_text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per case (the table shows the median)")
+    ap.add_argument("--big-rows", type=int, default=10_000_000, help="rows of the scale case (0 skips it)")
+    ap.add_argument("--big-repeat", type=int, default=1, help="timed runs of the scale case")
+    ap.add_argument("--flows", type=int, default=10_000, help="flows in the store (API and scheduler)")
+    ap.add_argument("--api-duration", type=int, default=10, help="seconds of load per API measurement")
+    ap.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections of wrk")
+    ap.add_argument("--only", default="", help=f"comma-separated steps of {', '.join(STEPS)}")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/xdmflow-bench"))
+    ap.add_argument("--out", type=Path, default=Path("docs/performance.md"))
+    ap.add_argument(
+        "--skip-data", action="store_true", help="reuse the data of the previous run in --workdir"
+    )
+    ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: write --out again from the last run saved in --workdir (results/run.json)",
+    )
+    a = ap.parse_args()
+    steps = [s.strip() for s in a.only.split(",") if s.strip()] or list(STEPS)
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        ap.error(f"unknown step(s) {', '.join(sorted(unknown))}; choose from {', '.join(STEPS)}")
+
+    from bench import report
+
+    a.workdir.mkdir(parents=True, exist_ok=True)
+    saved = a.workdir / "results" / "run.json"
+    if a.render_only:
+        run = json.loads(saved.read_text(encoding="utf-8"))
+    else:
+        started = time.time()
+        env_before = report.environment()
+        print(
+            f"xdmflow benchmark: steps {', '.join(steps)}, {a.rows:,} rows, {a.repeat} runs each, "
+            f"work dir {a.workdir}",
+            flush=True,
+        )
+        if not a.skip_data:
+            from bench.data import prepare
+
+            t0 = time.perf_counter()
+            prepare(a.workdir, a.rows, a.big_rows if "big" in steps else 0, postgres=False)
+            print(f"  data ready in {time.perf_counter() - t0:.0f} s", flush=True)
+        results, profile_text = run_steps(a, steps)
+        run = {
+            "results": results,
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()},
+            "steps": steps,
+            "command": ("python -m bench " + " ".join(sys.argv[1:])).strip(),
+            "started": started,
+            "finished": time.time(),
+            "env_before": env_before,
+            "env_after": report.environment(),
+            "profile_text": profile_text,
+        }
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps(run, indent=1), encoding="utf-8")
+    doc, summary = report.render(
+        run["results"],
+        args=run["args"],
+        steps=run["steps"],
+        command=run["command"],
+        started=run["started"],
+        finished=run["finished"],
+        env_before=run["env_before"],
+        env_after=run["env_after"],
+        profile_text=run["profile_text"],
+        png_name=a.out.with_suffix(".png").name,
+        dask_section=report.dask_section(a.out.read_text(encoding="utf-8")) if a.out.exists() else "",
+    )
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(doc, encoding="utf-8")
+    report.plot(run["results"], a.out.with_suffix(".png"))
+    print(summary)
+    print(
+        f"wrote {a.out} and {a.out.with_suffix('.png')} "
+        f"({(run['finished'] - run['started']) / 60:.0f} min of measuring)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,533 @@
+# ruff: noqa: E501  (markdown table rows and prose read better unwrapped)
+"""Turn the measurements of one ``python -m bench`` run into ``docs/performance.md`` and a PNG."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+__all__ = ["environment", "render", "plot", "dask_section"]
+
+R = dict[str, Any]
+NOTES = Path(__file__).with_name("notes.md")
+
+
+def environment() -> dict[str, Any]:
+    """Cores, memory, CPU model, load average and versions of everything measured."""
+    import psutil
+
+    env: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load": tuple(round(x, 2) for x in os.getloadavg()),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                env["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for mod in (
+        "xdmflow",
+        "pyarrow",
+        "duckdb",
+        "dlt",
+        "fastapi",
+        "uvicorn",
+        "sqlalchemy",
+        "pyiceberg",
+        "psycopg",
+    ):
+        try:
+            from importlib.metadata import version
+
+            versions[mod] = version(mod)
+        except Exception:
+            versions[mod] = "?"
+    import sqlite3
+
+    versions["sqlite"] = sqlite3.sqlite_version
+    try:
+        import psycopg
+
+        from bench.common import PG_URL
+
+        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            versions["postgresql"] = str(row[0]).split()[0] if row else "?"
+    except Exception:
+        versions["postgresql"] = "unreachable"
+    if shutil.which("wrk"):
+        out = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+        versions["wrk"] = (out.stdout or out.stderr).split()[1] if (out.stdout or out.stderr) else "?"
+    env["versions"] = versions
+    return env
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _find(results: list[R], system: str, case: str) -> R | None:
+    for r in results:
+        if r["system"] == system and r["case"] == case and r.get("seconds"):
+            return r
+    return None
+
+
+def _med(r: R | None, key: str = "seconds") -> float | None:
+    if r is None or not r.get(key):
+        return None
+    return float(statistics.median(r[key]))
+
+
+def _rate(r: R | None) -> float | None:
+    m = _med(r)
+    return r["rows"] / m if r is not None and m else None
+
+
+def _s(v: float | None, digits: int = 2) -> str:
+    return "—" if v is None else f"{v:.{digits}f} s"
+
+
+def _span(r: R | None, key: str = "seconds", scale: float = 1.0, unit: str = " s", digits: int = 2) -> str:
+    if r is None or not r.get(key):
+        return "—"
+    vals = [v * scale for v in r[key]]
+    return f"{min(vals):.{digits}f}–{max(vals):.{digits}f}{unit}"
+
+
+def _n(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.0f}"
+
+
+def _x(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}×"
+
+
+def _mb(r: R | None) -> str:
+    return "—" if r is None else f"{r['peak_rss_mb']:,.0f} MB"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _verdict(ok: bool | None) -> str:
+    return "—" if ok is None else ("**holds**" if ok else "**miss**")
+
+
+# -- the document -------------------------------------------------------------------------------
+def render(
+    results: list[R],
+    *,
+    args: dict[str, Any],
+    steps: list[str],
+    command: str,
+    started: float,
+    finished: float,
+    env_before: dict[str, Any],
+    env_after: dict[str, Any],
+    profile_text: str,
+    png_name: str,
+    dask_section: str = "",
+) -> tuple[str, str]:
+    """``(markdown, console summary)``; ``dask_section`` (the Dask executor's own section, written
+    by ``python -m bench.dask_flow``) is kept at the end, else a placeholder heading is."""
+    rows = int(args["rows"])
+    day = dt.datetime.fromtimestamp(started, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    v = env_before["versions"]
+    out: list[str] = []
+    add = out.append
+    add("# Performance\n")
+    add(
+        "Measured side by side on the same machine in the same run, each system in its own child "
+        "process (so peak RSS is its own); ratios are what count, absolute numbers depend on the machine "
+        "and on what else ran on it.\n"
+    )
+    add(
+        f"Reproduce: `{command}` (from the repository root; about {int((finished - started) / 60) + 1} minutes here).\n"
+    )
+    add(
+        f"Run: {day}, {(finished - started) / 60:.0f} min. Machine: {env_before['cores']} cores ({env_before['cpu']}), "
+        f"{env_before['memory_gb']} GB RAM; load average {env_before['load'][0]} before, {env_after['load'][0]} "
+        "after (the machine was shared with other work during the run: CPU contention inflates every "
+        "absolute time, and a system measured during a busier moment looks slower)."
+        if env_before["load"][0] > 0.5 or env_after["load"][0] > 0.5
+        else f"Run: {day}. Machine: {env_before['cores']} cores ({env_before['cpu']}), {env_before['memory_gb']} GB RAM."
+    )
+    add("")
+    add(
+        "Versions: Python "
+        + env_before["python"]
+        + ", "
+        + ", ".join(f"{k} {val}" for k, val in v.items())
+        + ".\n"
+    )
+    failed = [r for r in results if r["system"] == "FAILED"]
+    if failed:
+        add(
+            "**Steps that failed in this run:** "
+            + "; ".join(f"{r['case']} ({r['notes']})" for r in failed)
+            + "\n"
+        )
+    if set(steps) != {"file", "postgres", "incremental", "big", "api", "scheduler", "profile"}:
+        add(f"Steps run: {', '.join(steps)} (a partial run).\n")
+
+    # ---- figures
+    duck = {f: _find(results, "DuckDB", f"file-{f}") for f in ("csv", "parquet", "jsonl")}
+    ours = {f: _find(results, "xdmflow", f"file-{f}") for f in ("csv", "parquet", "jsonl")}
+    dlt_a = _find(results, "dlt (Arrow)", "file-csv")
+    dlt_d = _find(results, "dlt (dicts)", "file-csv")
+    pg_full = _find(results, "xdmflow", "postgres full")
+    pg_inc = _find(results, "xdmflow", "postgres 1 %")
+    nf_full = _find(results, "xdmflow", "incremental-file full")
+    nf_inc = _find(results, "xdmflow", "incremental-file 1 %")
+    rw_full = _find(results, "xdmflow", "rewrite-file full")
+    rw_inc = _find(results, "xdmflow", "rewrite-file +1 %")
+    rw_duck = _find(results, "DuckDB", "rewrite-file +1 %")
+    big = next(
+        (r for r in results if r["system"] == "xdmflow" and r["case"] == "file-big" and r.get("seconds")),
+        None,
+    )
+    anchor = _rate(duck["csv"])
+
+    # ---- targets
+    add("## Targets\n")
+    add("| target | measured | verdict |")
+    add("| --- | --- | --- |")
+    t_summary: list[str] = []
+
+    def target(name: str, measured: str, ok: bool | None) -> None:
+        add(f"| {name} | {measured} | {_verdict(ok)} |")
+        t_summary.append(f"  {'OK  ' if ok else 'MISS' if ok is not None else '—   '} {name}: {measured}")
+
+    r_duck = _ratio(_rate(ours["csv"]), anchor)
+    for fmt, label in (("csv", "CSV"), ("parquet", "Parquet"), ("jsonl", "JSON lines")):
+        r_fmt = _ratio(_rate(ours[fmt]), _rate(duck[fmt]))
+        target(
+            f"file flow rows/s ≥ 0.8 × DuckDB's on the same data ({label}, {rows:,} rows)",
+            _x(r_fmt),
+            None if r_fmt is None else r_fmt >= 0.8,
+        )
+    r_dlta = _ratio(_rate(ours["csv"]), _rate(dlt_a))
+    target(
+        "file flow rows/s ≥ 1.5 × dlt from Arrow (CSV)", _x(r_dlta), None if r_dlta is None else r_dlta >= 1.5
+    )
+    r_dltd = _ratio(_rate(ours["csv"]), _rate(dlt_d))
+    target(
+        "file flow rows/s ≥ 20 × dlt from Python dicts (CSV)",
+        _x(r_dltd),
+        None if r_dltd is None else r_dltd >= 20,
+    )
+    r_pg = _ratio(_rate(pg_full), anchor)
+    target(
+        "PostgreSQL flow rows/s ≥ 0.3 × DuckDB's file anchor (CSV)",
+        _x(r_pg),
+        None if r_pg is None else r_pg >= 0.3,
+    )
+    i_sql = _ratio(_med(pg_inc), _med(pg_full))
+    target(
+        "incremental, SQL source (1 % rows changed) ≤ 10 % of a full run",
+        "—" if i_sql is None else f"{i_sql:.1%}",
+        None if i_sql is None else i_sql <= 0.10,
+    )
+    i_file = _ratio(_med(nf_inc), _med(nf_full))
+    target(
+        "incremental, file source (1 % new rows in a new file) ≤ 10 % of a full run",
+        "—" if i_file is None else f"{i_file:.1%}",
+        None if i_file is None else i_file <= 0.10,
+    )
+    i_rw = _ratio(_med(rw_inc), _med(rw_full))
+    i_rw_duck = _ratio(_med(rw_duck), _med(duck["csv"]))
+    add(
+        f"| (no target) one CSV rewritten in place with 1 % more rows | "
+        f"{'—' if i_rw is None else f'{i_rw:.0%}'} of a full run (DuckDB, filtering on the watermark: "
+        f"{'—' if i_rw_duck is None else f'{i_rw_duck:.0%}'}) | cannot skip data |"
+    )
+    big_rss = big["peak_rss_mb"] if big else None
+    target(
+        f"{int(args['big_rows']):,}-row file flow peak RSS ≤ 1.5 GB",
+        "—" if big_rss is None else f"{big_rss:,.0f} MB",
+        None if big_rss is None else big_rss <= 1536,
+    )
+    api_rows = []
+    for name in ("GET /flows/{id}", "GET /runs?property=flowId==…"):
+        a_ours = _find(results, "xdmflow API", name)
+        a_min = _find(results, "minimal FastAPI", name)
+        api_rows.append((name, a_ours, a_min))
+        rps_o = statistics.median(a_ours["extra"]["rps"]) if a_ours else None
+        rps_m = statistics.median(a_min["extra"]["rps"]) if a_min else None
+        rr = _ratio(rps_o, rps_m)
+        target(
+            f"API {name}: ≥ 0.5 × the minimal endpoint's requests/s",
+            _x(rr),
+            None if rr is None else rr >= 0.5,
+        )
+        p99 = statistics.median(a_ours["extra"]["p99_ms"]) if a_ours else None
+        target(
+            f"API {name}: p99 ≤ 50 ms at that load",
+            "—" if p99 is None else f"{p99:.1f} ms",
+            None if p99 is None else p99 <= 50,
+        )
+    sched = {
+        st: _find(results, "xdmflow scheduler", f"idle tick, {int(args['flows']):,} flows ({st})")
+        for st in ("sqlite", "postgres")
+    }
+    fire = {
+        st: _find(results, "xdmflow scheduler", f"firing tick, {int(args['flows']):,} flows due ({st})")
+        for st in ("sqlite", "postgres")
+    }
+    for st in ("sqlite", "postgres"):
+        idle_s = _med(sched[st])
+        target(
+            f"scheduler tick with {int(args['flows']):,} enabled flows ≤ 200 ms ({st})",
+            "—" if idle_s is None else f"{idle_s * 1000:.1f} ms",
+            None if idle_s is None else idle_s <= 0.2,
+        )
+    for st in ("sqlite", "postgres"):
+        fire_s = _med(fire[st])
+        target(
+            f"(reported) tick firing all {int(args['flows']):,} flows at once ({st}) ≤ 200 ms",
+            "—" if fire_s is None else f"{fire_s:.2f} s, {int(args['flows']) / fire_s:,.0f} runs/s",
+            None if fire_s is None else fire_s <= 0.2,
+        )
+    add("")
+
+    # ---- file flow
+    add(f"## File flow, {rows:,} rows\n")
+    add(
+        "xdmflow: a real flow through the service (local-files connector → mapping set of 12 fields "
+        "with 3 expressions → validation against the target schema → one Iceberg batch committed), "
+        "started with `POST /runs`; time = the run's own `durationSummary` (read start → commit). "
+        "*wall* = the run's `createdAt` (the POST) → its last update (success), i.e. with the worker's "
+        "pick-up (polls every 0.5 s) and the run bookkeeping. DuckDB: the same mapping, casts and "
+        "rejects in one `COPY (SELECT …) TO 'x.parquet'` (zstd, like the lake), all CSV columns read as "
+        "text like xdmflow's reader. dlt: `pipeline.run(…, loader_file_format='parquet')` to the "
+        "filesystem destination, from a `pyarrow.csv.read_csv` table (types inferred) and from "
+        "`csv.DictReader` dicts — no mapping, no rejects, so the lighter job. Row counts are checked: "
+        "xdmflow and DuckDB keep the same rows.\n"
+    )
+    add(
+        "| system | input | median | min–max | rows/s | vs DuckDB (same input) | wall (median) | peak RSS | kept / rejected |"
+    )
+    add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for fmt, label in (("csv", "CSV"), ("parquet", "Parquet"), ("jsonl", "JSON lines")):
+        for r in (duck[fmt], ours[fmt]):
+            if r is None:
+                continue
+            add(
+                f"| {r['system']} | {label} | {_s(_med(r))} | {_span(r)} | {_n(_rate(r))} | "
+                f"{_x(_ratio(_rate(r), _rate(duck[fmt])))} | {_s(_med(r, 'wall_seconds'))} | {_mb(r)} | "
+                f"{r['rows_out']:,} / {r['rejected']:,} |"
+            )
+        if fmt == "csv":
+            for r in (dlt_a, dlt_d):
+                if r is not None:
+                    add(
+                        f"| {r['system']} | CSV | {_s(_med(r))} | {_span(r)} | {_n(_rate(r))} | "
+                        f"{_x(_ratio(_rate(r), anchor))} | {_s(_med(r, 'wall_seconds'))} | {_mb(r)} | {r['rows_out']:,} / — |"
+                    )
+    if ours["csv"] and duck["csv"]:
+        same = ours["csv"]["rows_out"] == duck["csv"]["rows_out"]
+        add(
+            f"\nRows kept: xdmflow {ours['csv']['rows_out']:,}, DuckDB {duck['csv']['rows_out']:,} "
+            f"({'the same' if same else 'DIFFERENT'}). Ratios: xdmflow / DuckDB {_x(r_duck)}, "
+            f"xdmflow / dlt Arrow {_x(r_dlta)}, xdmflow / dlt dicts {_x(r_dltd)}.\n"
+        )
+
+    # ---- postgres + incremental
+    add("## PostgreSQL flow and incremental runs\n")
+    add(
+        f"PostgreSQL: the same {rows:,} rows in a table of text columns (`xdmflow_bench.transactions`, index on "
+        "`updatedAt`), read by the PostgreSQL connector (COPY fast path) with `updatedAt` as the flow's delta "
+        "column; then 1 % of the rows change (half updated — `updatedAt` moves —, half inserted) and the "
+        "flow runs again: the connector pushes `updatedAt > watermark` down. New file: the first run reads "
+        "`part-000.csv`; then `part-001.csv` (1 % new rows) appears beside it and the second run reads only "
+        "the new file (files are selected by modification time). Rewritten in place: one CSV gets 1 % more "
+        "rows appended and a new mtime; a file source cannot tell old rows from new ones, so xdmflow reads "
+        "(and loads) the whole file again; DuckDB's row is reading the whole file and keeping only rows "
+        "past the watermark.\n"
+    )
+    add(
+        "| case | full run (median, min–max) | rows/s | incremental run (median, min–max) | rows in the increment | incremental / full | peak RSS |"
+    )
+    add("| --- | --- | --- | --- | --- | --- | --- |")
+    for label, f, i in (
+        ("xdmflow, PostgreSQL (delta pushed down)", pg_full, pg_inc),
+        ("xdmflow, new file beside the old one", nf_full, nf_inc),
+        ("xdmflow, one CSV rewritten in place", rw_full, rw_inc),
+        ("DuckDB, one CSV rewritten in place (vs its full CSV run)", duck["csv"], rw_duck),
+    ):
+        if f is None and i is None:
+            continue
+        ratio = _ratio(_med(i), _med(f))
+        add(
+            f"| {label} | {_s(_med(f))} ({_span(f)}) | {_n(_rate(f))} | {_s(_med(i), 3)} ({_span(i, digits=3)}) | "
+            f"{'—' if i is None else format(i['rows'], ',')} | {'—' if ratio is None else f'{ratio:.1%}'} | {_mb(i or f)} |"
+        )
+    if pg_full:
+        add(f"\nPostgreSQL flow rows/s / DuckDB's CSV rows/s: {_x(r_pg)}.\n")
+
+    # ---- scale
+    if big is not None:
+        add(f"## Scale: {big['rows']:,} rows through the file flow\n")
+        add("| rows | runs | median | min–max | rows/s | wall (median) | peak RSS of the service process |")
+        add("| --- | --- | --- | --- | --- | --- | --- |")
+        add(
+            f"| {big['rows']:,} | {len(big['seconds'])} | {_s(_med(big))} | {_span(big)} | {_n(_rate(big))} | "
+            f"{_s(_med(big, 'wall_seconds'))} | {_mb(big)} |"
+        )
+        add(
+            "\nThe service (API, worker, the run) is one process; peak RSS is that process's maximum "
+            "resident set over the whole child (service start, flow set-up, the run). Memory follows the "
+            "batch size (64 Ki rows per record batch, Parquet files rolled as they grow), not the data size.\n"
+        )
+
+    # ---- API
+    if any(o or mr for _, o, mr in api_rows):
+        add("## API\n")
+        first = next((o or mr for _, o, mr in api_rows if o or mr), None)
+        if first:
+            add(
+                f"`xdmflow serve --role api` (uvicorn, one process, SQLite store with "
+                f"{first['extra'].get('flows_in_store', 0):,} flows and {first['extra'].get('runs_in_store', 0):,} runs) "
+                f"vs a minimal FastAPI app returning the same JSON bodies (`bench/systems/minimal_app.py`, uvicorn, "
+                f"one process), both loaded by `wrk -t1 -c{args['connections']}` on loopback for "
+                f"{args['api_duration']} s per run after a 2 s warm-up ({first['notes']}). *wrk CPU* is the load "
+                "generator's own CPU time over the run: far below one core, so wrk is not the bottleneck.\n"
+            )
+        add("| endpoint | system | req/s (median) | min–max | p50 | p99 | vs minimal | wrk CPU |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for name, ours_r, min_r in api_rows:
+            base = statistics.median(min_r["extra"]["rps"]) if min_r else None
+            for api_r in (min_r, ours_r):
+                if api_r is None:
+                    continue
+                e = api_r["extra"]
+                rps = statistics.median(e["rps"])
+                add(
+                    f"| `{name}` | {api_r['system']} | {rps:,.0f} | {min(e['rps']):,.0f}–{max(e['rps']):,.0f} | "
+                    f"{statistics.median(e['p50_ms']):.1f} ms | {statistics.median(e['p99_ms']):.1f} ms | "
+                    f"{_x(_ratio(rps, base))} | {statistics.median(e['wrk_cpu_share']):.0%} |"
+                )
+        add("")
+
+    # ---- scheduler
+    if any(sched.values()) or any(fire.values()):
+        add("## Scheduler\n")
+        add(
+            f"{int(args['flows']):,} enabled flows (15-minute schedules) created through the services layer "
+            "(`create_flow`, the same validation and rows as `POST /flows`; 20 of them through the API), then "
+            "`xdmflow.scheduler.loop.tick` timed directly: the *firing* tick when every flow is due at once "
+            "(one run queued per flow: runs fired per second), and the *idle* tick right after, when none is "
+            "due (what the scheduler pays every interval).\n"
+        )
+        add("| store | idle tick (median, min–max) | firing tick (median, min–max) | runs fired / s |")
+        add("| --- | --- | --- | --- |")
+        for st in ("sqlite", "postgres"):
+            idle_r, fire_r = sched[st], fire[st]
+            if idle_r is None and fire_r is None:
+                continue
+            fire_med, idle_med = _med(fire_r), _med(idle_r)
+            rate = f"{int(args['flows']) / fire_med:,.0f}" if fire_med else "—"
+            idle_txt = "—" if idle_med is None else f"{idle_med * 1000:.1f} ms"
+            idle_span = _span(idle_r, scale=1000, unit=" ms", digits=1)
+            add(
+                f"| {'SQLite' if st == 'sqlite' else 'PostgreSQL'} | {idle_txt} ({idle_span}) | "
+                f"{_s(fire_med)} ({_span(fire_r)}) | {rate} |"
+            )
+        add("")
+
+    # ---- plot, profile, notes
+    add(f"![rows/s per system]({png_name})\n")
+    if profile_text:
+        add("## Profile of one file-flow run\n")
+        add(
+            "`python -m bench.profile --source full/tx.csv` (pyinstrument, the run executed in the profiled "
+            "thread by `execute_run`; wall-clock seconds per call, the mapping's worker threads appear as "
+            "waits):\n"
+        )
+        add("```")
+        add(_trim_profile(profile_text))
+        add("```\n")
+    if NOTES.exists():
+        add(NOTES.read_text(encoding="utf-8").strip() + "\n")
+    if dask_section:
+        add(dask_section.strip() + "\n")
+    else:
+        add("## Dask executor\n")
+        add("To be filled by `python -m bench.dask_flow`.\n")
+    summary = "Targets:\n" + "\n".join(t_summary)
+    return "\n".join(out), summary
+
+
+def dask_section(existing: str) -> str:
+    """The Dask executor's section of an existing performance.md (from its heading to the end)."""
+    lines = existing.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith("## ") and "Dask executor" in line:
+            body = "".join(lines[i:])
+            return "" if "To be filled by `python -m bench.dask_flow`" in body else body
+    return ""
+
+
+def _trim_profile(text: str, lines: int = 45) -> str:
+    body = text.splitlines()
+    start = next((i for i, line in enumerate(body) if line.startswith("run ")), 0)
+    keep = [
+        line
+        for line in body[start:]
+        if line.strip() and "frames hidden" not in line and not line.lstrip().startswith(("_", "/"))
+    ]
+    return "\n".join(keep[:lines])
+
+
+def plot(results: list[R], path: Path) -> None:
+    """A bar chart of rows/s per system and case."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars: list[tuple[str, float]] = []
+    for system, case, label in (
+        ("DuckDB", "file-csv", "DuckDB\nCSV"),
+        ("xdmflow", "file-csv", "xdmflow\nCSV"),
+        ("DuckDB", "file-parquet", "DuckDB\nParquet"),
+        ("xdmflow", "file-parquet", "xdmflow\nParquet"),
+        ("DuckDB", "file-jsonl", "DuckDB\nJSONL"),
+        ("xdmflow", "file-jsonl", "xdmflow\nJSONL"),
+        ("dlt (Arrow)", "file-csv", "dlt Arrow\nCSV"),
+        ("dlt (dicts)", "file-csv", "dlt dicts\nCSV"),
+        ("xdmflow", "postgres full", "xdmflow\nPostgreSQL"),
+    ):
+        rate = _rate(_find(results, system, case))
+        if rate:
+            bars.append((label, rate))
+    big = next(
+        (r for r in results if r["system"] == "xdmflow" and r["case"] == "file-big" and r.get("seconds")),
+        None,
+    )
+    if big:
+        bars.append((f"xdmflow\nCSV {big['rows'] / 1e6:g}M rows", _rate(big) or 0))
+    if not bars:
+        return
+    fig, ax = plt.subplots(figsize=(11, 4.8), dpi=110)
+    colors = ["#2b6cb0" if "xdmflow" in b[0] else "#dd6b20" if "DuckDB" in b[0] else "#718096" for b in bars]
+    ax.bar([b[0] for b in bars], [b[1] / 1e6 for b in bars], color=colors)
+    for i, (_, val) in enumerate(bars):
+        ax.text(i, val / 1e6, f"{val / 1e6:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("million rows / s (median)")
+    ax.set_title("Rows per second, same machine, same run (higher is better)")
+    ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
