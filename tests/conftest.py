@@ -59,35 +59,38 @@ def make_settings(home: Path, database_url: str | None = None, **kw: Any) -> Set
     return Settings(home=home, database_url=database_url, secret_key="test-secret-key", **kw)
 
 
-class Api:
-    """A TestClient plus the platform's headers for the default client."""
+def platform_token(send: Any, client_id: str, client_secret: str) -> str:
+    """An access token from ``/ims/token/v3`` (``send`` is a client's ``post``)."""
+    r = send(
+        "/ims/token/v3",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
 
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-        self.ctx = client.app.state.ctx  # type: ignore[attr-defined]
-        creds = self.ctx.credentials
-        self.creds = creds
-        tok = client.post(
-            "/ims/token/v3",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": creds["client_id"],
-                "client_secret": creds["client_secret"],
-            },
-        ).json()["access_token"]
-        self.token = tok
-        self.headers = {
-            "Authorization": f"Bearer {tok}",
-            "x-api-key": creds["client_id"],
-            "x-gw-ims-org-id": creds["org_id"],
-            "x-sandbox-name": "prod",
-        }
+
+def platform_headers(token: str, client_id: str, org_id: str, sandbox: str = "prod") -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "x-api-key": client_id,
+        "x-gw-ims-org-id": org_id,
+        "x-sandbox-name": sandbox,
+    }
+
+
+class PlatformCalls:
+    """``get/post/put/patch/delete`` with the platform's headers over any client's ``request``."""
+
+    headers: dict[str, str]
+
+    def _send(self, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
+        raise NotImplementedError
 
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any) -> Any:
         h = {**self.headers, **(headers or {})}
         if "json" in kw and "Content-Type" not in h:
             h["Content-Type"] = "application/json"
-        return self.client.request(method, path, headers=h, **kw)
+        return self._send(method, path, h, **kw)
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)
@@ -104,6 +107,21 @@ class Api:
     def delete(self, path: str, **kw: Any) -> Any:
         return self.request("DELETE", path, **kw)
 
+
+class Api(PlatformCalls):
+    """A TestClient plus the platform's headers for the default client."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.ctx = client.app.state.ctx  # type: ignore[attr-defined]
+        creds = self.ctx.credentials
+        self.creds = creds
+        self.token = platform_token(client.post, creds["client_id"], creds["client_secret"])
+        self.headers = platform_headers(self.token, creds["client_id"], creds["org_id"])
+
+    def _send(self, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
+        return self.client.request(method, path, headers=headers, **kw)
+
     def as_other(self, org: str, sandbox: str = "prod") -> Api:
         """An Api for a new client of ``org`` (created when new)."""
         from xdmflow.services import identity
@@ -114,21 +132,8 @@ class Api:
         other.client = self.client
         other.ctx = self.ctx
         other.creds = {"client_id": creds.client_id, "client_secret": creds.client_secret, "org_id": org}
-        tok = self.client.post(
-            "/ims/token/v3",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": creds.client_id,
-                "client_secret": creds.client_secret,
-            },
-        ).json()["access_token"]
-        other.token = tok
-        other.headers = {
-            "Authorization": f"Bearer {tok}",
-            "x-api-key": creds.client_id,
-            "x-gw-ims-org-id": org,
-            "x-sandbox-name": sandbox,
-        }
+        other.token = platform_token(self.client.post, creds.client_id, creds.client_secret)
+        other.headers = platform_headers(other.token, creds.client_id, org, sandbox)
         return other
 
 

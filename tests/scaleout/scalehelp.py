@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import PlatformCalls, platform_headers, platform_token
 from xdmflow.cli.demo import free_port
 
 __all__ = ["Deployment", "HttpApi", "xdmflow_command"]
@@ -25,41 +26,16 @@ def xdmflow_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "xdmflow.cli.main"]
 
 
-class HttpApi:
+class HttpApi(PlatformCalls):
     """An HTTP client with the platform's headers (same interface as ``tests.conftest.Api``)."""
 
     def __init__(self, base_url: str, creds: dict[str, str]) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=60)
-        tok = self.http.post(
-            "/ims/token/v3",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": creds["client_id"],
-                "client_secret": creds["client_secret"],
-            },
-        )
-        assert tok.status_code == 200, tok.text
-        self.headers = {
-            "Authorization": f"Bearer {tok.json()['access_token']}",
-            "x-api-key": creds["client_id"],
-            "x-gw-ims-org-id": creds["org_id"],
-            "x-sandbox-name": "prod",
-        }
+        token = platform_token(self.http.post, creds["client_id"], creds["client_secret"])
+        self.headers = platform_headers(token, creds["client_id"], creds["org_id"])
 
-    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        h = {**self.headers, **(headers or {})}
-        if "json" in kw and "Content-Type" not in h:
-            h["Content-Type"] = "application/json"
-        return self.http.request(method, path, headers=h, **kw)
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, **kw: Any) -> Any:
-        return self.request("POST", path, **kw)
-
-    def put(self, path: str, **kw: Any) -> Any:
-        return self.request("PUT", path, **kw)
+    def _send(self, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
+        return self.http.request(method, path, headers=headers, **kw)
 
     def close(self) -> None:
         self.http.close()
