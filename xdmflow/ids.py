@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import time
 import uuid
 
@@ -14,6 +15,7 @@ __all__ = [
     "new_batch_id",
     "new_hex_id",
     "now_ms",
+    "holder_id",
     "tenant_id_for_org",
 ]
 
@@ -55,6 +57,11 @@ def new_hex_id(nbytes: int = 16) -> str:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def holder_id() -> str:
+    """``host:pid:random`` — who holds a claim or a lease (a worker, a scheduler instance)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def tenant_id_for_org(org_id: str) -> str:

@@ -24,15 +24,12 @@ own worker dies is taken over the same way (``recovering`` rows go stale too).
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import time
-import uuid
 from collections.abc import Callable
 
 from sqlalchemy import select, update
 
+from xdmflow.ids import holder_id, now_ms
 from xdmflow.store.claims import executing
 from xdmflow.store.db import Database
 from xdmflow.store.tables import RunQueue
@@ -45,16 +42,12 @@ log = logging.getLogger("xdmflow.worker")
 _TAKEN_OVER = ("running", "recovering")
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def claim_next(db: Database, worker_id: str) -> str | None:
     """Claim the oldest queued run; ``None`` when there is none."""
     with db.session() as s:
         q = (
             select(RunQueue.run_id)
-            .where(RunQueue.status == "queued", RunQueue.not_before <= _now_ms())
+            .where(RunQueue.status == "queued", RunQueue.not_before <= now_ms())
             .order_by(RunQueue.created_at)
             .limit(1)
         )
@@ -67,7 +60,7 @@ def claim_next(db: Database, worker_id: str) -> str | None:
             update(RunQueue)
             .where(RunQueue.run_id == run_id, RunQueue.status == "queued")
             .values(
-                status="running", claimed_by=worker_id, heartbeat_at=_now_ms(), attempts=RunQueue.attempts + 1
+                status="running", claimed_by=worker_id, heartbeat_at=now_ms(), attempts=RunQueue.attempts + 1
             )
             .execution_options(synchronize_session=False)
         )
@@ -83,7 +76,7 @@ def heartbeat(db: Database, run_id: str, worker_id: str) -> bool:
                 RunQueue.claimed_by == worker_id,
                 RunQueue.status.in_(_TAKEN_OVER),
             )
-            .values(heartbeat_at=_now_ms())
+            .values(heartbeat_at=now_ms())
             .execution_options(synchronize_session=False)
         )
         return getattr(res, "rowcount", 1) == 1
@@ -106,7 +99,7 @@ def stale_runs(db: Database, stale_after_ms: int, worker_id: str = "recovery") -
 
     ``recovering`` rows count too: a worker that died while recovering is replaced the same way.
     """
-    limit = _now_ms() - stale_after_ms
+    limit = now_ms() - stale_after_ms
     out = []
     with db.session() as s:
         ids = list(
@@ -123,7 +116,7 @@ def stale_runs(db: Database, stale_after_ms: int, worker_id: str = "recovery") -
                     RunQueue.status.in_(_TAKEN_OVER),
                     RunQueue.heartbeat_at < limit,
                 )
-                .values(status="recovering", claimed_by=worker_id, heartbeat_at=_now_ms())
+                .values(status="recovering", claimed_by=worker_id, heartbeat_at=now_ms())
                 .execution_options(synchronize_session=False)
             )
             if getattr(res, "rowcount", 1) == 1:
@@ -155,7 +148,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker_id = holder_id()
         self._stop = threading.Event()
         self._active: set[str] = set()
         self._lock = threading.Lock()

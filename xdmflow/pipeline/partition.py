@@ -15,7 +15,6 @@ except the rejected ones, whose details go to the error report.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ import pyarrow as pa
 
 from xdmflow.connectors.base import Connector, ReadRequest, ReadResult
 from xdmflow.errors import ValidationFailedError, XdmflowError
+from xdmflow.ids import now_ms
 from xdmflow.lake.diagnostics import ErrorStore, row_error
 from xdmflow.lake.files import DataFileInfo, ParquetFileRoller, batch_data_dir
 from xdmflow.mapping.engine import apply
@@ -58,10 +58,6 @@ _FLUSH_ROWS = 50_000
 
 class PartitionAborted(XdmflowError):
     """Another partition of the run failed; this one stopped early (its files are deleted)."""
-
-
-def _ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass
@@ -256,7 +252,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
 
     spec = dataclasses.replace(task.spec, dedupe=_own_dedupe(task.spec.dedupe))
     target = task.target
-    out = PartitionResult(index=task.index, read_started=_ms())
+    out = PartitionResult(index=task.index, read_started=now_ms())
     read = ReadResult()
     rejects = _Rejects(task.diagnostics if spec.error_diagnostics else None, spec.batch_id, task.index)
     marker_fs, marker = fsspec.core.url_to_fs(abort_marker(target), **(target.storage_options or {}))
@@ -286,7 +282,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
     except BaseException:
         roller.abort()
         raise
-    out.read_completed = _ms()
+    out.read_completed = now_ms()
     out.failed_records = rejects.rows
     out.error_counts = rejects.counts
     out.sample_errors = rejects.sample

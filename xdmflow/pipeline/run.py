@@ -20,15 +20,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from xdmflow.connectors.base import Connector, ReadRequest
+from xdmflow.ids import now_ms
 from xdmflow.lake.batch import CommitResult
 from xdmflow.lake.diagnostics import ErrorStore
 from xdmflow.lake.lake import Lake
@@ -126,10 +123,6 @@ class RunResult:
     extensions: dict[str, Any] = field(default_factory=dict)
     already_committed: bool = False
     partitions: int = 0
-
-
-def _ms() -> int:
-    return int(time.time() * 1000)
 
 
 def threshold_status(input_count: int, failed_count: int, partial_percent: float | None) -> str:
@@ -324,7 +317,7 @@ def execute(
     :class:`xdmflow.lake.files.ParquetFileRoller` (file and row-group sizes).
     """
     runner: PartitionRunner = executor if executor is not None else _Inline()
-    result = RunResult(started=_ms(), dedupe=spec.dedupe)
+    result = RunResult(started=now_ms(), dedupe=spec.dedupe)
     target = WriteTarget(
         location=lake.table_location(spec.namespace, spec.dataset_id),
         batch_id=spec.batch_id,
@@ -333,7 +326,7 @@ def execute(
         roll=dict(roll or {}),
     )
     _clear_abort(target)
-    result.read_started = _ms()
+    result.read_started = now_ms()
     reads = plan_partitions(spec, connector, runner.parallelism)
     result.partitions = len(reads)
     tasks = [
@@ -353,7 +346,7 @@ def execute(
         raise
     _merge(spec, result, parts)
     if not parts:
-        result.read_completed = _ms()
+        result.read_completed = now_ms()
     result.status = threshold_status(
         result.input_records, result.failed_records, spec.partial_ingestion_percent
     )
@@ -374,9 +367,5 @@ def execute(
         result.output_records = 0
     _cleanup(lake, spec)
     result.errors = _summary_errors(result, spec.partial_ingestion_percent, spec.error_diagnostics)
-    result.completed = _ms()
+    result.completed = now_ms()
     return result
-
-
-def count_true(mask: pa.Array) -> int:
-    return int(pc.sum(mask).as_py() or 0)

@@ -14,17 +14,15 @@ so of several scheduler processes one fires at a time and the others take over w
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import ConflictError
+from xdmflow.ids import holder_id
 from xdmflow.scheduler import lease
 from xdmflow.scheduler.timing import Schedule, count_fires_between, fires_between, next_fire_after
 from xdmflow.services.kinds import FLOWS
@@ -191,7 +189,7 @@ class SchedulerLoop:
         self.interval = interval
         self.clock = clock
         self.lease_seconds = lease_seconds
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder or holder_id()
         #: Whether the last iteration held the lease.
         self.is_leader = False
         #: How many ticks this instance ran (as the lease holder).
