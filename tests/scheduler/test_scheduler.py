@@ -148,15 +148,15 @@ def test_once_fires_once_and_disabled_flows_do_not_fire(db: Database) -> None:
     assert run_fire_times(db, "off") == []
 
 
-def test_two_schedulers_create_each_run_once(db: Database) -> None:
-    for i in range(5):
-        add_flow(db, f"m{i}", Schedule(T0, "hour", 1))
-    others = [Database(db.url) for _ in range(2)]
+def tick_concurrently(db: Database, until: int, schedulers: int = 2) -> None:
+    """``schedulers`` threads, each on its own connection pool, tick every half hour from T0 to
+    ``T0 + until`` at the same time; any error of theirs fails the test."""
+    others = [Database(db.url) for _ in range(schedulers)]
     errors: list[BaseException] = []
 
     def loop(d: Database) -> None:
         try:
-            for step in range(0, 24 * 3600 + 1, 1800):
+            for step in range(0, until + 1, 1800):
                 tick(d, T0 + step)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
@@ -169,6 +169,12 @@ def test_two_schedulers_create_each_run_once(db: Database) -> None:
     for d in others:
         d.dispose()
     assert not errors, errors
+
+
+def test_two_schedulers_create_each_run_once(db: Database) -> None:
+    for i in range(5):
+        add_flow(db, f"m{i}", Schedule(T0, "hour", 1))
+    tick_concurrently(db, 24 * 3600)
     for i in range(5):
         assert run_fire_times(db, f"m{i}") == [T0 + 3600 * k for k in range(25)]
     with db.session() as s:

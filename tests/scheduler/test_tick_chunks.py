@@ -3,12 +3,12 @@ across chunk boundaries, with disabled flows and concurrent schedulers."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
 
+from tests.scheduler.test_scheduler import tick_concurrently
 from xdmflow.scheduler import loop
 from xdmflow.scheduler.loop import tick
 from xdmflow.scheduler.timing import Schedule
@@ -79,24 +79,7 @@ def test_chunks_fire_every_due_flow_once(db: Database) -> None:
 def test_concurrent_chunked_ticks_create_each_run_once(db: Database) -> None:
     for i in range(10):
         add_flow(db, f"m{i}")
-    others = [Database(db.url) for _ in range(2)]
-    errors: list[BaseException] = []
-
-    def run(d: Database) -> None:
-        try:
-            for step in range(0, 6 * 3600 + 1, 1800):
-                tick(d, T0 + step)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(d,)) for d in others]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for d in others:
-        d.dispose()
-    assert not errors, errors
+    tick_concurrently(db, 6 * 3600)
     for i in range(10):
         assert fires(db, f"m{i}") == [T0 + 3600 * k for k in range(7)]
     with db.session() as s:
