@@ -55,7 +55,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+#: What the tests' operator opens to connectors: the loopback emulators and databases.
+TEST_ALLOWED_HOSTS = ["127.0.0.0/8", "localhost", "::1"]
+
+
 def make_settings(home: Path, database_url: str | None = None, **kw: Any) -> Settings:
+    """Settings on ``home``; the local roots default to the folder that holds the home (test files
+    are written beside it) and loopback hosts are allowed (the emulators and databases)."""
+    kw.setdefault("local_roots", [home.parent])
+    kw.setdefault("allowed_hosts", TEST_ALLOWED_HOSTS)
     return Settings(home=home, database_url=database_url, secret_key="test-secret-key", **kw)
 
 

@@ -5,11 +5,13 @@ Every variable is documented in the README's Configuration section.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
 
@@ -81,6 +83,35 @@ class Settings(BaseSettings):
 
     public_url: str = "http://127.0.0.1:8080"
     """Base URL clients reach the service at (used in links such as the token URL)."""
+
+    local_roots: Annotated[list[Path] | None, NoDecode] = None
+    """The only folders a Local Folder connection may read (``XDMFLOW_LOCAL_ROOTS``: paths
+    separated by ``os.pathsep``). Default: one inbox folder, ``{home}/inbox``. The operator's
+    setting, never a tenant's."""
+
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Loopback, link-local and private hosts connectors may reach anyway (``XDMFLOW_ALLOWED_HOSTS``:
+    comma-separated hosts, ``host:port`` or CIDR ranges). Public hosts need no entry."""
+
+    @field_validator("local_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [Path(p) for p in value.split(os.pathsep) if p.strip()]
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
+
+    @property
+    def resolved_local_roots(self) -> list[Path]:
+        """``local_roots`` resolved; the default is ``{home}/inbox``."""
+        roots = self.local_roots if self.local_roots is not None else [self.home_path / "inbox"]
+        return [Path(r).expanduser().resolve() for r in roots]
 
     @property
     def home_path(self) -> Path:
