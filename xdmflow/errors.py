@@ -42,6 +42,7 @@ __all__ = [
     "SourceAuthError",
     "SourceRetriableError",
     "SourceFatalError",
+    "PolicyRefusedError",
     # pipeline
     "RunFailedError",
 ]
@@ -211,6 +212,16 @@ class SourceFatalError(SourceError):
     """A non-transient failure the user must act on (bad table, bad query...)."""
 
     failure_type = "config"
+
+
+class PolicyRefusedError(SourceFatalError):
+    """The operator's policy forbids what a connection reaches: a local folder outside
+    ``XDMFLOW_LOCAL_ROOTS`` or a non-public host not in ``XDMFLOW_ALLOWED_HOSTS`` (400).
+
+    The message names the setting to change; ``details['setting']`` holds it.
+    """
+
+    default_title = "Refused by the operator's policy"
 
 
 class RunFailedError(XdmflowError):

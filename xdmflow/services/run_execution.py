@@ -32,7 +32,7 @@ from xdmflow.ids import new_batch_id, now_ms
 from xdmflow.pipeline.dedupe import DedupeState
 from xdmflow.pipeline.run import RunResult, RunSpec, execute
 from xdmflow.services import run_report
-from xdmflow.services.connections import auth_params
+from xdmflow.services.connections import policed_auth
 from xdmflow.services.context import AppContext
 from xdmflow.services.kinds import CONNECTIONS, FLOWS, RUNS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
 from xdmflow.store.claims import ClaimLostError, ensure_claim_held
@@ -106,7 +106,7 @@ def build_spec(s: Session, ctx: AppContext, run: Document) -> tuple[RunSpec, dic
         run_id=run.id,
         batch_id=str(run.body.get("pending", {}).get("batchId") or new_batch_id()),
         connector_spec_id=connector.spec.id,
-        auth=auth_params(base, ctx.keys) if base is not None else {},
+        auth=policed_auth(connector, base, ctx.keys, ctx.policy) if base is not None else {},
         read=read,
         plan=plan_for_flow(s, scope, flow.body, schema),
         target=schema,

@@ -25,7 +25,7 @@ def list_connections(request: Request, p: PrincipalDep, ctx: CtxDep) -> dict[str
 @router.post("", status_code=201)
 def create_connection(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
     with ctx.db.session() as s:
-        out = svc.create_connection(s, p, ctx.keys, body)
+        out = svc.create_connection(s, p, ctx.keys, body, ctx.policy)
     return JSONResponse(out, 201, headers={"Location": f"{BASE}/{out['id']}"})
 
 
@@ -45,7 +45,7 @@ def patch_connection(
 ) -> dict[str, Any]:
     tag = require_if_match(if_match)
     with ctx.db.session() as s:
-        return svc.patch_connection(s, p, ctx.keys, conn_id, body, tag)
+        return svc.patch_connection(s, p, ctx.keys, conn_id, body, tag, ctx.policy)
 
 
 @router.delete("/{conn_id}", status_code=204)
@@ -58,10 +58,10 @@ def delete_connection(conn_id: str, p: PrincipalDep, ctx: CtxDep) -> Response:
 @router.get("/{conn_id}/test")
 def test_connection(conn_id: str, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
     with ctx.db.session() as s:
-        return svc.test_connection(s, p, ctx.keys, conn_id)
+        return svc.test_connection(s, p, ctx.keys, conn_id, ctx.policy)
 
 
 @router.get("/{conn_id}/explore")
 def explore(conn_id: str, request: Request, p: PrincipalDep, ctx: CtxDep) -> Any:
     with ctx.db.session() as s:
-        return svc.explore(s, p, ctx.keys, conn_id, dict(request.query_params))
+        return svc.explore(s, p, ctx.keys, conn_id, dict(request.query_params), ctx.policy)

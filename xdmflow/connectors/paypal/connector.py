@@ -20,6 +20,7 @@ from xdmflow.connectors.base import (
     ReadResult,
 )
 from xdmflow.connectors.paypal.spec import PAYPAL_SPEC, TABLE_NAMES
+from xdmflow.connectors.policy import Reach
 from xdmflow.errors import SourceFatalError
 
 if TYPE_CHECKING:
@@ -91,6 +92,19 @@ class PayPalConnector(Connector):
             requests_per_minute=self._rpm,
             transport=self._transport,
         )
+
+    def reach(self, auth: Mapping[str, Any]) -> Reach:
+        """The PayPal REST host (the emulator's, in tests and the demo)."""
+        from urllib.parse import urlsplit
+
+        from xdmflow.connectors.paypal.client import base_url
+
+        try:
+            parts = urlsplit(base_url(auth.get("host")))
+            port = parts.port or (80 if parts.scheme == "http" else 443)
+        except (SourceFatalError, ValueError):
+            return Reach()  # the client refuses a malformed host itself
+        return Reach(hosts=((parts.hostname or "", port),))
 
     @staticmethod
     def table(name: str | None) -> Table:
