@@ -153,6 +153,9 @@ def emulate_paypal(
     from xdmflow.emulators.paypal import run
 
     console.print(f"PayPal emulator on http://{host}:{port} (seed {seed})")
+    console.print(
+        f"A service reaches it only when its operator allows the host: XDMFLOW_ALLOWED_HOSTS={host}:{port}"
+    )
     run(host=host, port=port, seed=seed)
 
 
