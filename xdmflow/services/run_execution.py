@@ -151,8 +151,21 @@ def _save_intent(ctx: AppContext, run_id: str, spec: RunSpec, result: RunResult)
     }
     with ctx.db.session() as s:
         run = RUNS.find_unscoped(s, run_id)
-        if run is not None:
-            RUNS.save(s, run, {**run.body, "pending": pending})
+        if run is None or run.state == "failed" or not _sandbox_active(s, run.org_id, run.sandbox_name):
+            # its sandbox or flow was deleted (the run cancelled) while it ran: nothing may land
+            raise ClaimLostError(
+                f"Run {run_id} was deleted with its sandbox or flow; its batch is not committed."
+            )
+        RUNS.save(s, run, {**run.body, "pending": pending})
+
+
+def _sandbox_active(s: Session, org_id: str, name: str) -> bool:
+    from sqlalchemy import select
+
+    from xdmflow.store.tables import Sandbox
+
+    state = s.scalars(select(Sandbox.state).where(Sandbox.org_id == org_id, Sandbox.name == name)).first()
+    return state is not None and state != "deleted"
 
 
 def execute_run(ctx: AppContext, run_id: str) -> None:
