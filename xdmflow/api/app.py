@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from xdmflow import __version__
 from xdmflow.api import health, ims
 from xdmflow.api.errors import install_error_handlers
+from xdmflow.api.openapi import install_openapi
 from xdmflow.api.sandbox import router as sandbox_router
 from xdmflow.ids import new_uuid
 from xdmflow.services import identity
@@ -150,6 +151,7 @@ def create_app(
     )
 
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestId)
     app.add_middleware(TrailingSlash)
     app.include_router(health.router)
