@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, get_principal, json_body, scope_of
+from xdmflow.api.limits import run_limited
 from xdmflow.api.models.conversion import ExpressionBody, MappingPreview, MappingSetBody
 from xdmflow.errors import BadRequestError, NotFoundError
 from xdmflow.mapping.catalog import functions_catalog, operators_catalog, validate_expression
@@ -63,19 +65,25 @@ def create_mapping_set(
 
 
 @router.post("/mappingSets/validate")
-def validate_mapping_set(
-    body: Annotated[Any, json_body(MappingSetBody)], p: PrincipalDep, ctx: CtxDep
+async def validate_mapping_set(
+    request: Request, body: Annotated[Any, json_body(MappingSetBody)], p: PrincipalDep, ctx: CtxDep
 ) -> dict[str, Any]:
-    with ctx.db.session() as s:
-        return svc.validate_mapping_set(s, p, body)
+    def work() -> dict[str, Any]:
+        with ctx.db.session() as s:
+            return svc.validate_mapping_set(s, p, body)
+
+    return await run_limited(request, "mapping validation", work)
 
 
 @router.post("/mappingSets/preview")
-def preview_mapping_set(
-    body: Annotated[Any, json_body(MappingPreview)], p: PrincipalDep, ctx: CtxDep
-) -> list[dict[str, Any]]:
-    with ctx.db.session() as s:
-        return svc.preview_mapping_set(s, p, body)
+async def preview_mapping_set(
+    request: Request, body: Annotated[Any, json_body(MappingPreview)], p: PrincipalDep, ctx: CtxDep
+) -> JSONResponse:
+    def work() -> JSONResponse:
+        with ctx.db.session() as s:
+            return JSONResponse(jsonable_encoder(svc.preview_mapping_set(s, p, body)))  # in the thread too
+
+    return await run_limited(request, "mapping preview", work)
 
 
 @router.get("/mappingSets/{set_id}", dependencies=[Depends(allow_query("version", "expandSchema"))])
