@@ -76,3 +76,21 @@ def test_regexes_refuses_backtracking_constructs() -> None:
     with pytest.raises(regexes.RegexError):
         regexes.compile(5)  # type: ignore[arg-type]
     assert regexes.compile("^(a+)+$").search("a" * 10_000 + "!") is None
+
+
+def test_list_filters_use_re2(api: Api) -> None:
+    """``property=title~regex`` (Schema Registry) and ``property=name~regex`` (Catalog) are linear."""
+    title = "a" * 24 + "!"  # Python's re: seconds for ^(a+)+$, doubling per "a"
+    profile_schema(api, title=title)
+    accept = {"Accept": "application/vnd.adobe.xed-id+json"}
+    started = time.perf_counter()
+    r = api.get(f"{SR}/tenant/schemas?property=title~^(a%2B)%2B$", headers=accept)
+    assert r.status_code == 200, r.text
+    assert r.json()["results"] == []
+    r = api.get(f"{SR}/tenant/schemas?property=title~^(a%2B)%2B!$", headers=accept)
+    assert [x["title"] for x in r.json()["results"]] == [title]
+    assert time.perf_counter() - started < 2.0
+    r = api.get(f"{SR}/tenant/schemas?property=title~(a)%5C1", headers=accept)
+    assert r.status_code == 400 and "RE2" in r.json()["detail"], r.text
+    r = api.get("/data/foundation/catalog/dataSets?property=name~(a)%5C1")
+    assert r.status_code == 400 and "RE2" in r.json()["detail"], r.text
