@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query
+from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body
+from xdmflow.api.models.sandbox import SandboxCreate
 from xdmflow.services import identity
 
 router = APIRouter(prefix="/data/foundation/sandbox-management", tags=["sandboxes"])
@@ -35,7 +36,9 @@ def get_sandbox(name: str, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
 
 
 @router.post("/sandboxes")
-def create_sandbox(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+def create_sandbox(
+    body: Annotated[Any, json_body(SandboxCreate)], p: PrincipalDep, ctx: CtxDep
+) -> JSONResponse:
     with ctx.db.session() as s:
         sb = identity.create_sandbox(s, p.org_id, body if isinstance(body, dict) else {}, p.user)
         return JSONResponse(identity.sandbox_view(sb), status_code=202)
