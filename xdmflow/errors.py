@@ -33,6 +33,7 @@ __all__ = [
     "NotAcceptableError",
     "UnsupportedMediaTypeError",
     "PayloadTooLargeError",
+    "TimeLimitError",
     # auth
     "AuthError",
     # configuration
@@ -163,6 +164,14 @@ class PayloadTooLargeError(XdmflowError):
     status = 413
     default_title = "Payload Too Large"
     failure_type = "config"
+
+
+class TimeLimitError(XdmflowError):
+    """A request's work took longer than its operator-set time limit (504)."""
+
+    status = 504
+    default_title = "Gateway Timeout"
+    failure_type = "transient"
 
 
 class AuthError(XdmflowError):

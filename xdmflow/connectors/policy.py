@@ -41,6 +41,7 @@ __all__ = [
     "attach",
     "attached",
     "is_within",
+    "url_reach",
 ]
 
 #: The auth-params key under which the services hand the policy to a connector.
@@ -59,6 +60,20 @@ class Reach:
 
     hosts: tuple[tuple[str, int | None], ...] = ()
     folders: tuple[str, ...] = ()
+
+
+def url_reach(url: str) -> Reach:
+    """The host and port of an http(s) base URL (``Reach()`` when it has none)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    try:
+        port = parts.port
+    except ValueError:
+        return Reach()
+    if not parts.hostname:
+        return Reach()
+    return Reach(hosts=((parts.hostname, port or (80 if parts.scheme == "http" else 443)),))
 
 
 def is_within(path: str, folder: str) -> bool:

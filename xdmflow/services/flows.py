@@ -9,8 +9,8 @@ import jsonschema
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import BadRequestError, ValidationFailedError
+from xdmflow.firetimes import Schedule, next_fire_after, parse_schedule
 from xdmflow.ids import new_uuid, now_ms
-from xdmflow.scheduler.timing import Schedule, next_fire_after, parse_schedule
 from xdmflow.services.connections import DATA_LAKE_SPEC_ID
 from xdmflow.services.flowbase import audit_create, audit_update, require_object
 from xdmflow.services.flowspecs import get_flow_spec

@@ -20,7 +20,7 @@ from xdmflow.connectors.base import (
     ReadResult,
 )
 from xdmflow.connectors.paypal.spec import PAYPAL_SPEC, TABLE_NAMES
-from xdmflow.connectors.policy import Reach
+from xdmflow.connectors.policy import Reach, url_reach
 from xdmflow.errors import SourceFatalError
 
 if TYPE_CHECKING:
@@ -95,16 +95,12 @@ class PayPalConnector(Connector):
 
     def reach(self, auth: Mapping[str, Any]) -> Reach:
         """The PayPal REST host (the emulator's, in tests and the demo)."""
-        from urllib.parse import urlsplit
-
         from xdmflow.connectors.paypal.client import base_url
 
         try:
-            parts = urlsplit(base_url(auth.get("host")))
-            port = parts.port or (80 if parts.scheme == "http" else 443)
-        except (SourceFatalError, ValueError):
+            return url_reach(base_url(auth.get("host")))
+        except SourceFatalError:
             return Reach()  # the client refuses a malformed host itself
-        return Reach(hosts=((parts.hostname or "", port),))
 
     @staticmethod
     def table(name: str | None) -> Table:
