@@ -57,6 +57,10 @@ class BenchService:
         from xdmflow.settings import Settings
 
         home.mkdir(parents=True, exist_ok=True)
+        # the harness is its own operator: its data folders may be anywhere (the home's files stay
+        # excluded) and its databases and emulators are on loopback
+        settings.setdefault("local_roots", [Path("/")])
+        settings.setdefault("allowed_hosts", ["127.0.0.0/8", "localhost", "::1"])
         self.settings = Settings(
             home=home,
             database_url=database_url,

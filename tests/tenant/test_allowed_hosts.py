@@ -15,6 +15,7 @@ from xdmflow.connectors.files.connector import S3Connector, SftpConnector
 from xdmflow.connectors.paypal.connector import PayPalConnector
 from xdmflow.connectors.policy import AccessPolicy, Reach
 from xdmflow.connectors.sql.connector import MySqlConnector, PostgresConnector
+from xdmflow.connectors.square.connector import SquareConnector
 from xdmflow.errors import PolicyRefusedError
 
 PAYPAL = "221c7626-58f6-4eec-8ee2-042b0226f03b"
@@ -78,6 +79,8 @@ def test_every_connector_reports_its_hosts() -> None:
     assert SftpConnector().reach({"host": "192.168.1.1", "port": 2222}).hosts == (("192.168.1.1", 2222),)
     assert PayPalConnector().reach({"host": "http://127.0.0.1:8081"}).hosts == (("127.0.0.1", 8081),)
     assert PayPalConnector().reach({}).hosts == (("api.sandbox.paypal.com", 443),)
+    assert SquareConnector().reach({"host": "http://10.9.8.7:8091"}).hosts == (("10.9.8.7", 8091),)
+    assert SquareConnector().reach({}).hosts == (("connect.squareup.com", 443),)
 
 
 def create(api: Api, spec: str, params: dict[str, Any], spec_name: str | None = None) -> Any:

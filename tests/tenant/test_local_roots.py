@@ -199,6 +199,10 @@ def test_policy_paths_unit(tmp_path: Path) -> None:
     assert not policy.path_allowed(str(tmp_path) + "-sibling/x")  # a prefix is not a parent
     with pytest.raises(PolicyRefusedError, match="XDMFLOW_LOCAL_ROOTS"):
         policy.check_folder(str(home))
+    # the filesystem root as an operator root still keeps the home out
+    everything = AccessPolicy.build(local_roots=["/"], allowed_hosts=[], home=home)
+    assert everything.path_allowed(str(tmp_path / "x.csv"))
+    assert not everything.path_allowed(os.path.realpath(home / "credentials.json"))
     # a root equal to the home opens nothing of it
     only_home = AccessPolicy.build(local_roots=[home], allowed_hosts=[], home=home)
     assert not only_home.path_allowed(os.path.realpath(home / "secret.key"))
