@@ -241,3 +241,38 @@ def test_delete_sandbox_while_its_run_is_in_progress(tmp_path: Path, db_url: str
         assert leftovers == []
         assert api.post(SBX, json={"name": "dev", "title": "Dev", "type": "development"}).status_code == 202
         assert_empty_sandbox(dev)
+
+
+def test_delete_dataset_drops_its_table_files_and_diagnostics(api_db: Api, tmp_path: Path) -> None:
+    api = api_db
+    ctx = api.ctx
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("id,n\n1,1\n2,x\n3,3\n")
+    schema = adhoc_schema(api, {"id": {"type": "string"}, "n": {"type": "integer"}})
+    ds = dataset(api, schema["$id"])
+    flow = ok(
+        api.post(
+            f"{FS}/flows",
+            json={
+                "name": "diag",
+                "flowSpec": {"id": CLOUD, "version": "1.0"},
+                "sourceConnectionIds": [files_source(api, data, "a.csv")],
+                "targetConnectionIds": [target_connection(api, ds)],
+                "scheduleParams": {"startTime": str(int(time.time()) + 3600), "frequency": "once"},
+                "options": {"errorDiagnosticsEnabled": True, "partialIngestionPercent": 50},
+            },
+        )
+    )
+    ok(api.post(f"{FS}/runs", json={"flowId": flow["id"]}))
+    worker = Worker(ctx.db, lambda r: execute_run(ctx, r), lambda r: recover_run(ctx, r), slots=1)
+    assert worker.run_once()
+    [batch_id] = list(ok(api.get(f"{CAT}/batches")))
+    assert ctx.errors.exists(batch_id), "the run should have kept its rejected row"
+    ns = namespace_for(api.creds["org_id"], "prod")
+    location = Path(ctx.lake.table_location(ns, ds).removeprefix("file://"))
+    assert any(p.is_file() for p in location.rglob("*.parquet"))
+    assert api.delete(f"{CAT}/dataSets/{ds}").status_code == 200
+    assert not ctx.lake.table_exists(ns, ds)
+    assert not location.exists()
+    assert not ctx.errors.exists(batch_id)

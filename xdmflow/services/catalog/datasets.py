@@ -34,6 +34,7 @@ from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document
 
 if TYPE_CHECKING:
+    from xdmflow.lake.diagnostics import ErrorStore
     from xdmflow.lake.lake import Lake
     from xdmflow.store.db import Database
 
@@ -290,19 +291,31 @@ def update_dataset(
     save_dataset(s, doc, new, p.user)
 
 
-def delete_dataset(db: Database, lake: Lake, p: Principal, dataset_id: str) -> None:
-    """Delete the dataset, its table and data; its batches are marked ``deleted``."""
+def delete_dataset(
+    db: Database, lake: Lake, p: Principal, dataset_id: str, errors: ErrorStore | None = None
+) -> None:
+    """Delete the dataset, its table and data; its batches are marked ``deleted`` and their
+    diagnostics (rejected rows, input file lists) deleted with ``errors``."""
     scope = Scope(p.org_id, p.sandbox_name)
     with db.session() as s:
         doc = DATASETS.get(s, scope, dataset_id)
         DATASETS.remove(s, doc)
+        batch_ids = []
         for batch in BATCHES.query(s, scope, parent_ids=[dataset_id]):
             BATCHES.save(s, batch, {**batch.body, "status": "deleted", "updated": now_ms()}, state="deleted")
+            batch_ids.append(batch.id)
     namespace = namespace_for(p.org_id, p.sandbox_name)
     try:
         lake.drop_table(namespace, dataset_id)
     except NotFoundError:
         log.warning("dataset %s had no table to drop", dataset_id)
+    for batch_id in batch_ids:
+        if errors is None:
+            break
+        try:
+            errors.delete(batch_id)
+        except BadRequestError:  # not one of our batch ids: nothing stored under it
+            continue
 
 
 def dataset_target(s: Session, scope: Scope, dataset_id: str) -> tuple[str, CompiledSchema, dict[str, Any]]:
