@@ -70,6 +70,12 @@ def test_every_connector_reports_its_hosts() -> None:
         ("localhost", 5432),
     )
     assert pg.reach({"connectionString": "postgresql://u@/db"}).hosts == (("localhost", 5432),)
+    with_files = pg.reach(
+        {"connectionString": "postgresql://u@8.8.8.8/db?sslrootcert=/etc/ssl/x.pem&passfile=/p"}
+    )
+    assert with_files.folders == ("/etc/ssl/x.pem", "/p")  # files the driver reads are local paths
+    with pytest.raises(PolicyRefusedError, match="XDMFLOW_LOCAL_ROOTS"):
+        AccessPolicy.build(local_roots=["/srv/in"], allowed_hosts=[]).enforce(with_files)
     my = MySqlConnector()
     assert my.reach({"connectionString": "Server=10.0.0.7;Database=d;UID=u;Password=p"}).hosts == (
         ("10.0.0.7", 3306),

@@ -187,7 +187,7 @@ class AccessPolicy:
         if not self.path_allowed(real):
             roots = os.pathsep.join(self.local_roots) or "(none)"
             raise PolicyRefusedError(
-                f"rootPath {path!r} is refused: local folders must lie under one of the operator's "
+                f"Local path {path!r} is refused: local folders must lie under one of the operator's "
                 f"local roots ({roots}), outside xdmflow's own home, lake and database files. "
                 f"The operator opens a folder with the setting {LOCAL_ROOTS_SETTING}.",
                 details={"setting": LOCAL_ROOTS_SETTING, "rootPath": path},

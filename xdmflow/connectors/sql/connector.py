@@ -51,6 +51,11 @@ __all__ = [
     "parse_connection_string",
 ]
 
+#: Connection-string parameters naming files the driver reads on the xdmflow host.
+_LOCAL_FILE_PARAMS = (
+    "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslcrldir", "passfile",
+    "ssl_ca", "ssl_cert", "ssl_key", "read_default_file",
+)  # fmt: skip
 _SYSTEM_SCHEMAS = {"information_schema", "mysql", "performance_schema", "sys", "pg_catalog", "pg_toast"}
 _KV_KEYS = {
     "server": "host", "host": "host", "data source": "host", "port": "port",
@@ -183,7 +188,13 @@ class SqlConnector(Connector):
         hosts = tuple(("localhost" if n.startswith("/") or n.startswith("@") else n, port) for n in names)
         if self.family == "mysql" and url.query.get("unix_socket"):
             hosts += (("localhost", port),)
-        return Reach(hosts=hosts)
+        # the driver reads these local files on the xdmflow host: they are local paths like any other
+        files = tuple(
+            str(url.query[key])
+            for key in _LOCAL_FILE_PARAMS
+            if isinstance(url.query.get(key), str) and url.query[key]
+        )
+        return Reach(hosts=hosts, folders=files)
 
     def check(self, auth: Mapping[str, Any]) -> None:
         """Open a connection and run ``SELECT 1``."""
