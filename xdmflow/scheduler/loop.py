@@ -57,7 +57,7 @@ def _fire_flow(
 ) -> list[str]:
     """Claim ``row``'s due fire times and queue their runs; ``flows`` holds the flow documents
     already loaded for this tick's chunk (by id), else the flow is looked up."""
-    from xdmflow.services.runs import enqueue_run
+    from xdmflow.runs.queue import enqueue_run
 
     sched = Schedule(row.start_time, row.frequency, row.interval, row.backfill)
     keep = max_catchup if sched.backfill else 1

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query, scope_of
-from xdmflow.services import runs as svc
+from xdmflow.runs import queue as svc
 from xdmflow.services.flowbase import LIST_PARAMS, items, list_documents
 from xdmflow.services.kinds import RUNS
 

@@ -1,4 +1,4 @@
-"""Runs: creation (scheduled or on demand), the queue, the run object of platform-api.md §1.11."""
+"""The run queue: creating runs (scheduled, on demand, re-triggered, retried) as queued rows."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from xdmflow.errors import BadRequestError, ConflictError
 from xdmflow.ids import new_uuid, now_ms
+from xdmflow.runs.states import FINISHED, QueueStatus, RunState
 from xdmflow.services.flowbase import audit_create, require_object
 from xdmflow.services.identity import Principal
 from xdmflow.services.kinds import FLOWS, RUNS
@@ -25,7 +26,7 @@ def empty_metrics(started: int | None = None) -> dict[str, Any]:
         "sizeSummary": {"inputBytes": 0, "outputBytes": 0},
         "recordSummary": {"inputRecordCount": 0, "outputRecordCount": 0, "failedRecordCount": 0},
         "fileSummary": {"inputFileCount": 0, "outputFileCount": 0},
-        "statusSummary": {"status": "scheduled", "errors": []},
+        "statusSummary": {"status": RunState.SCHEDULED.value, "errors": []},
     }
 
 
@@ -48,16 +49,23 @@ def enqueue_run(
         "flowSpec": flow.body.get("flowSpec"),
         "providerRefId": f"M-{flow.id}-{trigger}-0:{run_id}",
         "params": params,
-        "state": "scheduled",
+        "state": RunState.SCHEDULED.value,
         "metrics": empty_metrics(),
         "activities": [],
         "recordTypes": flow.body.get("recordTypes", []),
         "trigger": trigger,
     }
-    doc = RUNS.insert(s, scope, run_id, body, parent_id=flow.id, state="scheduled", dedupe_key=dedupe_key)
+    doc = RUNS.insert(
+        s, scope, run_id, body, parent_id=flow.id, state=RunState.SCHEDULED, dedupe_key=dedupe_key
+    )
     s.add(
         RunQueue(
-            run_id=run_id, flow_id=flow.id, status="queued", attempts=0, not_before=0, created_at=now_ms()
+            run_id=run_id,
+            flow_id=flow.id,
+            status=QueueStatus.QUEUED,
+            attempts=0,
+            not_before=0,
+            created_at=now_ms(),
         )
     )
     s.flush()
@@ -107,7 +115,7 @@ def retrigger(s: Session, p: Principal, run_id: str, op: str | None) -> dict[str
         raise BadRequestError(f"Unsupported action op {op!r}; use RE_TRIGGER", code="1422")
     scope = Scope(p.org_id, p.sandbox_name)
     run = RUNS.get(s, scope, run_id)
-    if run.state not in ("failed", "success", "cancelled"):
+    if run.state not in FINISHED:
         raise ConflictError(
             f"Run {run_id} is {run.state}; only a finished run can be re-triggered", code="1422", status=400
         )
@@ -123,4 +131,4 @@ def run_view(doc: Document) -> dict[str, Any]:
 
 
 def queued_runs(s: Session) -> list[RunQueue]:
-    return list(s.scalars(select(RunQueue).where(RunQueue.status == "queued")))
+    return list(s.scalars(select(RunQueue).where(RunQueue.status == QueueStatus.QUEUED)))

@@ -1,0 +1,143 @@
+"""Claims on queued runs: who executes a run, proven by a row of ``run_queue``.
+
+A worker claims a run by a compare-and-swap on ``run_queue`` (``status='queued'`` → ``running``,
+``claimed_by`` = its id), so several workers — threads of one process or processes on several
+machines sharing one PostgreSQL — never execute a run twice; on PostgreSQL the candidate is
+picked with ``FOR UPDATE SKIP LOCKED``, so claimers do not wait on each other.
+
+The claim is an explicit :class:`Claim` object handed to the code that executes the run and
+down to the lake commit: if the worker stalled longer than the stale limit (a long pause, a
+network partition), another worker recovered the run (failed it, queued a retry) and the
+stalled worker must not commit its batch too. :meth:`Claim.ensure_held` — called just before
+the lake commit — raises :class:`ClaimLostError` when the row is no longer held by this claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from xdmflow.errors import ConflictError
+from xdmflow.ids import now_ms
+from xdmflow.runs.states import HELD, QueueStatus
+from xdmflow.store.db import Database
+from xdmflow.store.tables import RunQueue
+
+__all__ = ["Claim", "ClaimLostError", "claim_next", "heartbeat", "finish", "stale_runs"]
+
+
+class ClaimLostError(ConflictError):
+    """This worker no longer holds the run (another worker recovered it)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """``worker_id``'s hold on ``run_id`` (to execute it, or to recover it)."""
+
+    db: Database
+    run_id: str
+    worker_id: str
+
+    def held(self) -> bool:
+        """Whether the queue row is still held (executing or recovering) under this claim."""
+        with self.db.session() as s:
+            row = s.execute(
+                select(RunQueue.status, RunQueue.claimed_by).where(RunQueue.run_id == self.run_id)
+            ).one_or_none()
+        return row is not None and row.status in HELD and row.claimed_by == self.worker_id
+
+    def ensure_held(self) -> None:
+        """Raise :class:`ClaimLostError` if another worker took the run over."""
+        if not self.held():
+            raise ClaimLostError(
+                f"Run {self.run_id} was taken over by another worker after this one stopped "
+                "heartbeating; its batch is not committed."
+            )
+
+
+def claim_next(db: Database, worker_id: str) -> Claim | None:
+    """Claim the oldest queued run; ``None`` when there is none."""
+    with db.session() as s:
+        q = (
+            select(RunQueue.run_id)
+            .where(RunQueue.status == QueueStatus.QUEUED, RunQueue.not_before <= now_ms())
+            .order_by(RunQueue.created_at)
+            .limit(1)
+        )
+        if not db.is_sqlite:
+            q = q.with_for_update(skip_locked=True)
+        run_id = s.scalar(q)
+        if run_id is None:
+            return None
+        res = s.execute(
+            update(RunQueue)
+            .where(RunQueue.run_id == run_id, RunQueue.status == QueueStatus.QUEUED)
+            .values(
+                status=QueueStatus.RUNNING,
+                claimed_by=worker_id,
+                heartbeat_at=now_ms(),
+                attempts=RunQueue.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return Claim(db, str(run_id), worker_id) if getattr(res, "rowcount", 1) == 1 else None
+
+
+def heartbeat(claim: Claim) -> bool:
+    """Refresh the claim's heartbeat; ``False`` when the claim is lost."""
+    with claim.db.session() as s:
+        res = s.execute(
+            update(RunQueue)
+            .where(
+                RunQueue.run_id == claim.run_id,
+                RunQueue.claimed_by == claim.worker_id,
+                RunQueue.status.in_(HELD),
+            )
+            .values(heartbeat_at=now_ms())
+            .execution_options(synchronize_session=False)
+        )
+        return getattr(res, "rowcount", 1) == 1
+
+
+def finish(db: Database, run_id: str, worker_id: str | None = None) -> bool:
+    """Mark the run done (only while ``worker_id`` holds it, when given); ``True`` if marked."""
+    cond = [RunQueue.run_id == run_id]
+    if worker_id is not None:
+        cond.append(RunQueue.claimed_by == worker_id)
+    with db.session() as s:
+        res = s.execute(
+            update(RunQueue)
+            .where(*cond)
+            .values(status=QueueStatus.DONE)
+            .execution_options(synchronize_session=False)
+        )
+        return getattr(res, "rowcount", 1) == 1
+
+
+def stale_runs(db: Database, stale_after_ms: int, worker_id: str = "recovery") -> list[Claim]:
+    """Runs whose worker stopped heartbeating, taken over atomically by ``worker_id`` for recovery.
+
+    ``recovering`` rows count too: a worker that died while recovering is replaced the same way.
+    """
+    limit = now_ms() - stale_after_ms
+    out = []
+    with db.session() as s:
+        ids = list(
+            s.scalars(select(RunQueue.run_id).where(RunQueue.status.in_(HELD), RunQueue.heartbeat_at < limit))
+        )
+    for run_id in ids:
+        with db.session() as s:
+            res = s.execute(
+                update(RunQueue)
+                .where(
+                    RunQueue.run_id == run_id,
+                    RunQueue.status.in_(HELD),
+                    RunQueue.heartbeat_at < limit,
+                )
+                .values(status=QueueStatus.RECOVERING, claimed_by=worker_id, heartbeat_at=now_ms())
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(res, "rowcount", 1) == 1:
+                out.append(Claim(db, str(run_id), worker_id))
+    return out
