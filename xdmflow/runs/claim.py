@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from xdmflow.errors import ConflictError
 from xdmflow.ids import now_ms
@@ -56,32 +58,59 @@ class Claim:
             )
 
 
-def claim_next(db: Database, worker_id: str) -> Claim | None:
-    """Claim the oldest queued run; ``None`` when there is none."""
-    with db.session() as s:
-        q = (
-            select(RunQueue.run_id)
-            .where(RunQueue.status == QueueStatus.QUEUED, RunQueue.not_before <= now_ms())
-            .order_by(RunQueue.created_at)
-            .limit(1)
+def claim_next(db: Database, worker_id: str, *, attempts: int = 5) -> Claim | None:
+    """Claim the oldest queued run of a flow that has no held run; ``None`` when there is none.
+
+    One run of a flow at a time: a flow's queued runs wait behind its held one, and the store
+    enforces it (the unique partial index ``uq_run_queue_held_flow``): when two workers race for
+    runs of one flow, the loser's update fails and it tries the next candidate.
+    """
+    for _ in range(max(1, attempts)):
+        try:
+            with db.session() as s:
+                run_id = s.scalar(_candidate(db))
+                if run_id is None:
+                    return None
+                res = s.execute(
+                    update(RunQueue)
+                    .where(RunQueue.run_id == run_id, RunQueue.status == QueueStatus.QUEUED)
+                    .values(
+                        status=QueueStatus.RUNNING,
+                        claimed_by=worker_id,
+                        heartbeat_at=now_ms(),
+                        attempts=RunQueue.attempts + 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(res, "rowcount", 1) == 1:
+                    return Claim(db, str(run_id), worker_id)
+        except IntegrityError:  # another worker just claimed a run of this flow
+            continue
+    return None
+
+
+def _candidate(db: Database) -> Select[str]:
+    other = aliased(RunQueue)
+    held = select(other.run_id).where(other.flow_id == RunQueue.flow_id, other.status.in_(HELD))
+    earlier = select(other.run_id).where(
+        other.flow_id == RunQueue.flow_id,
+        other.status == QueueStatus.QUEUED,
+        other.created_at < RunQueue.created_at,
+    )
+    q = (
+        select(RunQueue.run_id)
+        .where(
+            RunQueue.status == QueueStatus.QUEUED,
+            RunQueue.not_before <= now_ms(),
+            ~held.exists(),
+            ~earlier.exists(),
         )
-        if not db.is_sqlite:
-            q = q.with_for_update(skip_locked=True)
-        run_id = s.scalar(q)
-        if run_id is None:
-            return None
-        res = s.execute(
-            update(RunQueue)
-            .where(RunQueue.run_id == run_id, RunQueue.status == QueueStatus.QUEUED)
-            .values(
-                status=QueueStatus.RUNNING,
-                claimed_by=worker_id,
-                heartbeat_at=now_ms(),
-                attempts=RunQueue.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return Claim(db, str(run_id), worker_id) if getattr(res, "rowcount", 1) == 1 else None
+        .order_by(RunQueue.created_at)
+        .limit(1)
+    )
+    if not db.is_sqlite:
+        q = q.with_for_update(skip_locked=True, of=RunQueue)
+    return q
 
 
 def heartbeat(claim: Claim) -> bool:
