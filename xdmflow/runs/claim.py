@@ -14,19 +14,98 @@ the lake commit — raises :class:`ClaimLostError` when the row is no longer hel
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
+import socket
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from xdmflow.errors import ConflictError
-from xdmflow.ids import now_ms
+from xdmflow.ids import holder_id, now_ms
 from xdmflow.runs.states import HELD, QueueStatus
 from xdmflow.store.db import Database
 from xdmflow.store.tables import RunQueue
 
-__all__ = ["Claim", "ClaimLostError", "claim_next", "heartbeat", "finish", "stale_runs"]
+__all__ = [
+    "Claim",
+    "ClaimLostError",
+    "claim_next",
+    "heartbeat",
+    "finish",
+    "stale_runs",
+    "dead_holder_runs",
+    "holder_gone",
+    "worker_holder_id",
+    "register_holder",
+    "unregister_holder",
+]
+
+#: Holder ids of the workers alive in this process (a dead one's runs can be recovered at once).
+_LIVE_HOLDERS: set[str] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+@functools.cache
+def _machine_tag() -> str:
+    """Which kernel and pid namespace this process lives in (pids are only comparable inside one)."""
+    parts = []
+    for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text().strip())
+        except OSError:
+            parts.append("?")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+def worker_holder_id() -> str:
+    """``host:pid:random:machine`` — a worker's claim holder id, from which a worker on the same
+    machine can tell that the holder's process is gone."""
+    return f"{holder_id()}:{_machine_tag()}"
+
+
+def register_holder(worker_id: str) -> None:
+    with _LIVE_LOCK:
+        _LIVE_HOLDERS.add(worker_id)
+
+
+def unregister_holder(worker_id: str) -> None:
+    with _LIVE_LOCK:
+        _LIVE_HOLDERS.discard(worker_id)
+
+
+def holder_gone(holder: str | None) -> bool:
+    """Whether ``holder`` is a worker of a process on this machine that no longer exists.
+
+    Only holders of :func:`worker_holder_id`'s form on this host, kernel boot and pid namespace
+    qualify; anything else (another machine, an unknown format) is left to the stale limit.
+    A holder with this process's own pid that is not one of its live workers is a previous
+    incarnation whose pid was reused after a restart (pid 1 in a container).
+    """
+    parts = (holder or "").split(":")
+    if len(parts) != 4 or parts[0] != socket.gethostname() or parts[3] != _machine_tag():
+        return False
+    with _LIVE_LOCK:
+        if holder in _LIVE_HOLDERS:
+            return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by another user
+        return False
+    return False
 
 
 class ClaimLostError(ConflictError):
@@ -164,6 +243,27 @@ def stale_runs(db: Database, stale_after_ms: int, worker_id: str = "recovery") -
                     RunQueue.status.in_(HELD),
                     RunQueue.heartbeat_at < limit,
                 )
+                .values(status=QueueStatus.RECOVERING, claimed_by=worker_id, heartbeat_at=now_ms())
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(res, "rowcount", 1) == 1:
+                out.append(Claim(db, str(run_id), worker_id))
+    return out
+
+
+def dead_holder_runs(db: Database, worker_id: str) -> list[Claim]:
+    """Held runs whose holder's process is gone (see :func:`holder_gone`), taken over at once by
+    ``worker_id`` for recovery — a restarted sole worker does not wait out the stale limit."""
+    with db.session() as s:
+        rows = list(s.execute(select(RunQueue.run_id, RunQueue.claimed_by).where(RunQueue.status.in_(HELD))))
+    out = []
+    for run_id, holder in rows:
+        if holder == worker_id or not holder_gone(holder):
+            continue
+        with db.session() as s:
+            res = s.execute(
+                update(RunQueue)
+                .where(RunQueue.run_id == run_id, RunQueue.status.in_(HELD), RunQueue.claimed_by == holder)
                 .values(status=QueueStatus.RECOVERING, claimed_by=worker_id, heartbeat_at=now_ms())
                 .execution_options(synchronize_session=False)
             )

@@ -139,6 +139,9 @@ def _mark_started(ctx: AppContext, run_id: str) -> Document | None:
         started = now_ms()
         body["state"] = RunState.IN_PROGRESS.value
         body["metrics"] = run_report.in_progress_metrics(started)
+        # The batch id is chosen (and recorded) before any file is written, so that recovery
+        # can delete the files of a run killed while writing them.
+        body["pending"] = {"batchId": str((run.body.get("pending") or {}).get("batchId") or new_batch_id())}
         RUNS.save(s, run, body, state=RunState.IN_PROGRESS)
         return run
 
@@ -341,9 +344,11 @@ def recover_run(ctx: AppContext, claim: Claim) -> None:
         with ctx.db.session() as s:
             spec, facts = build_spec(s, ctx, run)
         committed = ctx.lake.batch_snapshot(spec.namespace, spec.dataset_id, pending["batchId"])
-        if committed is not None:
+        if committed is not None and "result" in pending:
             result = run_report.result_from_json(pending["result"])
             result.status = RunState.SUCCESS.value
+            # The intent was saved before the commit: the run completes now, when it is recovered.
+            result.completed = result.completed or now_ms()
             result.snapshot_id = committed.snapshot_id
             result.data_files = list(committed.data_files)
             result.output_bytes = committed.byte_size
@@ -358,7 +363,9 @@ def recover_run(ctx: AppContext, claim: Claim) -> None:
                 dedupe=pending.get("dedupe"),
             )
             return
-        ctx.lake.cleanup_orphans(spec.namespace, spec.dataset_id, pending["batchId"])
+        removed = ctx.lake.discard_uncommitted(spec.namespace, spec.dataset_id, pending["batchId"])
+        if removed:
+            log.warning("run %s: deleted %d file(s) its dead worker left", run_id, len(removed))
     _finish_failed(
         ctx,
         run_id,

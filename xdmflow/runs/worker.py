@@ -26,8 +26,17 @@ import logging
 import threading
 from collections.abc import Callable
 
-from xdmflow.ids import holder_id
-from xdmflow.runs.claim import Claim, claim_next, finish, heartbeat, stale_runs
+from xdmflow.runs.claim import (
+    Claim,
+    claim_next,
+    dead_holder_runs,
+    finish,
+    heartbeat,
+    register_holder,
+    stale_runs,
+    unregister_holder,
+    worker_holder_id,
+)
 from xdmflow.store.db import Database
 
 __all__ = ["Worker"]
@@ -59,7 +68,8 @@ class Worker:
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
-        self.worker_id = holder_id()
+        self.worker_id = worker_holder_id()
+        register_holder(self.worker_id)
         self._stop = threading.Event()
         self._active: dict[str, Claim] = {}
         self._lock = threading.Lock()
@@ -78,12 +88,18 @@ class Worker:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=30)
+        unregister_holder(self.worker_id)
 
     def run_once(self) -> bool:
-        """Recover stale runs, then claim and execute one run; ``False`` when idle."""
-        for stale in stale_runs(self.db, int(self.stale_after * 1000), self.worker_id):
+        """Recover runs of dead workers, then claim and execute one run; ``False`` when idle.
+
+        A run is recovered at once when its worker's process is gone (same machine), else once
+        its heartbeat is older than ``stale_after``.
+        """
+        orphaned = dead_holder_runs(self.db, self.worker_id)
+        for stale in orphaned + stale_runs(self.db, int(self.stale_after * 1000), self.worker_id):
             run_id = stale.run_id
-            log.warning("run %s: its worker stopped heartbeating; recovering it", run_id)
+            log.warning("run %s: its worker is gone; recovering it", run_id)
             with self._lock:
                 self._active[run_id] = stale
             try:
