@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from xdmflow.runs.queue import QueueLimits
 from xdmflow.runs.worker import Worker
 from xdmflow.scheduler.loop import SchedulerLoop
 from xdmflow.services.context import AppContext
@@ -20,6 +21,7 @@ def start_scheduler(ctx: AppContext) -> SchedulerLoop:
         ctx.db,
         ctx.settings.scheduler_interval_seconds,
         lease_seconds=ctx.settings.scheduler_lease_seconds,
+        limits=QueueLimits.from_settings(ctx.settings),
     )
     loop.start()
     ctx.extras["scheduler"] = loop

@@ -28,7 +28,7 @@ def list_runs(request: Request, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
 @router.post("", status_code=201)
 def create_run(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
     with ctx.db.session() as s:
-        out = svc.create_run_on_demand(s, p, body)
+        out = svc.create_run_on_demand(s, p, body, svc.QueueLimits.from_settings(ctx.settings))
     return JSONResponse(out, 201, headers={"Location": f"{BASE}/{out['id']}"})
 
 
@@ -42,4 +42,4 @@ def get_run(run_id: str, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
 @router.post("/{run_id}/action", dependencies=[Depends(allow_query("op", code="1451"))])
 def run_action(run_id: str, p: PrincipalDep, ctx: CtxDep, op: str | None = None) -> dict[str, Any]:
     with ctx.db.session() as s:
-        return svc.retrigger(s, p, run_id, op)
+        return svc.retrigger(s, p, run_id, op, svc.QueueLimits.from_settings(ctx.settings))
