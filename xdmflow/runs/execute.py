@@ -34,7 +34,7 @@ from xdmflow.pipeline.partition import RunSpec
 from xdmflow.pipeline.run import RunResult, execute
 from xdmflow.runs import report as run_report
 from xdmflow.runs.claim import Claim, ClaimLostError
-from xdmflow.runs.states import RunState
+from xdmflow.runs.states import RunState, can_move
 from xdmflow.services.connections import auth_params
 from xdmflow.services.context import AppContext
 from xdmflow.services.kinds import CONNECTIONS, FLOWS, RUNS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
@@ -133,8 +133,8 @@ def build_spec(s: Session, ctx: AppContext, run: Document) -> tuple[RunSpec, dic
 def _mark_started(ctx: AppContext, run_id: str) -> Document | None:
     with ctx.db.session() as s:
         run = RUNS.find_unscoped(s, run_id)
-        if run is None:
-            return None
+        if run is None or not can_move(run.state, RunState.IN_PROGRESS):
+            return None  # gone, or already finished: a run id is executed at most once
         body = dict(run.body)
         started = now_ms()
         body["state"] = RunState.IN_PROGRESS.value
@@ -363,9 +363,15 @@ def recover_run(ctx: AppContext, claim: Claim) -> None:
                 dedupe=pending.get("dedupe"),
             )
             return
-        removed = ctx.lake.discard_uncommitted(spec.namespace, spec.dataset_id, pending["batchId"])
-        if removed:
-            log.warning("run %s: deleted %d file(s) its dead worker left", run_id, len(removed))
+        try:
+            removed = ctx.lake.discard_uncommitted(spec.namespace, spec.dataset_id, pending["batchId"])
+        except Exception:  # the run is still failed below; the files stay for an operator
+            log.warning(
+                "run %s: could not delete the files of batch %s", run_id, pending["batchId"], exc_info=True
+            )
+        else:
+            if removed:
+                log.warning("run %s: deleted %d file(s) its dead worker left", run_id, len(removed))
     _finish_failed(
         ctx,
         run_id,
