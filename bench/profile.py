@@ -29,7 +29,8 @@ def main() -> None:
 
     from pyinstrument import Profiler
 
-    from xdmflow.services.run_execution import execute_run
+    from xdmflow.runs.claim import claim_next
+    from xdmflow.runs.execute import execute_run
 
     home = a.workdir / "homes" / "profile"
     if home.exists():
@@ -54,8 +55,10 @@ def main() -> None:
         run_id = run["id"] if "id" in run else run["items"][0]["id"]
         prof = Profiler(interval=a.interval)
         t0 = time.perf_counter()
+        claim = claim_next(svc.ctx.db, "profile")
+        assert claim is not None and claim.run_id == run_id, "the profiled run is the only queued run"
         with prof:
-            execute_run(svc.ctx, run_id)
+            execute_run(svc.ctx, claim)
         took = time.perf_counter() - t0
         got = svc.call("GET", f"{FS}/runs/{run_id}")["items"][0]
         print(f"run {run_id}: {got['state']} in {took:.2f} s, {got['metrics']['recordSummary']}")

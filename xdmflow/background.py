@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from xdmflow.executors.worker import Worker
+from xdmflow.runs.queue import QueueLimits
+from xdmflow.runs.worker import Worker
 from xdmflow.scheduler.loop import SchedulerLoop
 from xdmflow.services.context import AppContext
 
@@ -19,6 +21,7 @@ def start_scheduler(ctx: AppContext) -> SchedulerLoop:
         ctx.db,
         ctx.settings.scheduler_interval_seconds,
         lease_seconds=ctx.settings.scheduler_lease_seconds,
+        limits=QueueLimits.from_settings(ctx.settings),
     )
     loop.start()
     ctx.extras["scheduler"] = loop
@@ -26,12 +29,12 @@ def start_scheduler(ctx: AppContext) -> SchedulerLoop:
 
 
 def start_worker(ctx: AppContext, **kw: Any) -> Worker:
-    from xdmflow.services.run_execution import execute_run, recover_run
+    from xdmflow.runs.execute import execute_run, recover_run
 
     worker = Worker(
         ctx.db,
-        lambda run_id: execute_run(ctx, run_id),
-        lambda run_id: recover_run(ctx, run_id),
+        functools.partial(execute_run, ctx),
+        functools.partial(recover_run, ctx),
         slots=ctx.settings.workers,
         heartbeat_interval=ctx.settings.heartbeat_seconds,
         stale_after=ctx.settings.run_stale_seconds,

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = 5.0
     """How often a worker heartbeats the runs it executes."""
 
+    max_queued_runs_per_flow: int = Field(default=20, ge=0)
+    """Runs of one flow that may wait in the queue (``0``: no bound). Beyond it ``POST /runs`` is a
+    429 and a scheduled fire is recorded as a skipped run instead of being queued."""
+
+    max_queued_runs: int = Field(default=10_000, ge=0)
+    """Runs of all flows that may wait in the queue (``0``: no bound); same refusals as above."""
+
     public_url: str = "http://127.0.0.1:8080"
     """Base URL clients reach the service at (used in links such as the token URL)."""
 

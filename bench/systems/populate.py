@@ -45,9 +45,9 @@ def populate(
     log: bool = True,
 ) -> list[str]:
     """Create ``flows`` enabled flows (``api_sample`` of them over HTTP); returns their ids."""
+    from xdmflow.runs.queue import enqueue_run
     from xdmflow.services.flows import create_flow
     from xdmflow.services.kinds import FLOWS
-    from xdmflow.services.runs import enqueue_run
     from xdmflow.store.documents import Scope
 
     schema_id, _ = svc.target("populate")

@@ -29,7 +29,8 @@ from xdmflow.lake.diagnostics import ErrorStore
 from xdmflow.lake.files import batch_data_dir
 from xdmflow.lake.lake import Lake
 from xdmflow.pipeline.dedupe import DedupeState
-from xdmflow.pipeline.run import RunResult, RunSpec, execute, later_watermark
+from xdmflow.pipeline.partition import RunSpec
+from xdmflow.pipeline.run import RunResult, execute, later_watermark
 from xdmflow.schema.compiled import CompiledSchema, XdmField
 
 NS = "org_0123456789ab__prod"

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select, update
 
-from xdmflow.executors.worker import Worker, claim_next, finish, heartbeat, stale_runs
-from xdmflow.store.claims import ClaimLostError, claim_held, ensure_claim_held, executing
+from xdmflow.runs.claim import Claim, ClaimLostError, claim_next, finish, heartbeat, stale_runs
+from xdmflow.runs.worker import Worker
 from xdmflow.store.db import Database
 from xdmflow.store.migrate import upgrade
 from xdmflow.store.tables import RunQueue
@@ -29,7 +29,9 @@ def queue(db: Database, n: int) -> list[str]:
     with db.session() as s:
         for i, run_id in enumerate(ids):
             s.add(
-                RunQueue(run_id=run_id, flow_id="f", status="queued", attempts=0, not_before=0, created_at=i)
+                RunQueue(
+                    run_id=run_id, flow_id=f"f{i}", status="queued", attempts=0, not_before=0, created_at=i
+                )
             )
     return ids
 
@@ -50,9 +52,9 @@ def test_concurrent_claimers_take_each_run_once(db: Database) -> None:
     dbs = [Database(db.url) for _ in range(4)]
 
     def claimer(d: Database, who: str) -> None:
-        while (run_id := claim_next(d, who)) is not None:
+        while (claim := claim_next(d, who)) is not None:
             with lock:
-                claims.setdefault(run_id, []).append(who)
+                claims.setdefault(claim.run_id, []).append(who)
 
     threads = [threading.Thread(target=claimer, args=(d, f"w{i}")) for i, d in enumerate(dbs)]
     for t in threads:
@@ -71,23 +73,25 @@ def test_concurrent_claimers_take_each_run_once(db: Database) -> None:
 
 def test_a_stale_claim_is_taken_over_and_the_stalled_worker_is_fenced(db: Database) -> None:
     (run_id,) = queue(db, 1)
-    assert claim_next(db, "a") == run_id
-    with executing(run_id, "a"):
-        assert claim_held(db, run_id)
-    assert heartbeat(db, run_id, "a")
+    a = claim_next(db, "a")
+    assert a == Claim(db, run_id, "a")
+    assert a.held()
+    assert heartbeat(a)
     assert stale_runs(db, 60_000, "b") == []  # fresh heartbeat: nothing to recover
     age_heartbeat(db, run_id, 120)
-    assert stale_runs(db, 60_000, "b") == [run_id]
+    (b,) = stale_runs(db, 60_000, "b")
+    assert b == Claim(db, run_id, "b") and b.held()
     assert stale_runs(db, 60_000, "c") == []  # taken over once
     # a was only stalled: its heartbeat, its fence and its finish all see the claim is gone.
-    assert not heartbeat(db, run_id, "a")
-    with executing(run_id, "a"), pytest.raises(ClaimLostError):
-        ensure_claim_held(db, run_id)
+    assert not heartbeat(a)
+    assert not a.held()
+    with pytest.raises(ClaimLostError):
+        a.ensure_held()
     assert not finish(db, run_id, "a")
-    assert heartbeat(db, run_id, "b")
+    assert heartbeat(b)
     # b dies while recovering: the recovering row goes stale and c takes it over.
     age_heartbeat(db, run_id, 120)
-    assert stale_runs(db, 60_000, "c") == [run_id]
+    assert [c.run_id for c in stale_runs(db, 60_000, "c")] == [run_id]
     assert finish(db, run_id, "c")
     with db.session() as s:
         row = s.get(RunQueue, run_id)
@@ -105,20 +109,21 @@ def test_workers_execute_each_run_once_and_recover_dead_ones(db: Database) -> No
     def make(d: Database) -> Worker:
         w: Worker
 
-        def execute(run_id: str) -> None:
+        def execute(claim: Claim) -> None:
             with lock:
-                executed.append((run_id, w.worker_id))
+                executed.append((claim.run_id, w.worker_id))
             time.sleep(0.01)
 
-        def recover(run_id: str) -> None:
+        def recover(claim: Claim) -> None:
             with lock:
-                recovered.append((run_id, w.worker_id))
+                recovered.append((claim.run_id, w.worker_id))
 
         w = Worker(d, execute, recover, slots=2, poll_interval=0.02, heartbeat_interval=0.05, stale_after=0.5)
         return w
 
     # A dead worker's claim: claimed by an id that never heartbeats again.
-    assert claim_next(db, "dead-worker") == ids[0]
+    dead = claim_next(db, "dead-worker")
+    assert dead is not None and dead.run_id == ids[0]
     age_heartbeat(db, ids[0], 10)
     try:
         for d in dbs:

@@ -13,6 +13,8 @@ import pyarrow.csv as pacsv
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from xdmflow.runs.worker import Worker
+from xdmflow.runs.execute import execute_run, recover_run
 
 from tests.conftest import Api, make_settings
 from tests.flows.conftest import (
@@ -27,10 +29,8 @@ from tests.flows.conftest import (
     target_connection,
 )
 from xdmflow.api.app import create_app
-from xdmflow.executors.worker import Worker
 from xdmflow.lake.lake import namespace_for
 from xdmflow.scheduler.loop import tick
-from xdmflow.services.run_execution import execute_run, recover_run
 from xdmflow.store.tables import Document, FlowSchedule, RunQueue, Watermark
 
 SBX = "/data/foundation/sandbox-management/sandboxes"

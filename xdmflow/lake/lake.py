@@ -410,6 +410,21 @@ class Lake:
             fs.rm(p)
         return [f"{directory}/{p.rsplit('/', 1)[1]}" for p in orphans]
 
+    def discard_uncommitted(self, namespace: str, dataset_id: str, batch_id: str) -> list[str]:
+        """Delete what a batch whose writer is gone (killed, aborted) left behind.
+
+        A batch that never committed loses every file of its directory (footer-less Parquet of
+        a writer killed mid-file included) and the directory itself; a committed batch keeps
+        the files its snapshot references (only orphans are deleted). Returns deleted paths.
+        """
+        removed = self.cleanup_orphans(namespace, dataset_id, batch_id)
+        if self.batch_snapshot(namespace, dataset_id, batch_id) is None:
+            directory = batch_data_dir(self.table_location(namespace, dataset_id), batch_id)
+            fs, root = fsspec.core.url_to_fs(directory)
+            if fs.exists(root):
+                fs.rm(root, recursive=True)
+        return removed
+
     # -- reading ---------------------------------------------------------------------------
     def scan(
         self, namespace: str, dataset_id: str, *, limit: int | None = None, batch_id: str | None = None

@@ -59,6 +59,15 @@ class DedupeState:
         kept = batch.filter(keep)
         return kept, batch.num_rows - kept.num_rows
 
+    def observed(self) -> tuple[list[pa.Array], list[pa.Array]]:
+        """The hashes and delta values of the rows this state saw (what a partition reports)."""
+        return list(self._hashes), list(self._deltas)
+
+    def absorb(self, hashes: list[pa.Array], deltas: list[pa.Array]) -> None:
+        """Add what another copy of this state observed (a partition's report) to this one."""
+        self._hashes.extend(hashes)
+        self._deltas.extend(deltas)
+
     def next_state(self, watermark: Any) -> dict[str, Any]:
         """The JSON state for the next run: hashes of rows within the horizon before ``watermark``."""
         if not self._hashes:

@@ -291,6 +291,5 @@ def run_partition(task: PartitionTask) -> PartitionResult:
     out.extensions = dict(read.extensions)
     out.new_watermark = read.new_watermark
     if spec.dedupe is not None:
-        out.dedupe_hashes = list(spec.dedupe._hashes)
-        out.dedupe_deltas = list(spec.dedupe._deltas)
+        out.dedupe_hashes, out.dedupe_deltas = spec.dedupe.observed()
     return out

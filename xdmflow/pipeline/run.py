@@ -46,7 +46,6 @@ from xdmflow.pipeline.partition import (
 
 __all__ = [
     "PartitionRunner",
-    "RunSpec",
     "RunResult",
     "SAMPLE_ERRORS",
     "auto_plan",
@@ -238,8 +237,7 @@ def _merge(spec: RunSpec, result: RunResult, parts: list[PartitionResult]) -> No
         _merge_extensions(result.extensions, p.extensions)
         watermark = later_watermark(watermark, p.new_watermark)
         if spec.dedupe is not None:
-            spec.dedupe._hashes.extend(p.dedupe_hashes)
-            spec.dedupe._deltas.extend(p.dedupe_deltas)
+            spec.dedupe.absorb(p.dedupe_hashes, p.dedupe_deltas)
     result.new_watermark = watermark if parts else spec.read.watermark
     if parts:
         result.read_started = min(p.read_started for p in parts)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from xdmflow.errors import ConflictError
 from xdmflow.firetimes import Schedule, count_fires_between, fires_between, next_fire_after
 from xdmflow.ids import holder_id
+from xdmflow.runs.queue import QueueBudget, QueueLimits, enqueue_run
 from xdmflow.scheduler import lease
 from xdmflow.services.kinds import FLOWS
 from xdmflow.store.db import Database
@@ -54,11 +55,10 @@ def _fire_flow(
     now: int,
     max_catchup: int,
     flows: dict[str, Document] | None = None,
+    budget: QueueBudget | None = None,
 ) -> list[str]:
     """Claim ``row``'s due fire times and queue their runs; ``flows`` holds the flow documents
     already loaded for this tick's chunk (by id), else the flow is looked up."""
-    from xdmflow.services.runs import enqueue_run
-
     sched = Schedule(row.start_time, row.frequency, row.interval, row.backfill)
     keep = max_catchup if sched.backfill else 1
     total = count_fires_between(sched, row.last_fired, now)
@@ -106,10 +106,14 @@ def _fire_flow(
                     params=params,
                     audit=_audit(int(time.time() * 1000)),
                     dedupe_key=f"{row.flow_id}@{fire}",
+                    budget=budget,
                 )
-            made.append(run.id)
         except ConflictError:
             continue
+        if run.state == "failed":  # skipped: the queue is at its bound
+            log.warning("flow %s: fire %s skipped, the run queue is full", row.flow_id, fire)
+        else:
+            made.append(run.id)
     return made
 
 
@@ -118,7 +122,9 @@ def _fire_flow(
 _CHUNK = 250
 
 
-def tick(db: Database, now: float, *, max_catchup: int = 1000) -> list[str]:
+def tick(
+    db: Database, now: float, *, max_catchup: int = 1000, limits: QueueLimits | None = None
+) -> list[str]:
     """Queue the runs of every fire time due at ``now`` (epoch seconds); returns the new run ids.
 
     The due flows are fired in chunks of ``_CHUNK``, each chunk in one transaction. Every flow
@@ -142,6 +148,7 @@ def tick(db: Database, now: float, *, max_catchup: int = 1000) -> list[str]:
     for start in range(0, len(due), _CHUNK):
         ids = due[start : start + _CHUNK]
         with db.session() as s:
+            budget = QueueBudget(limits) if limits is not None else None
             rows = {
                 r.flow_id: r
                 for r in s.scalars(
@@ -157,7 +164,7 @@ def tick(db: Database, now: float, *, max_catchup: int = 1000) -> list[str]:
             for flow_id in ids:
                 row = rows.get(flow_id)
                 if row is not None:
-                    made += _fire_flow(s, row, t, max_catchup, flows)
+                    made += _fire_flow(s, row, t, max_catchup, flows, budget)
     return made
 
 
@@ -182,6 +189,7 @@ class SchedulerLoop:
         *,
         lease_seconds: float = 30.0,
         holder: str | None = None,
+        limits: QueueLimits | None = None,
     ) -> None:
         if lease_seconds <= interval:
             raise ValueError("the scheduler lease must last longer than the scheduler interval")
@@ -190,6 +198,7 @@ class SchedulerLoop:
         self.clock = clock
         self.lease_seconds = lease_seconds
         self.holder = holder or holder_id()
+        self.limits = limits
         #: Whether the last iteration held the lease.
         self.is_leader = False
         #: How many ticks this instance ran (as the lease holder).
@@ -224,7 +233,7 @@ class SchedulerLoop:
         if not held:
             return []
         self.ticks += 1
-        return tick(self.db, now)
+        return tick(self.db, now, limits=self.limits)
 
     def _run(self) -> None:
         while not self._stop.is_set():

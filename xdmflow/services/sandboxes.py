@@ -83,7 +83,7 @@ def stop_flow_runs(s: Session, flow_ids: Sequence[str], run_ids: Sequence[str] =
 def stop_deleted_flow(s: Session, scope: Scope, flow_id: str) -> list[str]:
     """A flow is being deleted: its schedule and queue rows go, and its runs that had not
     finished fail with a message saying why (a running one's commit is fenced). Returns their ids."""
-    from xdmflow.services import run_report
+    from xdmflow.runs import report as run_report
 
     open_runs = list(
         s.scalars(select(RunQueue.run_id).where(RunQueue.flow_id == flow_id, RunQueue.status != "done"))

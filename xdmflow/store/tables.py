@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -117,12 +128,24 @@ class RunQueue(Base):
 
     run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     flow_id: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | done
+    status: Mapped[str] = mapped_column(String(16), index=True)  # xdmflow.runs.states.QueueStatus
     claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     heartbeat_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+    #: At most one run of a flow is held (executed or recovered) at a time — enforced here, in
+    #: the store, for every worker of every process (migration 0002).
+    __table_args__ = (
+        Index(
+            "uq_run_queue_held_flow",
+            "flow_id",
+            unique=True,
+            postgresql_where=text("status IN ('running', 'recovering')"),
+            sqlite_where=text("status IN ('running', 'recovering')"),
+        ),
+    )
 
 
 class Lease(Base):

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, scope_of
 from xdmflow.api.models.flowservice import RunCreate
-from xdmflow.services import runs as svc
+from xdmflow.runs import queue as svc
 from xdmflow.services.flowbase import LIST_PARAMS, items, list_documents
 from xdmflow.services.kinds import RUNS
 
@@ -29,7 +29,7 @@ def list_runs(request: Request, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
 @router.post("", status_code=201)
 def create_run(body: Annotated[Any, json_body(RunCreate)], p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
     with ctx.db.session() as s:
-        out = svc.create_run_on_demand(s, p, body)
+        out = svc.create_run_on_demand(s, p, body, svc.QueueLimits.from_settings(ctx.settings))
     return JSONResponse(out, 201, headers={"Location": f"{BASE}/{out['id']}"})
 
 
@@ -43,4 +43,4 @@ def get_run(run_id: str, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
 @router.post("/{run_id}/action", dependencies=[Depends(allow_query("op", code="1451"))])
 def run_action(run_id: str, p: PrincipalDep, ctx: CtxDep, op: str | None = None) -> dict[str, Any]:
     with ctx.db.session() as s:
-        return svc.retrigger(s, p, run_id, op)
+        return svc.retrigger(s, p, run_id, op, svc.QueueLimits.from_settings(ctx.settings))

@@ -30,16 +30,18 @@ from xdmflow.connectors.registry import get_connector
 from xdmflow.errors import PreconditionFailedError, SourceError, XdmflowError
 from xdmflow.ids import new_batch_id, now_ms
 from xdmflow.pipeline.dedupe import DedupeState
-from xdmflow.pipeline.run import RunResult, RunSpec, execute
-from xdmflow.services import run_report
+from xdmflow.pipeline.partition import RunSpec
+from xdmflow.pipeline.run import RunResult, execute
+from xdmflow.runs import report as run_report
+from xdmflow.runs.claim import Claim, ClaimLostError
+from xdmflow.runs.states import RunState, can_move
 from xdmflow.services.connections import policed_auth
 from xdmflow.services.context import AppContext
 from xdmflow.services.kinds import CONNECTIONS, FLOWS, RUNS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
-from xdmflow.store.claims import ClaimLostError, ensure_claim_held
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, Watermark
 
-__all__ = ["execute_run", "recover_run", "build_spec"]
+__all__ = ["execute_run", "recover_run", "build_spec", "finalize"]
 
 log = logging.getLogger("xdmflow.runs")
 
@@ -131,18 +133,22 @@ def build_spec(s: Session, ctx: AppContext, run: Document) -> tuple[RunSpec, dic
 def _mark_started(ctx: AppContext, run_id: str) -> Document | None:
     with ctx.db.session() as s:
         run = RUNS.find_unscoped(s, run_id)
-        if run is None:
-            return None
+        if run is None or not can_move(run.state, RunState.IN_PROGRESS):
+            return None  # gone, or already finished: a run id is executed at most once
         body = dict(run.body)
         started = now_ms()
-        body["state"] = "inProgress"
+        body["state"] = RunState.IN_PROGRESS.value
         body["metrics"] = run_report.in_progress_metrics(started)
-        RUNS.save(s, run, body, state="inProgress")
+        # The batch id is chosen (and recorded) before any file is written, so that recovery
+        # can delete the files of a run killed while writing them.
+        body["pending"] = {"batchId": str((run.body.get("pending") or {}).get("batchId") or new_batch_id())}
+        RUNS.save(s, run, body, state=RunState.IN_PROGRESS)
         return run
 
 
-def _save_intent(ctx: AppContext, run_id: str, spec: RunSpec, result: RunResult) -> None:
-    ensure_claim_held(ctx.db, run_id)  # a stalled worker whose run was recovered must not commit
+def _save_intent(ctx: AppContext, claim: Claim, spec: RunSpec, result: RunResult) -> None:
+    claim.ensure_held()  # a stalled worker whose run was recovered must not commit
+    run_id = claim.run_id
     pending = {
         "batchId": spec.batch_id,
         "watermark": result.new_watermark,
@@ -168,8 +174,12 @@ def _sandbox_active(s: Session, org_id: str, name: str) -> bool:
     return state is not None and state != "deleted"
 
 
-def execute_run(ctx: AppContext, run_id: str) -> None:
-    """Execute one claimed run end to end (never raises for run-level failures)."""
+def execute_run(ctx: AppContext, claim: Claim) -> None:
+    """Execute one claimed run end to end (never raises for run-level failures).
+
+    ``claim`` is checked just before the lake commit: a worker that lost it commits nothing.
+    """
+    run_id = claim.run_id
     run = _mark_started(ctx, run_id)
     if run is None:
         return
@@ -182,7 +192,7 @@ def execute_run(ctx: AppContext, run_id: str) -> None:
             connector,
             ctx.lake,
             ctx.errors,
-            before_commit=lambda r: _save_intent(ctx, run_id, spec, r),
+            before_commit=lambda r: _save_intent(ctx, claim, spec, r),
             executor=ctx.executor,
         )
     except ClaimLostError as exc:  # another worker recovered the run: it owns the run's state now
@@ -271,7 +281,7 @@ def _finalize_once(
             created_by=str(run.body.get("createdBy", "scheduler")),
             client_id=str(run.body.get("createdClient", "xdmflow")),
         )
-        if result.status == "success":
+        if result.status == RunState.SUCCESS:
             _advance_watermark(s, facts, watermark, dedupe, batch_id)
         body = run_report.finished_body(run.body, result, batch_id, facts)
         body.pop("pending", None)
@@ -329,16 +339,17 @@ def _finish_failed(ctx: AppContext, run_id: str, exc: XdmflowError) -> None:
             run.body, code, exc.message, retriable=isinstance(exc, SourceError) and exc.retriable
         )
         body.pop("pending", None)
-        RUNS.save(s, run, body, state="failed")
+        RUNS.save(s, run, body, state=RunState.FAILED)
         _update_flow(s, Scope(run.org_id, run.sandbox_name), run.body["flowId"], run_id, body)
     log.warning("run %s failed: %s", run_id, exc.message)
 
 
-def recover_run(ctx: AppContext, run_id: str) -> None:
+def recover_run(ctx: AppContext, claim: Claim) -> None:
     """Finish or fail a run whose worker died (kill -9): never half-committed, never run twice."""
+    run_id = claim.run_id
     with ctx.db.session() as s:
         run = RUNS.find_unscoped(s, run_id)
-        if run is None or run.state in ("success", "failed"):
+        if run is None or run.state in (RunState.SUCCESS, RunState.FAILED):
             return
         pending = run.body.get("pending")
         flow = FLOWS.find(s, Scope(run.org_id, run.sandbox_name), run.body["flowId"])
@@ -346,9 +357,11 @@ def recover_run(ctx: AppContext, run_id: str) -> None:
         with ctx.db.session() as s:
             spec, facts = build_spec(s, ctx, run)
         committed = ctx.lake.batch_snapshot(spec.namespace, spec.dataset_id, pending["batchId"])
-        if committed is not None:
+        if committed is not None and "result" in pending:
             result = run_report.result_from_json(pending["result"])
-            result.status = "success"
+            result.status = RunState.SUCCESS.value
+            # The intent was saved before the commit: the run completes now, when it is recovered.
+            result.completed = result.completed or now_ms()
             result.snapshot_id = committed.snapshot_id
             result.data_files = list(committed.data_files)
             result.output_bytes = committed.byte_size
@@ -363,7 +376,15 @@ def recover_run(ctx: AppContext, run_id: str) -> None:
                 dedupe=pending.get("dedupe"),
             )
             return
-        ctx.lake.cleanup_orphans(spec.namespace, spec.dataset_id, pending["batchId"])
+        try:
+            removed = ctx.lake.discard_uncommitted(spec.namespace, spec.dataset_id, pending["batchId"])
+        except Exception:  # the run is still failed below; the files stay for an operator
+            log.warning(
+                "run %s: could not delete the files of batch %s", run_id, pending["batchId"], exc_info=True
+            )
+        else:
+            if removed:
+                log.warning("run %s: deleted %d file(s) its dead worker left", run_id, len(removed))
     _finish_failed(
         ctx,
         run_id,
@@ -377,7 +398,7 @@ def recover_run(ctx: AppContext, run_id: str) -> None:
 
 
 def _maybe_retry(ctx: AppContext, run_id: str) -> None:
-    from xdmflow.services.runs import enqueue_run
+    from xdmflow.runs.queue import enqueue_run
 
     with ctx.db.session() as s:
         run = RUNS.find_unscoped(s, run_id)

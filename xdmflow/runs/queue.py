@@ -1,0 +1,248 @@
+"""The run queue: creating runs (scheduled, on demand, re-triggered, retried) as queued rows."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from xdmflow.errors import BadRequestError, ConflictError, XdmflowError
+from xdmflow.ids import new_uuid, now_ms
+from xdmflow.runs.states import FINISHED, QueueStatus, RunState
+from xdmflow.services.flowbase import audit_create, require_object
+from xdmflow.services.identity import Principal
+from xdmflow.services.kinds import FLOWS, RUNS
+from xdmflow.store.documents import Scope
+from xdmflow.store.tables import Document, RunQueue
+
+if TYPE_CHECKING:
+    from xdmflow.settings import Settings
+
+__all__ = [
+    "QueueBudget",
+    "QueueFullError",
+    "QueueLimits",
+    "enqueue_run",
+    "create_run_on_demand",
+    "retrigger",
+    "run_view",
+    "empty_metrics",
+]
+
+
+class QueueFullError(XdmflowError):
+    """The run queue (of a flow, or of the whole service) is at its bound: retry later."""
+
+    status = 429
+    default_title = "Too Many Requests"
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """How many queued runs may wait, per flow and in all (``0``: no bound)."""
+
+    per_flow: int = 0
+    total: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueueLimits:
+        return cls(settings.max_queued_runs_per_flow, settings.max_queued_runs)
+
+
+@dataclass
+class QueueBudget:
+    """The room left in the queue under ``limits``, counted once per transaction and kept up to
+    date by the runs it admits (the scheduler queues many runs per transaction).
+
+    The bound is checked, not locked: concurrent requests in other transactions may overshoot it
+    by the number of requests racing at that moment.
+    """
+
+    limits: QueueLimits
+    _total: int | None = None
+    _flows: dict[str, int] = field(default_factory=dict)
+
+    def refusal(self, s: Session, flow_id: str) -> str | None:
+        """Why a run of ``flow_id`` may not be queued now; ``None`` when there is room."""
+        if self.limits.total > 0:
+            if self._total is None:
+                self._total = _count_queued(s)
+            if self._total >= self.limits.total:
+                return (
+                    f"The run queue is full: {self._total} runs are waiting "
+                    f"(XDMFLOW_MAX_QUEUED_RUNS={self.limits.total}). Retry once runs have finished."
+                )
+        if self.limits.per_flow > 0:
+            if flow_id not in self._flows:
+                self._flows[flow_id] = _count_queued(s, flow_id)
+            if self._flows[flow_id] >= self.limits.per_flow:
+                return (
+                    f"Flow {flow_id} already has {self._flows[flow_id]} runs waiting "
+                    f"(XDMFLOW_MAX_QUEUED_RUNS_PER_FLOW={self.limits.per_flow}). "
+                    "Retry once its runs have finished."
+                )
+        return None
+
+    def admit(self, flow_id: str) -> None:
+        if self._total is not None:
+            self._total += 1
+        if flow_id in self._flows:
+            self._flows[flow_id] += 1
+
+
+def _count_queued(s: Session, flow_id: str | None = None) -> int:
+    q = select(func.count()).select_from(RunQueue).where(RunQueue.status == QueueStatus.QUEUED)
+    if flow_id is not None:
+        q = q.where(RunQueue.flow_id == flow_id)
+    return int(s.scalar(q) or 0)
+
+
+def empty_metrics(started: int | None = None) -> dict[str, Any]:
+    return {
+        "durationSummary": {"startedAtUTC": started or 0, "completedAtUTC": 0},
+        "sizeSummary": {"inputBytes": 0, "outputBytes": 0},
+        "recordSummary": {"inputRecordCount": 0, "outputRecordCount": 0, "failedRecordCount": 0},
+        "fileSummary": {"inputFileCount": 0, "outputFileCount": 0},
+        "statusSummary": {"status": RunState.SCHEDULED.value, "errors": []},
+    }
+
+
+def enqueue_run(
+    s: Session,
+    flow: Document,
+    *,
+    params: dict[str, Any],
+    audit: dict[str, Any],
+    dedupe_key: str | None = None,
+    trigger: str = "scheduled",
+    budget: QueueBudget | None = None,
+) -> Document:
+    """Insert a queued run of ``flow`` (``ConflictError`` when ``dedupe_key`` was already used).
+
+    With a ``budget`` and no room left, an on-demand run is refused (:class:`QueueFullError`,
+    429) and a scheduled fire is recorded as a skipped run — a failed run saying why — that is
+    never queued.
+    """
+    scope = Scope(flow.org_id, flow.sandbox_name)
+    refusal = budget.refusal(s, flow.id) if budget is not None else None
+    if refusal is not None and trigger != "scheduled":
+        raise QueueFullError(refusal, code="1429", details={"flowId": flow.id})
+    run_id = new_uuid()
+    body = {
+        "id": run_id,
+        "flowId": flow.id,
+        **audit,
+        "flowSpec": flow.body.get("flowSpec"),
+        "providerRefId": f"M-{flow.id}-{trigger}-0:{run_id}",
+        "params": params,
+        "state": RunState.SCHEDULED.value,
+        "metrics": empty_metrics(),
+        "activities": [],
+        "recordTypes": flow.body.get("recordTypes", []),
+        "trigger": trigger,
+    }
+    if refusal is not None:
+        now = now_ms()
+        body["state"] = RunState.FAILED.value
+        body["skipped"] = True
+        body["metrics"] = empty_metrics(now)
+        body["metrics"]["durationSummary"]["completedAtUTC"] = now
+        error = {"code": "FLOW-1429-429", "message": f"Skipped: {refusal}", "details": {"skipped": True}}
+        body["metrics"]["statusSummary"] = {"status": RunState.FAILED.value, "errors": [error]}
+        return RUNS.insert(
+            s, scope, run_id, body, parent_id=flow.id, state=RunState.FAILED, dedupe_key=dedupe_key
+        )
+    doc = RUNS.insert(
+        s, scope, run_id, body, parent_id=flow.id, state=RunState.SCHEDULED, dedupe_key=dedupe_key
+    )
+    s.add(
+        RunQueue(
+            run_id=run_id,
+            flow_id=flow.id,
+            status=QueueStatus.QUEUED,
+            attempts=0,
+            not_before=0,
+            created_at=now_ms(),
+        )
+    )
+    s.flush()
+    if budget is not None:
+        budget.admit(flow.id)
+    return doc
+
+
+def _int_param(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadRequestError(f"params.{name} must be an integer (epoch seconds)") from None
+
+
+def create_run_on_demand(
+    s: Session, p: Principal, body: Any, limits: QueueLimits | None = None
+) -> dict[str, Any]:
+    """Queue a run of ``body.flowId`` now; it waits behind the flow's run in progress, if any
+    (one run of a flow at a time), and is refused with a 429 when the queue is at its bound."""
+    body = require_object(body, "run")
+    flow_id = body.get("flowId")
+    if not isinstance(flow_id, str) or not flow_id:
+        raise BadRequestError("'flowId' is required", code="1446")
+    scope = Scope(p.org_id, p.sandbox_name)
+    flow = FLOWS.get(s, scope, flow_id, code="1439")
+    if flow.body.get("state") != "enabled":
+        raise BadRequestError(f"Flow {flow_id} is disabled; enable it before running it", code="1444")
+    raw = body.get("params") or {}
+    if not isinstance(raw, dict):
+        raise BadRequestError("'params' must be an object")
+    params: dict[str, Any] = {}
+    for key in ("startTime", "windowStartTime", "windowEndTime"):
+        if key in raw:
+            params[key] = _int_param(raw[key], key)
+    if "deltaColumn" in raw:
+        delta = raw["deltaColumn"]
+        if not isinstance(delta, dict) or not isinstance(delta.get("name"), str):
+            raise BadRequestError("params.deltaColumn must be an object with 'name'")
+        copy_t = next((t for t in flow.body.get("transformations", []) if t["name"] == "Copy"), None)
+        current = (copy_t or {}).get("params", {}).get("deltaColumn", {}).get("name")
+        if current and current != delta["name"]:
+            raise BadRequestError(
+                f"The flow's delta column is {current!r}; it cannot be changed by a run", code="1412"
+            )
+        params["deltaColumn"] = delta
+    budget = QueueBudget(limits) if limits is not None else None
+    run = enqueue_run(s, flow, params=params, audit=audit_create(p), trigger="ondemand", budget=budget)
+    return {"id": run.id, "etag": run.etag}
+
+
+def retrigger(
+    s: Session, p: Principal, run_id: str, op: str | None, limits: QueueLimits | None = None
+) -> dict[str, Any]:
+    if (op or "").upper() != "RE_TRIGGER":
+        raise BadRequestError(f"Unsupported action op {op!r}; use RE_TRIGGER", code="1422")
+    scope = Scope(p.org_id, p.sandbox_name)
+    run = RUNS.get(s, scope, run_id)
+    if run.state not in FINISHED:
+        raise ConflictError(
+            f"Run {run_id} is {run.state}; only a finished run can be re-triggered", code="1422", status=400
+        )
+    flow = FLOWS.get(s, scope, run.body["flowId"], code="1439")
+    new = enqueue_run(
+        s,
+        flow,
+        params=copy.deepcopy(run.body.get("params", {})),
+        audit=audit_create(p),
+        trigger="retrigger",
+        budget=QueueBudget(limits) if limits is not None else None,
+    )
+    return {"id": new.id, "etag": new.etag}
+
+
+def run_view(doc: Document) -> dict[str, Any]:
+    return {**doc.body, "etag": doc.etag}
+
+
+def queued_runs(s: Session) -> list[RunQueue]:
+    return list(s.scalars(select(RunQueue).where(RunQueue.status == QueueStatus.QUEUED)))
