@@ -13,8 +13,6 @@ import pyarrow.csv as pacsv
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from xdmflow.runs.worker import Worker
-from xdmflow.runs.execute import execute_run, recover_run
 
 from tests.conftest import Api, make_settings
 from tests.flows.conftest import (
@@ -30,6 +28,8 @@ from tests.flows.conftest import (
 )
 from xdmflow.api.app import create_app
 from xdmflow.lake.lake import namespace_for
+from xdmflow.runs.execute import execute_run, recover_run
+from xdmflow.runs.worker import Worker
 from xdmflow.scheduler.loop import tick
 from xdmflow.store.tables import Document, FlowSchedule, RunQueue, Watermark
 
