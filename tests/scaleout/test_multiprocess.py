@@ -97,6 +97,9 @@ def test_two_apis_one_scheduler_two_workers(tmp_path: Path, pg_url: str) -> None
         {
             "XDMFLOW_DATABASE_URL": pg_url,
             "XDMFLOW_LAKE_URL": str(lake_dir),
+            # the operator opens the test's folder (the homes and the lake inside stay excluded)
+            "XDMFLOW_LOCAL_ROOTS": str(tmp_path),
+            "XDMFLOW_ALLOWED_HOSTS": "127.0.0.0/8,localhost",
             "XDMFLOW_SECRET_KEY": Fernet.generate_key().decode(),
             "XDMFLOW_SCHEDULER_INTERVAL_SECONDS": "0.2",
             "XDMFLOW_SCHEDULER_LEASE_SECONDS": "3",
