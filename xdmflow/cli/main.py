@@ -29,6 +29,10 @@ from xdmflow.cli.datasets import datasets_app  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets")
 
+from xdmflow.cli.ops import register as _register_ops  # noqa: E402
+
+_register_ops(app)
+
 console = Console(stderr=True)
 
 
