@@ -408,6 +408,15 @@ def ingest(
     runs_before: set[str] = set()
     if existing is not None:
         flow_id = str(existing["id"])
+        source_conn = api.get(f"{FS}/sourceConnections/{existing['sourceConnectionIds'][0]}")["items"][0]
+        params = source_conn.get("params") or {}
+        reads = str(params.get("path") or params.get("tableName") or "")
+        if reads != src.object:
+            raise IngestFailed(
+                f"dataflow {flow_id} ({flow_name!r}) reads {reads!r}, not {src.object!r}: "
+                "pass another --dataset to ingest this source into a new dataset",
+                2,
+            )
         runs_before = {r["id"] for r in api.items(f"{FS}/runs?property=flowId=={flow_id}")}
         console.print(f"Reusing dataflow {flow_id} ({flow_name!r}); only new data is read.")
         now = int(time.time())
