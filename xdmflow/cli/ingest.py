@@ -7,7 +7,9 @@ dataset, so it shows in the API and the console. Running it again finds the data
 since the last run, SQL flows with ``--delta-column`` only rows above the last value.
 
 SOURCE is a local file or folder, ``s3://bucket/prefix``, ``sftp://user:password@host:port/path``,
-``postgresql://user:password@host:port/db?table=schema.table`` or ``mysql://…?table=…``.
+``postgresql://user:password@host:port/db?table=schema.table``, ``mysql://…?table=…`` or
+``paypal://CLIENT_ID:SECRET@api-m.paypal.com?table=PayPal.Transactions`` (``paypal+http://`` for
+the emulator).
 A local file outside the operator's local roots (``XDMFLOW_LOCAL_ROOTS``) is copied into
 ``<first root>/ingest/<name>/`` — a Local Folder connection may only read under the roots.
 """
@@ -36,6 +38,7 @@ SFTP = "b7bf2577-4520-42c9-bae9-cad01560f7bc"
 POSTGRES = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 MYSQL = "26d738e0-8963-47ea-aadf-c60de735468a"
 MARIADB = "3000eb99-cd47-43f3-827c-43caf170f015"
+PAYPAL = "221c7626-58f6-4eec-8ee2-042b0226f03b"
 LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 CLOUD_FLOW = "CloudStorageToAEP"
 CRM_FLOW = "CRMToAEP"
@@ -136,7 +139,7 @@ def parse_source(text: str, settings: Settings, name: str | None = None) -> Sour
         if os.environ.get("AWS_DEFAULT_REGION"):
             auth["region"] = os.environ["AWS_DEFAULT_REGION"]
         prefix = parts.path.lstrip("/")
-        obj = f"{parts.netloc}/{prefix}" if prefix else f"{parts.netloc}/*"
+        obj = f"/{parts.netloc}/{prefix}" if prefix else f"/{parts.netloc}/*"
         if prefix.endswith("/"):
             obj += "*"
         return Source(
@@ -154,6 +157,22 @@ def parse_source(text: str, settings: Settings, name: str | None = None) -> Sour
         path = parts.path or "/"
         obj = path + "*" if path.endswith("/") else path
         return Source(SFTP, "Basic Authentication for sftp", auth, obj, name or _name_of(path), "files")
+    if scheme in ("paypal", "paypal+http"):
+        query = parse_qsl(parts.query)
+        table = next((v for k, v in query if k == "table"), None)
+        if not table or not parts.hostname:
+            raise IngestFailed(
+                "a paypal:// source is paypal://CLIENT_ID:SECRET@host?table=PayPal.Transactions", 2
+            )
+        http = "http" if scheme == "paypal+http" else "https"
+        host = f"{http}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        auth = {
+            "host": host,
+            "clientId": unquote(parts.username or ""),
+            "clientSecret": unquote(parts.password or ""),
+        }
+        label = name or table.split(".")[-1].lower()
+        return Source(PAYPAL, "Client-Id-Secret Based Authentication", auth, table, label, "sql")
     specs = {"postgresql": POSTGRES, "postgres": POSTGRES, "mysql": MYSQL, "mariadb": MARIADB}
     if scheme in specs:
         query = parse_qsl(parts.query)
