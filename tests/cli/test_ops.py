@@ -72,3 +72,28 @@ def test_against_a_running_service_with_url(
     assert json.loads(out) == []
     cli("flows", "list", "--url", live_service.url, "--token", "not-a-token", code=4)
     cli("flows", "list", "--url", "http://127.0.0.1:9", code=5)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_ingest_onto_a_chosen_schema(home: Path, tmp_path: Path) -> None:  # noqa: F811
+    from xdmflow.cli.client import SR, connect
+
+    src = tmp_path / "people.csv"
+    src.write_text("id,firstName,lastName\n" + "".join(f"{i},A{i},B{i}\n" for i in range(12)))
+    with connect() as api:
+        schema = api.post(
+            f"{SR}/tenant/schemas",
+            {
+                "title": "people",
+                "type": "object",
+                "allOf": [
+                    {"$ref": "https://ns.adobe.com/xdm/context/profile"},
+                    {"$ref": "https://ns.adobe.com/xdm/context/profile-person-details"},
+                ],
+            },
+        )
+    got = ingest(str(src), "--schema", schema["$id"])
+    assert (got["state"], got["rowsOut"]) == ("success", 12), got
+    rows = json.loads("[" + ",".join(cli("datasets", "head", got["datasetId"], "--json").splitlines()) + "]")
+    assert {r["person"]["name"]["lastName"] for r in rows} == {f"B{i}" for i in range(12)}
+    cli("ingest", str(src), "--schema", schema["$id"], "--infer", "--yes", code=2)
