@@ -114,6 +114,7 @@ def _include_service_routers(app: FastAPI) -> None:
         "xdmflow.api.conversion",
         "xdmflow.api.ingest",
         "xdmflow.api.export",
+        "xdmflow.api.extensions",
     ):
         mod = import_module(module)
         router = getattr(mod, "router", None)

@@ -15,9 +15,22 @@ from rich.table import Table
 from xdmflow.runtime import build_app
 from xdmflow.settings import Settings
 
-__all__ = ["run_demo", "ServiceThread", "free_port"]
+__all__ = ["run_demo", "ServiceThread", "free_port", "port_in_use", "fresh_home", "DEMO_MARKER"]
+
+#: Written into a home the demo created; ``--fresh`` only wipes such a home.
+DEMO_MARKER = ".xdmflow-demo"
 
 console = Console()
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether ``host:port`` cannot be bound (another process listens on it)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def free_port() -> int:
@@ -54,22 +67,77 @@ class ServiceThread:
         self.thread.join(timeout=15)
 
 
-def run_demo(settings: Settings, *, port: int = 8080, keep_running: bool = False, seed: int = 0) -> int:
-    """Run the demo; returns the process exit code."""
+def fresh_home(settings: Settings) -> str | None:
+    """Empty the home for ``--fresh``; an error message when it is not the demo's own home."""
+    import shutil
+
+    home = settings.home_path
+    if not home.exists() or not any(home.iterdir()):
+        return None
+    if not (home / DEMO_MARKER).exists():
+        return (
+            f"--fresh only empties a home the demo created; {home} holds other data "
+            "(set XDMFLOW_HOME to another folder)"
+        )
+    for child in home.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    return None
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    port: int = 8080,
+    keep_running: bool = False,
+    seed: int = 0,
+    fresh: bool = False,
+    transactions: int | None = None,
+) -> int:
+    """Run the demo; returns the process exit code.
+
+    Again in the same home it replaces the resources its earlier run created (found by their
+    names); ``fresh`` empties the home first (only a home the demo created). A busy ``port`` is
+    one line naming it and ``--port``. ``transactions`` sizes the emulator's data (default 20,000).
+    """
     from xdmflow.emulators.paypal import create_app as paypal_app
     from xdmflow.emulators.paypal.config import EmulatorConfig
 
+    if port and port_in_use(port):
+        console.print(
+            f"[red]Port {port} is already in use[/]; choose another with --port "
+            "(e.g. xdmflow demo --port 8090)."
+        )
+        return 2
+    if fresh:
+        problem = fresh_home(settings)
+        if problem:
+            console.print(f"[red]{problem}[/]")
+            return 2
+    home = settings.home_path
+    first_use = not home.exists() or not any(home.iterdir())
+    home.mkdir(parents=True, exist_ok=True)
+    if first_use:
+        (home / DEMO_MARKER).write_text("created by xdmflow demo\n")
     port = port or free_port()
     settings.public_url = f"http://127.0.0.1:{port}"
-    emulator = ServiceThread(
-        paypal_app(seed, config=EmulatorConfig(latency_seconds=0.0)), free_port()
-    ).start()
+    config = EmulatorConfig(latency_seconds=0.0)
+    if transactions:
+        config = EmulatorConfig(latency_seconds=0.0, n_transactions=transactions)
+    emulator = ServiceThread(paypal_app(seed, config=config), free_port()).start()
     console.print(f"PayPal emulator on {emulator.url}")
     # the emulator is on loopback, which connectors may reach only when the operator allows it
     # (XDMFLOW_ALLOWED_HOSTS): the demo opens exactly the emulator's host and port
     settings.allowed_hosts = [*settings.allowed_hosts, f"127.0.0.1:{emulator.port}"]
     console.print(f"Starting xdmflow on http://127.0.0.1:{port} (home {settings.home_path})")
-    service = ServiceThread(build_app(settings), port).start()
+    try:
+        service = ServiceThread(build_app(settings), port).start()
+    except RuntimeError:
+        emulator.stop()
+        console.print(f"[red]The service could not listen on port {port}[/]; choose another with --port.")
+        return 2
     try:
         with httpx.Client(base_url=service.url, timeout=120) as http:
             from xdmflow.cli.tutorial import Tutorial

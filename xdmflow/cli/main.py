@@ -29,6 +29,10 @@ from xdmflow.cli.datasets import datasets_app  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets")
 
+from xdmflow.cli.ops import register as _register_ops  # noqa: E402
+
+_register_ops(app)
+
 console = Console(stderr=True)
 
 
@@ -148,15 +152,37 @@ def emulate_paypal(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8089,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 0,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="The client id it accepts.")] = None,
+    client_secret: Annotated[
+        str | None, typer.Option("--client-secret", help="The client secret it accepts.")
+    ] = None,
 ) -> None:
     """Serve the PayPal REST emulator (OAuth, transactions, catalog, plans, balances)."""
+    from xdmflow.cli.demo import port_in_use
     from xdmflow.emulators.paypal import run
+    from xdmflow.emulators.paypal.config import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        ClientApp,
+        EmulatorConfig,
+    )
 
+    if port_in_use(port, host):
+        console.print(f"[red]Port {port} is already in use[/]; choose another with --port.")
+        raise typer.Exit(2)
+    cid = client_id or DEFAULT_CLIENT_ID
+    secret = client_secret or DEFAULT_CLIENT_SECRET
+    config = EmulatorConfig(clients={cid: ClientApp(secret)})
     console.print(f"PayPal emulator on http://{host}:{port} (seed {seed})")
+    console.print(f"  accepts client id [bold]{cid}[/] with secret [bold]{secret}[/]")
+    console.print(
+        "  a PayPal connection to it: auth params "
+        f'{{"host": "http://{host}:{port}", "clientId": "{cid}", "clientSecret": "{secret}"}}'
+    )
     console.print(
         f"A service reaches it only when its operator allows the host: XDMFLOW_ALLOWED_HOSTS={host}:{port}"
     )
-    run(host=host, port=port, seed=seed)
+    run(host=host, port=port, seed=seed, config=config)
 
 
 @emulate_app.command("square")
@@ -190,11 +216,23 @@ def demo(
         bool, typer.Option("--keep-running", help="Leave the service up afterwards.")
     ] = False,
     port: Annotated[int, typer.Option(help="Port of the service.")] = 8080,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Empty the demo's home first and start over.")
+    ] = False,
+    transactions: Annotated[
+        int | None, typer.Option("--transactions", min=100, help="PayPal transactions to generate (20000).")
+    ] = None,
 ) -> None:
-    """Start the service and the PayPal emulator, and run the payments tutorial end to end."""
+    """Start the service and the PayPal emulator, and run the payments tutorial end to end.
+
+    Run it again in the same home: it replaces what its earlier run created. ``--fresh``
+    empties the home (one the demo created) first.
+    """
     from xdmflow.cli.demo import run_demo
 
-    sys.exit(run_demo(_settings(), port=port, keep_running=keep_running))
+    sys.exit(
+        run_demo(_settings(), port=port, keep_running=keep_running, fresh=fresh, transactions=transactions)
+    )
 
 
 if __name__ == "__main__":

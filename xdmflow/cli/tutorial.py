@@ -84,6 +84,7 @@ class Tutorial:
         if self.emulator_url is None:
             return steps
         return steps + [
+            ("Remove what an earlier demo run created", self.remove_previous),
             ("Create the PayPal base connection", self.base_connection),
             ("Test the connection and explore its tables", self.explore),
             ("Create an ad-hoc XDM class and schema for the raw data", self.adhoc_schema),
@@ -150,6 +151,64 @@ class Tutorial:
         self.call("GET", "/health")
         self.call("GET", "/ready")
         self.ids["tenant"] = self.call("GET", f"{SR}/stats")["tenantId"]
+
+    # the demo's own resources, by name: an earlier run's are replaced, never duplicated
+    DEMO_FLOWS = ("Dataflow between payments Platform", "PayPal transactions")
+    DEMO_CONNECTIONS = ("Paypal connection",)
+    DEMO_DATASETS = ("PayPal products", "PayPal transactions")
+    DEMO_REGISTRY = (
+        ("schemas", ("PayPal catalog products (raw)", "Target schema for payments", "PayPal transactions")),
+        ("fieldgroups", ("PayPal product details", "PayPal payer")),
+        ("classes", ("PayPal catalog products (raw)",)),
+    )
+
+    def remove_previous(self) -> None:
+        removed = 0
+        for name in self.DEMO_FLOWS:
+            q = quote(f'"{name}"', safe="")
+            for flow in self.call("GET", f"{FS}/flows?property=name=={q}")["items"]:
+                self.call("DELETE", f"{FS}/flows/{flow['id']}", expect=(204,))
+                for key, kind in (
+                    ("sourceConnectionIds", "sourceConnections"),
+                    ("targetConnectionIds", "targetConnections"),
+                ):
+                    for cid in flow.get(key, []):
+                        self.call("DELETE", f"{FS}/{kind}/{cid}", expect=(204, 404))
+                removed += 1
+        for name in self.DEMO_CONNECTIONS:
+            q = quote(f'"{name}"', safe="")
+            for conn in self.call("GET", f"{FS}/connections?property=name=={q}")["items"]:
+                self.call("DELETE", f"{FS}/connections/{conn['id']}", expect=(204,))
+                removed += 1
+        for name in self.DEMO_DATASETS:
+            found = self.call("GET", f"{CAT}/dataSets?property=name=={quote(name, safe='')}") or {}
+            for ds_id in found:
+                self.call("DELETE", f"{CAT}/dataSets/{ds_id}", expect=(200, 204))
+                removed += 1
+        for kind, titles in self.DEMO_REGISTRY:
+            for title in titles:
+                got = self.call(
+                    "GET",
+                    f"{SR}/tenant/{kind}?property=title=={quote(title, safe='')}",
+                    headers={"Accept": "application/vnd.adobe.xed-id+json"},
+                )
+                for res in got.get("results", []):
+                    if kind == "schemas":
+                        self._remove_descriptors(res["$id"])
+                    alt = quote(res.get("meta:altId") or res["$id"], safe="")
+                    self.call("DELETE", f"{SR}/tenant/{kind}/{alt}", expect=(204,))
+                    removed += 1
+        if removed:
+            self.report.append(("Earlier demo run", f"replaced {removed} resource(s) it had created"))
+
+    def _remove_descriptors(self, schema_id: str) -> None:
+        got = self.call(
+            "GET", f"{SR}/tenant/descriptors", headers={"Accept": "application/vnd.adobe.xdm+json"}
+        )
+        for bodies in (got or {}).values():
+            for d in bodies if isinstance(bodies, list) else []:
+                if isinstance(d, dict) and d.get("xdm:sourceSchema") == schema_id:
+                    self.call("DELETE", f"{SR}/tenant/descriptors/{d['@id']}", expect=(204,))
 
     def base_connection(self) -> None:
         client_id, secret = self.emulator_client
