@@ -28,7 +28,9 @@ def _serve(seed: int, config: EmulatorConfig, now: int | None) -> Iterator[Emula
     app = create_app(seed, now=now, config=config)
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", date_header=False
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -20,6 +20,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 
 from starlette.applications import Starlette
@@ -454,7 +455,12 @@ def _respond(
 ) -> Response:
     rid = state.store.request_id()
     version = request.headers.get("stripe-version") or state.config.api_version
-    headers = {"Request-Id": rid, "Stripe-Version": version}
+    # the Date header tells the emulator's (movable) clock, as Stripe's tells its own
+    headers = {
+        "Request-Id": rid,
+        "Stripe-Version": version,
+        "Date": formatdate(state.store.now(), usegmt=True),
+    }
     try:
         key, permissions = state.authenticate(request)
         if not _VERSION.match(version):
@@ -606,4 +612,5 @@ def run(
     """Serve the emulator with uvicorn until interrupted (``xdmflow emulate stripe``)."""
     import uvicorn
 
-    uvicorn.run(create_app(seed, config=config), host=host, port=port, log_level=log_level)
+    # the app sends its own Date header (the emulator's clock)
+    uvicorn.run(create_app(seed, config=config), host=host, port=port, log_level=log_level, date_header=False)

@@ -182,6 +182,7 @@ class Payments:
     ) -> dict[str, Any]:
         s = self.store
         now = s.now()
+        # Stripe sends no event for balance transactions (they never change)
         return s.put(
             "balance_transactions",
             {
@@ -210,6 +211,7 @@ class Payments:
                 "status": "pending",
                 "type": kind,
             },
+            event=None,
         )
 
     def charge(
