@@ -18,6 +18,7 @@ import logging
 import random
 import re
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -293,9 +294,18 @@ class Lake:
         return BatchWriter(self, namespace, dataset_id, batch_id, roller)
 
     def commit_files(
-        self, namespace: str, dataset_id: str, batch_id: str, files: Sequence[DataFileInfo | str]
+        self,
+        namespace: str,
+        dataset_id: str,
+        batch_id: str,
+        files: Sequence[DataFileInfo | str],
+        *,
+        replace_keys: Sequence[str] = (),
     ) -> CommitResult:
         """Commit Parquet files (written by :func:`write_parquet_files`) as the batch's one snapshot.
+
+        With ``replace_keys`` (upsert), the same transaction first deletes the existing rows
+        whose key (those columns) appears in the files, so the table keeps one row per key.
 
         Idempotent: if ``batch_id`` is already in the snapshot history, that snapshot is
         returned (``already_committed=True``) and nothing is written. Conflicting concurrent
@@ -320,6 +330,15 @@ class Lake:
                 schema_id = table.metadata.current_schema_id
             tx = table.transaction()
             props = {BATCH_ID_PROPERTY: batch_id}
+            if replace_keys:
+                from xdmflow.lake.upsert import UPSERT_PROPERTY, key_filter
+
+                with warnings.catch_warnings():  # new keys only: nothing to delete is fine
+                    warnings.filterwarnings("ignore", "Delete operation did not match any records")
+                    tx.delete(
+                        key_filter(table.io, paths, replace_keys),
+                        snapshot_properties={UPSERT_PROPERTY: batch_id},
+                    )
             with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
                 for df in data_files:
                     append.append_data_file(df)

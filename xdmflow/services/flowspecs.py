@@ -101,6 +101,18 @@ _OPTION_SPEC = {
                 "type": "number",
                 "exclusiveMinimum": 0,
             },
+            "writeMode": {
+                "title": "append keeps every row read; upsert keeps one row per key in its latest state.",
+                "type": "string",
+                "enum": ["append", "upsert"],
+                "default": "append",
+            },
+            "keyColumns": {
+                "title": "Dataset fields identifying a row in upsert mode (default: the table's key).",
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "minItems": 1,
+            },
         },
     },
 }

@@ -160,6 +160,10 @@ class StripeConnector(Connector):
         lookback = float(request.source_params.get("lookbackSeconds", DEFAULT_LOOKBACK))
         return table.key, lookback + 60.0
 
+    def primary_key(self, request: ReadRequest) -> tuple[str, ...] | None:
+        """``id`` (``invoice`` + ``id`` for invoice lines)."""
+        return self._table_of(request).key
+
     def partitions(self, auth: Mapping[str, Any], request: ReadRequest) -> list[ReadRequest]:
         """Full reads with ``startDate``: one partition per ``windowDays`` window of ``created``
         (the last one open-ended); otherwise the request itself."""
