@@ -1,4 +1,4 @@
-"""Upsert commits: delete the batch's keys and append its files in one transaction.
+"""Upsert commits: the batch's keys replaced and its files added in one snapshot.
 
 A top-level key and a nested one (``_tenant.stripe.id``, as XDM datasets nest source fields),
 a two-column key, re-runs of a committed batch (idempotent), and a null key refused.
@@ -82,11 +82,10 @@ def test_upsert_keeps_one_row_per_key_in_latest_state(lake: Lake) -> None:
     _write(lake, "flat", "b2", _flat([("ch_1", "a", "refunded"), ("ch_3", "a", "succeeded")]), ("id",))
     assert _state(lake) == [("ch_1", "a", "refunded"), ("ch_2", "a", "succeeded"), ("ch_3", "a", "succeeded")]
     table = lake.load(NS, "flat")
-    # one transaction: the delete and the append landed together, the append tagged with the batch
-    added = table.metadata.snapshots[before:]
-    assert [s.summary["xdmflow.batch-id"] for s in added][-1] == "b2"
-    assert {s.summary["xdmflow.upsert-of"] for s in added if s.summary["xdmflow.upsert-of"]} == {"b2"}
-    assert len(table.metadata.metadata_log) >= 1
+    # one snapshot: the replaced file out, its other row rewritten, the batch in
+    [snap] = table.metadata.snapshots[before:]
+    assert snap.summary["xdmflow.batch-id"] == "b2" and snap.summary.operation.value == "overwrite"
+    assert snap.summary["xdmflow.upsert-replaced-rows"] == "1"
     # append mode still keeps history
     _write(lake, "flat", "b3", _flat([("ch_1", "a", "disputed")]), ())
     assert [r for r in _state(lake) if r[0] == "ch_1"] == [

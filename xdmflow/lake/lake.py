@@ -18,7 +18,6 @@ import logging
 import random
 import re
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -331,17 +330,11 @@ class Lake:
             tx = table.transaction()
             props = {BATCH_ID_PROPERTY: batch_id}
             if replace_keys:
-                from xdmflow.lake.upsert import UPSERT_PROPERTY, key_filter
-
-                with warnings.catch_warnings():  # new keys only: nothing to delete is fine
-                    warnings.filterwarnings("ignore", "Delete operation did not match any records")
-                    tx.delete(
-                        key_filter(table.io, paths, replace_keys),
-                        snapshot_properties={UPSERT_PROPERTY: batch_id},
-                    )
-            with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
-                for df in data_files:
-                    append.append_data_file(df)
+                self._upsert(tx, table, batch_id, paths, data_files, replace_keys, props)
+            else:
+                with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
+                    for df in data_files:
+                        append.append_data_file(df)
             try:
                 committed = tx.commit_transaction()
             except Exception as exc:
@@ -360,6 +353,34 @@ class Lake:
                 byte_size=sum(df.file_size_in_bytes for df in data_files),
             )
         raise ConflictError(f"Could not commit batch {batch_id}: too many concurrent commits, retry later.")
+
+    def _upsert(
+        self,
+        tx: Any,
+        table: Table,
+        batch_id: str,
+        paths: Sequence[str],
+        data_files: Sequence[DataFile],
+        keys: Sequence[str],
+        props: dict[str, str],
+    ) -> None:
+        """Stage one overwrite snapshot: the files holding the batch's keys out, their other
+        rows rewritten, the batch's files in (see :mod:`xdmflow.lake.upsert`)."""
+        from xdmflow.lake.upsert import UPSERT_PROPERTY, batch_keys, plan_replacement
+
+        plan = plan_replacement(table, keys, batch_keys(table, paths, keys))
+        rewritten: list[DataFile] = []
+        if plan.kept:
+            roller = ParquetFileRoller(table.location(), batch_id, iceberg_to_arrow_schema(table.schema()))
+            for kept in plan.kept:
+                roller.write(kept)
+            rewritten = [parquet_file_to_data_file(table.io, table.metadata, f.path) for f in roller.close()]
+        props = {**props, UPSERT_PROPERTY: str(plan.replaced_rows)}
+        with tx.update_snapshot(snapshot_properties=props).overwrite() as overwrite:
+            for df in plan.removed:
+                overwrite.delete_data_file(df)
+            for df in (*rewritten, *data_files):
+                overwrite.append_data_file(df)
 
     @staticmethod
     def _backoff(attempt: int) -> None:

@@ -28,6 +28,17 @@ def _paths(fields: tuple[XdmField, ...]) -> Iterator[str]:
         yield from _paths(tuple(f.children or ()))
 
 
+def _auto_path(schema: CompiledSchema, name: str) -> str:
+    """Where a flow without a Mapping step puts column ``name`` (as the pipeline's auto plan does)."""
+    for prefix in ("", schema.dataset_namespace, schema.tenant_namespace):
+        if prefix is None:
+            continue
+        path = f"{prefix}.{name}" if prefix else name
+        if schema.field(path) is not None:
+            return path
+    return name
+
+
 def write_options(
     options: Mapping[str, Any],
     connector: Connector,
@@ -56,7 +67,7 @@ def write_options(
             for m in (plan.mappings if plan is not None else ())
             if m.kind == "attribute"
         }
-        keys = tuple(by_source.get(k, k) if plan is not None else k for k in source)
+        keys = tuple(by_source.get(k, k) if plan is not None else _auto_path(schema, k) for k in source)
         missing = [k for k, dest in zip(source, keys, strict=True) if dest not in known]
         if missing:
             raise BadRequestError(

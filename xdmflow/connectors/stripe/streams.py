@@ -209,10 +209,13 @@ def read_table(
     watermark = parse_time(request.watermark)
     extensions = result.extensions
     if delta is None or watermark is None:
+        # windows come from partitions() (which always sets window_start); a run's own
+        # windowEndTime is the platform's clock, not Stripe's, and does not bound a full read
         lo = parse_time(params.get("startDate"))
+        hi = None
         if request.window_start is not None:
             lo = int(request.window_start)
-        hi = int(request.window_end) if request.window_end is not None else None
+            hi = int(request.window_end) if request.window_end is not None else None
         extensions["readMode"] = "full"
         yield from _full(client, table, emit, lo, hi)
     else:
