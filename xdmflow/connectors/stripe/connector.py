@@ -179,7 +179,12 @@ class StripeConnector(Connector):
         start = parse_time(params.get("startDate"))
         assert start is not None
         step = max(1, int(float(params.get("windowDays", 30)) * 86_400))
-        end = int(time.time())
+        table = self._table_of(request)
+        with self.client(auth, params.get("accountId")) as client:  # Stripe's clock, not ours
+            client.get(
+                table.path, {**dict(table.list_params), "limit": 1}, resource=table.resource or table.name
+            )
+            end = client.server_time or int(time.time())
         bounds = list(range(start, max(start + 1, end), step))
         target = int(params.get("targetPartitions") or 0)
         if target > 0 and len(bounds) > target:

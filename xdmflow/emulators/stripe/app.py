@@ -181,7 +181,8 @@ class EmulatorState:
         self.payments.generate(config.data, start)
         self.store.set_ticking(config.ticking)
         self.stats: Counter[str] = Counter()
-        self.requests: list[tuple[str, dict[str, str]]] = []
+        #: answered requests: path, query items, Stripe-Version sent
+        self.requests: list[dict[str, Any]] = []
         self.faults: list[dict[str, Any]] = []
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
@@ -472,7 +473,13 @@ def _respond(
         with state.store.lock:
             body = build()
         state.stats[request.url.path.split("/")[2] if request.url.path.count("/") >= 2 else "?"] += 1
-        state.requests.append((request.url.path, dict(request.query_params)))
+        state.requests.append(
+            {
+                "path": request.url.path,
+                "params": list(request.query_params.multi_items()),
+                "version": request.headers.get("stripe-version"),
+            }
+        )
         return JSONResponse(body, headers=headers)
     except Reject as exc:
         headers.update(exc.headers)
