@@ -205,3 +205,30 @@ def test_charges_full_incremental_upsert_and_append(service: Api, stripe_emulato
     source = run["metrics"]["customSummary"]["source"]
     assert source["readMode"] == "full re-read" and "30 days" in source["notice"]
     assert _latest(_rows(api, up_ds, up_ns)) == stripe.charges()
+
+
+def test_write_mode_is_validated(service: Api, stripe_emulator: Stripe) -> None:
+    api, stripe = service, stripe_emulator
+    flow_id, ds, guid = _flow(api, stripe, "upsert", "charges_keys")
+    [run] = wait_runs(api, flow_id)
+    assert run["state"] == "success", run["metrics"]
+    flow = ok(api.get(f"{FS}/flows/{flow_id}"))["items"][0]
+    body = {
+        "name": "bad mode",
+        "flowSpec": {"id": CRM, "version": "1.0"},
+        "sourceConnectionIds": flow["sourceConnectionIds"],
+        "targetConnectionIds": flow["targetConnectionIds"],
+        "scheduleParams": {"startTime": str(int(time.time())), "frequency": "once"},
+    }
+    r = api.post(f"{FS}/flows", json={**body, "options": {"writeMode": "merge"}})
+    assert r.status_code == 400 and "writeMode" in r.text
+    bad = ok(api.post(f"{FS}/flows", json={**body, "name": "bad key", "options": {"writeMode": "upsert", "keyColumns": ["nope"]}}))
+    [run] = wait_runs(api, bad["id"])
+    assert run["state"] == "failed"
+    assert "keyColumns names nope" in str(run["metrics"]["statusSummary"]), run["metrics"]["statusSummary"]
+    # the explicit key (the dataset path of the id) is the same as the derived one
+    good = ok(api.post(f"{FS}/flows", json={**body, "name": "explicit key", "options": {"writeMode": "upsert", "keyColumns": [f"{guid}.id"]}}))
+    [run] = wait_runs(api, good["id"])
+    assert run["state"] == "success", run["metrics"]
+    rows = _rows(api, ds, guid)
+    assert len(rows) == len({r["id"] for r in rows}) == len(stripe.charges())
