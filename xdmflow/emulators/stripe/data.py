@@ -55,6 +55,9 @@ class DataConfig:
     dispute_rate: float = 0.03
     failure_rate: float = 0.05
     subscription_rate: float = 0.4
+    #: extra bare charges (no payment intent, balance transaction nor events): bulk data for
+    #: benchmarks, cheap to generate and to hold
+    bulk_charges: int = 0
 
 
 def _fee(amount: int, currency: str) -> int:
@@ -655,6 +658,8 @@ class Payments:
                 self.dispute(ch["id"])
         while len(customers) < config.n_customers:
             customers.append(self.customer()["id"])
+        if config.bulk_charges:
+            self.bulk(config.bulk_charges, start, now - 3 * DAY)
         s.now_value = max(s.now_value, now - 3 * DAY)
         po = self.payout(
             max(1000, sum(c["amount"] for c in s.all("charges")[-10:] if c["currency"] == "usd"))
@@ -662,6 +667,52 @@ class Payments:
         s.now_value = max(s.now_value, now - DAY)
         self.pay_out(po["id"])
         s.now_value = now
+
+    def bulk(self, n: int, start: int, end: int) -> None:
+        """``n`` succeeded charges spread over ``[start, end)``, stored directly (no events)."""
+        s = self.store
+        res = s.resources["charges"]
+        outcome = {
+            "network_status": "approved_by_network",
+            "reason": None,
+            "risk_level": "normal",
+            "seller_message": "Payment complete.",
+            "type": "authorized",
+        }
+        billing = {"address": None, "email": None, "name": None, "phone": None}
+        step = max(1, (end - start) // max(1, n))
+        for i in range(n):
+            currency = self.currency()
+            amount = self.amount(currency)
+            res.add(
+                {
+                    "id": s.new_id("ch_"),
+                    "object": "charge",
+                    "amount": amount,
+                    "amount_captured": amount,
+                    "amount_refunded": 0,
+                    "balance_transaction": None,
+                    "billing_details": billing,
+                    "calculated_statement_descriptor": "XDMFLOW",
+                    "captured": True,
+                    "created": start + i * step,
+                    "currency": currency,
+                    "customer": None,
+                    "description": None,
+                    "disputed": False,
+                    "failure_code": None,
+                    "failure_message": None,
+                    "livemode": False,
+                    "metadata": {},
+                    "outcome": outcome,
+                    "paid": True,
+                    "payment_intent": None,
+                    "payment_method": None,
+                    "receipt_email": None,
+                    "refunded": False,
+                    "status": "succeeded",
+                }
+            )
 
     def simulate(self, days: int, charges_per_day: int = 5) -> dict[str, int]:
         """Move the clock ``days`` days, applying seeded changes each day; returns counts."""
