@@ -243,3 +243,18 @@ def test_same_seed_same_history(make_emulator: Any) -> None:
     a, b = make_emulator(seed=3), make_emulator(seed=3)
     assert a.objects("charges") == b.objects("charges")
     assert a.objects("charges") != make_emulator(seed=4).objects("charges")
+
+
+def test_idempotency_key_replays_and_conflicts(sdk: Any, emulator: Emulator) -> None:
+    before = len(emulator.objects("customers"))
+    a = sdk.Customer.create(email="idem@example.com", metadata={"k": "v"}, idempotency_key="key-1")
+    b = sdk.Customer.create(email="idem@example.com", metadata={"k": "v"}, idempotency_key="key-1")
+    assert a.id == b.id and a.metadata["k"] == "v"
+    assert len(emulator.objects("customers")) == before + 1
+    with pytest.raises(sdk.IdempotencyError):
+        sdk.Customer.create(email="other@example.com", idempotency_key="key-1")
+    c = sdk.Customer.create(email="idem@example.com", idempotency_key="key-2")
+    assert c.id != a.id
+    sdk.api_key = DEFAULT_RESTRICTED_KEY  # read-only
+    with pytest.raises(sdk.PermissionError):
+        sdk.Customer.create(email="nope@example.com")

@@ -7,7 +7,8 @@ restricted key (403 naming the missing permission); ``Stripe-Version`` validated
 ``starting_after`` / ``ending_before`` cursors, newest first with an id tie-break, bracket
 ``created[...]`` filters, unknown parameters rejected; deleted objects; events kept 30 days
 with ``type`` wildcards and ``types[]`` (at most 20); a visibility lag; 429 ``rate_limit`` past
-the configured requests per second and injected ``lock_timeout`` with ``Stripe-Should-Retry``.
+the configured requests per second and injected ``lock_timeout`` with ``Stripe-Should-Retry``;
+``POST /v1/customers`` with ``Idempotency-Key`` replay (same parameters) and ``idempotency_error``.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ _PERMISSION = {
     "products": "rak_product_read",
     "prices": "rak_plan_read",
     "events": "rak_event_read",
+    "customers:write": "rak_customer_write",
 }
 #: list filters per resource (beyond limit, cursors, created, expand[])
 _FILTERS: dict[str, tuple[str, ...]] = {
@@ -102,6 +104,10 @@ _LOCKED = (
     "accessing it. If you see this error intermittently, retry the request. If you see this error "
     "frequently and are making multiple concurrent requests to a single object, make your requests "
     "serially or at a lower rate."
+)
+_IDEMPOTENCY_CONFLICT = (
+    "Keys for idempotent requests can only be used with the same parameters they were first used "
+    "with. Try using a key other than '{key}' if you meant to execute a different request."
 )
 _SUB_STATUSES = (
     "active",
@@ -185,6 +191,8 @@ class EmulatorState:
         self.requests: list[dict[str, Any]] = []
         self.faults: list[dict[str, Any]] = []
         self._buckets: dict[str, tuple[float, float]] = {}
+        #: Idempotency-Key -> (the request's parameters, the answer)
+        self.idempotency: dict[str, tuple[list[tuple[str, str]], Any]] = {}
         self._lock = threading.Lock()
 
     # -- auth, limits, faults ------------------------------------------------------------------
@@ -558,6 +566,53 @@ def _lines_endpoint(state: EmulatorState) -> Callable[[Request], Any]:
     return endpoint
 
 
+def _create_customer_endpoint(state: EmulatorState) -> Callable[[Request], Any]:
+    """``POST /v1/customers`` (form-encoded) with ``Idempotency-Key`` replay."""
+
+    async def endpoint(request: Request) -> Response:
+        form = await request.form()
+        params = sorted((k, str(v)) for k, v in form.multi_items())
+        key = request.headers.get("idempotency-key")
+
+        def build() -> Any:
+            unknown = [
+                k
+                for k, _ in params
+                if k not in ("email", "name", "description") and not k.startswith("metadata[")
+            ]
+            if unknown:
+                raise invalid(
+                    f"Received unknown parameter: {unknown[0]}", param=unknown[0], code="parameter_unknown"
+                )
+            if key is not None:
+                if len(key) > 255:
+                    raise invalid(
+                        "Idempotency keys may be at most 255 characters long.", param="Idempotency-Key"
+                    )
+                seen = state.idempotency.get(key)
+                if seen is not None:
+                    if seen[0] != params:
+                        raise Reject(
+                            400,
+                            {
+                                "type": "idempotency_error",
+                                "message": _IDEMPOTENCY_CONFLICT.format(key=key),
+                            },
+                        )
+                    state.stats["idempotent_replays"] += 1
+                    return seen[1]
+            obj = state.payments.customer(email=form.get("email") or None, name=form.get("name") or None)  # type: ignore[arg-type]
+            obj["description"] = form.get("description") or None
+            obj["metadata"] = {k[9:-1]: str(v) for k, v in form.multi_items() if k.startswith("metadata[")}
+            if key is not None:
+                state.idempotency[key] = (params, obj)
+            return obj
+
+        return _respond(state, request, build, "customers:write")
+
+    return endpoint
+
+
 def create_app(seed: int = 0, *, now: int | None = None, config: EmulatorConfig | None = None) -> Starlette:
     """Build the emulator.
 
@@ -575,6 +630,8 @@ def create_app(seed: int = 0, *, now: int | None = None, config: EmulatorConfig 
     for resource in RESOURCES:
         path = "/v1/subscriptions" if resource == "subscriptions" else f"/v1/{resource}"
         routes.append(Route(path, _list_endpoint(state, resource), methods=["GET"]))
+        if resource == "customers":
+            routes.append(Route(path, _create_customer_endpoint(state), methods=["POST"]))
         if resource == "invoices":
             routes.append(Route("/v1/invoices/{id}/lines", _lines_endpoint(state), methods=["GET"]))
         routes.append(Route(path + "/{id}", _retrieve_endpoint(state, resource), methods=["GET"]))
