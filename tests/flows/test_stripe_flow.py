@@ -222,13 +222,50 @@ def test_write_mode_is_validated(service: Api, stripe_emulator: Stripe) -> None:
     }
     r = api.post(f"{FS}/flows", json={**body, "options": {"writeMode": "merge"}})
     assert r.status_code == 400 and "writeMode" in r.text
-    bad = ok(api.post(f"{FS}/flows", json={**body, "name": "bad key", "options": {"writeMode": "upsert", "keyColumns": ["nope"]}}))
+    bad = ok(
+        api.post(
+            f"{FS}/flows",
+            json={**body, "name": "bad key", "options": {"writeMode": "upsert", "keyColumns": ["nope"]}},
+        )
+    )
     [run] = wait_runs(api, bad["id"])
     assert run["state"] == "failed"
     assert "keyColumns names nope" in str(run["metrics"]["statusSummary"]), run["metrics"]["statusSummary"]
     # the explicit key (the dataset path of the id) is the same as the derived one
-    good = ok(api.post(f"{FS}/flows", json={**body, "name": "explicit key", "options": {"writeMode": "upsert", "keyColumns": [f"{guid}.id"]}}))
+    good = ok(
+        api.post(
+            f"{FS}/flows",
+            json={
+                **body,
+                "name": "explicit key",
+                "options": {"writeMode": "upsert", "keyColumns": [f"{guid}.id"]},
+            },
+        )
+    )
     [run] = wait_runs(api, good["id"])
     assert run["state"] == "success", run["metrics"]
     rows = _rows(api, ds, guid)
     assert len(rows) == len({r["id"] for r in rows}) == len(stripe.charges())
+
+
+def test_connection_spec_and_explore(service: Api, stripe_emulator: Stripe) -> None:
+    api, stripe = service, stripe_emulator
+    spec = ok(api.get(f"{FS}/connectionSpecs/{SPEC_ID}"))["items"][0]
+    assert spec["name"] == "Stripe" and spec["attributes"]["category"] == "Payments"
+    assert [a["name"] for a in spec["authSpec"]] == ["OAuth2 Refresh Code", "API Key"]
+    crm = ok(api.get(f"{FS}/flowSpecs/{CRM}"))["items"][0]
+    assert SPEC_ID in crm["sourceConnectionSpecIds"]
+    base = ok(
+        api.post(
+            f"{FS}/connections",
+            json={
+                "name": "stripe explore",
+                "auth": {"specName": "API Key", "params": {"apiKey": DEFAULT_SECRET_KEY, "host": stripe.url}},
+                "connectionSpec": {"id": SPEC_ID, "version": "1.0"},
+            },
+        )
+    )["id"]
+    conn = ok(api.get(f"{FS}/connections/{base}"))["items"][0]
+    assert DEFAULT_SECRET_KEY not in str(conn), "the key is never returned"
+    root = ok(api.get(f"{FS}/connections/{base}/explore?objectType=root"))
+    assert "charges" in [i["path"] for i in root]

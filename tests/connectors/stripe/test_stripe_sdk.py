@@ -258,3 +258,12 @@ def test_idempotency_key_replays_and_conflicts(sdk: Any, emulator: Emulator) -> 
     sdk.api_key = DEFAULT_RESTRICTED_KEY  # read-only
     with pytest.raises(sdk.PermissionError):
         sdk.Customer.create(email="nope@example.com")
+
+
+def test_basic_auth_with_the_key_as_user(emulator: Emulator) -> None:
+    import httpx
+
+    r = httpx.get(f"{emulator.url}/v1/customers?limit=1", auth=(DEFAULT_SECRET_KEY, ""))
+    assert r.status_code == 200 and r.json()["object"] == "list"
+    r = httpx.get(f"{emulator.url}/v1/customers")
+    assert r.status_code == 401 and "did not provide an API key" in r.json()["error"]["message"]
