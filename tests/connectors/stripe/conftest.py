@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
-from stripehelp import FAST_RETRY, T0, Emulator
+from stripehelp import FAST_RETRY, T0, Emulator, small_config
 
-from xdmflow.emulators.stripe import DataConfig, EmulatorConfig, create_app
+from xdmflow.emulators.stripe import EmulatorConfig, create_app
 
 if TYPE_CHECKING:
     from xdmflow.connectors.stripe import StripeConnector
@@ -44,17 +44,6 @@ def _serve(seed: int, config: EmulatorConfig, now: int | None) -> Iterator[Emula
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-def small_config(**changes: object) -> EmulatorConfig:
-    """A small frozen-clock history without rate limiting (tests turn knobs on where needed)."""
-    base = {
-        "data": DataConfig(n_customers=12, n_charges=260, days=45),
-        "rate_limit_rps": None,
-        "ticking": False,
-    }
-    base.update(changes)
-    return EmulatorConfig(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture

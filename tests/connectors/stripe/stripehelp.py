@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from xdmflow.connectors.http.retry import RetryPolicy
-from xdmflow.emulators.stripe import DEFAULT_SECRET_KEY, EmulatorState
+from xdmflow.emulators.stripe import DEFAULT_SECRET_KEY, DataConfig, EmulatorConfig, EmulatorState
 
 FAST_RETRY = RetryPolicy(
     initial_delay=0.01, multiplier=2.0, max_delay=0.05, max_attempts=30, total_budget=20.0
@@ -40,3 +40,14 @@ class Emulator:
 
     def auth(self, key: str = DEFAULT_SECRET_KEY) -> dict[str, str]:
         return {"host": self.url, "accessToken": key}
+
+
+def small_config(**changes: object) -> EmulatorConfig:
+    """A small frozen-clock history without rate limiting (tests turn knobs on where needed)."""
+    base = {
+        "data": DataConfig(n_customers=12, n_charges=260, days=45),
+        "rate_limit_rps": None,
+        "ticking": False,
+    }
+    base.update(changes)
+    return EmulatorConfig(**base)  # type: ignore[arg-type]

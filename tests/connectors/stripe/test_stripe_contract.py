@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import small_config
 from connhelp import free_port
-from stripehelp import T0, Emulator
+from stripehelp import T0, Emulator, small_config
 
 from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.stripe import StripeConnector
