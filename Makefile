@@ -5,6 +5,7 @@ install:
 
 check: lint
 	mypy
+	lint-imports
 
 lint:
 	ruff check .

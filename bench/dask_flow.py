@@ -273,6 +273,7 @@ def run_config(
         executor=executor,
         workers=int(workers or 2),
         scheduler_interval_seconds=0.5,
+        local_roots=[data],  # the operator opens the generated data folder to Local Folder connections
     )
     with PeakRss() as rss, TestClient(build_app(settings, role="all")) as client:
         api = Api(client)

@@ -33,6 +33,7 @@ __all__ = [
     "NotAcceptableError",
     "UnsupportedMediaTypeError",
     "PayloadTooLargeError",
+    "TimeLimitError",
     # auth
     "AuthError",
     # configuration
@@ -42,6 +43,7 @@ __all__ = [
     "SourceAuthError",
     "SourceRetriableError",
     "SourceFatalError",
+    "PolicyRefusedError",
     # pipeline
     "RunFailedError",
 ]
@@ -164,6 +166,14 @@ class PayloadTooLargeError(XdmflowError):
     failure_type = "config"
 
 
+class TimeLimitError(XdmflowError):
+    """A request's work took longer than its operator-set time limit (504)."""
+
+    status = 504
+    default_title = "Gateway Timeout"
+    failure_type = "transient"
+
+
 class AuthError(XdmflowError):
     """A gateway-level authentication/authorization failure.
 
@@ -211,6 +221,16 @@ class SourceFatalError(SourceError):
     """A non-transient failure the user must act on (bad table, bad query...)."""
 
     failure_type = "config"
+
+
+class PolicyRefusedError(SourceFatalError):
+    """The operator's policy forbids what a connection reaches: a local folder outside
+    ``XDMFLOW_LOCAL_ROOTS`` or a non-public host not in ``XDMFLOW_ALLOWED_HOSTS`` (400).
+
+    The message names the setting to change; ``details['setting']`` holds it.
+    """
+
+    default_title = "Refused by the operator's policy"
 
 
 class RunFailedError(XdmflowError):

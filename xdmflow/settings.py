@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = 10 * 1024 * 1024
     """Largest JSON request body accepted (batch file uploads are streamed and not limited by this)."""
 
+    max_json_depth: int = 100
+    """Deepest nesting of arrays/objects accepted in a JSON request body (deeper: a 400)."""
+
+    preview_timeout_seconds: float = 10.0
+    """Time limit of a mapping preview or validation request (longer: a 504; the work runs off
+    the event loop, so other requests are served meanwhile)."""
+
     executor: str = "inprocess"
     """Where runs execute: ``inprocess`` (default) or ``dask``."""
 

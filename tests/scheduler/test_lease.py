@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.scheduler.test_scheduler import T0, add_flow, run_fire_times
+from xdmflow.firetimes import Schedule
 from xdmflow.scheduler import lease
 from xdmflow.scheduler.loop import SchedulerLoop
-from xdmflow.scheduler.timing import Schedule
 from xdmflow.store.db import Database
 from xdmflow.store.migrate import upgrade
 

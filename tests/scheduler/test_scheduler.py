@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from xdmflow.errors import BadRequestError
-from xdmflow.scheduler.loop import tick
-from xdmflow.scheduler.timing import (
+from xdmflow.firetimes import (
     Schedule,
     count_fires_between,
     fires_between,
     next_fire_after,
     parse_schedule,
 )
+from xdmflow.scheduler.loop import tick
 from xdmflow.services.kinds import FLOWS, RUNS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope

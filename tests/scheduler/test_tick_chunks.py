@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.scheduler.test_scheduler import tick_concurrently
+from xdmflow.firetimes import Schedule
 from xdmflow.scheduler import loop
 from xdmflow.scheduler.loop import tick
-from xdmflow.scheduler.timing import Schedule
 from xdmflow.services.kinds import FLOWS, RUNS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope

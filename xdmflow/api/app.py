@@ -12,7 +12,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xdmflow import __version__
 from xdmflow.api import health, ims
+from xdmflow.api.docs import install_docs
 from xdmflow.api.errors import install_error_handlers
+from xdmflow.api.openapi import install_openapi
 from xdmflow.api.sandbox import router as sandbox_router
 from xdmflow.ids import new_uuid
 from xdmflow.services import identity
@@ -145,11 +147,13 @@ def create_app(
         version=__version__,
         description="Adobe Experience Platform ingestion API, self-hosted.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by install_docs, from local assets
         redoc_url=None,
     )
 
     install_error_handlers(app)
+    install_openapi(app)
+    install_docs(app)
     app.add_middleware(RequestId)
     app.add_middleware(TrailingSlash)
     app.include_router(health.router)

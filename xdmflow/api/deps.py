@@ -6,10 +6,15 @@ import json
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
+import anyio.to_thread
+import pyarrow as pa
+import pyarrow.compute as pc
 from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from xdmflow import regexes
 from xdmflow.api.errors import ContentTypeError
 from xdmflow.errors import AuthError, BadRequestError, NotFoundError, PayloadTooLargeError
 from xdmflow.services import identity
@@ -26,6 +31,9 @@ __all__ = [
     "SessionDep",
     "JsonBody",
     "read_json",
+    "json_body",
+    "body_model",
+    "json_depth",
     "allow_query",
     "scope_of",
     "SandboxNotFoundError",
@@ -127,8 +135,43 @@ def scope_of(p: Principal) -> Scope:
 _JSON_TYPES = ("application/json", "application/json-patch+json")
 
 
-async def read_json(request: Request) -> Any:
-    """The request's JSON body, after the platform's content-type and size checks."""
+#: Bodies larger than this are parsed (and validated) in a worker thread, off the event loop.
+_THREAD_PARSE_BYTES = 64 * 1024
+
+#: A JSON string literal (RE2: linear time whatever the input).
+_JSON_STRING = regexes.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays/objects in ``raw``, by a linear scan (no parsing, no recursion).
+
+    String literals are dropped first (RE2), then each remaining bracket is +1 (``[``, ``{``) or
+    -1 (``]``, ``}``): bit 1 of the byte tells them apart; the depth is the running sum's maximum
+    (Arrow compute)."""
+    brackets = _JSON_STRING.sub(b"", bytes(raw)).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    codes = pa.Array.from_buffers(pa.uint8(), len(brackets), [None, pa.py_buffer(brackets)])
+    step = pc.subtract(pc.cast(pc.bit_wise_and(codes, 2), pa.int32()), 1)
+    deepest = pc.max(pc.cumulative_sum(step)).as_py()
+    return int(deepest or 0)
+
+
+def _parse(raw: bytes, max_depth: int) -> Any:
+    if len(raw) > max_depth and json_depth(raw) > max_depth:
+        raise BadRequestError(
+            f"The JSON body is nested more than {max_depth} levels deep (XDMFLOW_MAX_JSON_DEPTH)"
+        )
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequestError(f"Malformed JSON in request body: {exc}") from None
+    except RecursionError:  # only reachable with a very high XDMFLOW_MAX_JSON_DEPTH
+        raise BadRequestError("The JSON body is nested too deeply") from None
+
+
+async def _read_raw(request: Request) -> bytes:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in _JSON_TYPES and not (ctype.startswith("application/") and ctype.endswith("+json")):
         raise ContentTypeError("A valid content-type must be specified")
@@ -143,10 +186,83 @@ async def read_json(request: Request) -> Any:
             raise PayloadTooLargeError(f"Request body is larger than {limit} bytes")
     if not raw.strip():
         raise BadRequestError("The request body is empty; send a JSON document", code="1405")
+    return bytes(raw)
+
+
+async def read_json(request: Request) -> Any:
+    """The request's JSON body, after the platform's content-type, size and nesting checks.
+
+    A big body is parsed in a worker thread so that the event loop keeps serving other requests."""
+    raw = await _read_raw(request)
+    depth = request.app.state.ctx.settings.max_json_depth
+    if len(raw) > _THREAD_PARSE_BYTES:
+        return await anyio.to_thread.run_sync(_parse, raw, depth)
+    return _parse(raw, depth)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    # a union member's name (``list[PatchOp]``, ``DatasetReplace``) is not a field of the body
+    shown = [str(p) for p in loc if not (isinstance(p, str) and (p[:1].isupper() or "[" in p))]
+    return ".".join(shown) or "(body)"
+
+
+_KIND_MESSAGES = {
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a JSON array",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "missing": "is required",
+}
+
+
+def _message(err: Any) -> str:
+    return _KIND_MESSAGES.get(str(err.get("type")), str(err.get("msg")))
+
+
+def validate_body(model: type[BaseModel], data: Any) -> Any:
+    """Validate ``data`` against ``model``; a mismatch is a 400 naming each offending field.
+
+    Returns ``data`` itself: the services get the document the client sent, unchanged."""
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequestError(f"Malformed JSON in request body: {exc}") from None
+        model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"field": _field(e["loc"]), "message": _message(e)} for e in exc.errors(include_url=False)]
+        shown = "; ".join(f"'{e['field']}' {e['message']}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise BadRequestError(f"Invalid request body: {shown}{more}", details={"errors": errors}) from None
+    return data
+
+
+def json_body(model: type[BaseModel]) -> Any:
+    """A dependency: the JSON body (``read_json``) validated against ``model`` before the handler runs.
+
+    ``xdmflow.api.openapi`` declares ``model`` as the operation's ``requestBody``. Use it as
+    ``body: Annotated[Any, json_body(Model)]``."""
+
+    async def typed(request: Request) -> Any:
+        raw = await _read_raw(request)
+        depth = request.app.state.ctx.settings.max_json_depth
+
+        def work() -> Any:
+            return validate_body(model, _parse(raw, depth))
+
+        if len(raw) > _THREAD_PARSE_BYTES:
+            return await anyio.to_thread.run_sync(work)
+        return work()
+
+    typed.__xdmflow_body_model__ = model  # type: ignore[attr-defined]
+    typed.__name__ = f"body_{model.__name__}"
+    return Depends(typed)
+
+
+def body_model(call: Any) -> type[BaseModel] | None:
+    """The body model of a dependency made by :func:`json_body` (None for any other callable)."""
+    model: type[BaseModel] | None = getattr(call, "__xdmflow_body_model__", None)
+    return model
 
 
 JsonBody = Annotated[Any, Depends(read_json)]

@@ -16,8 +16,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health() -> dict[str, Any]:
-    """Liveness: the process answers."""
+async def health() -> dict[str, Any]:
+    """Liveness: the process answers (on the event loop itself: no thread-pool hop to wait for)."""
     return {"status": "ok", "version": __version__}
 
 

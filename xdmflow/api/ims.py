@@ -13,8 +13,28 @@ from xdmflow.services import identity
 
 router = APIRouter(tags=["ims"])
 
+#: The form body, declared in the OpenAPI document (read by hand: the query string works too).
+TOKEN_FORM = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string"},
+                        "scope": {"type": "string"},
+                    },
+                    "required": ["client_id", "client_secret"],
+                }
+            }
+        }
+    }
+}
 
-@router.post("/ims/token/v3")
+
+@router.post("/ims/token/v3", openapi_extra=TOKEN_FORM)
 @router.post("/ims/token/v2", include_in_schema=False)
 async def token(request: Request, ctx: CtxDep) -> dict[str, Any]:
     """Issue an access token for ``client_id`` / ``client_secret`` (form body or query string)."""

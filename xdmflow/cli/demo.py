@@ -61,12 +61,15 @@ def run_demo(settings: Settings, *, port: int = 8080, keep_running: bool = False
 
     port = port or free_port()
     settings.public_url = f"http://127.0.0.1:{port}"
-    console.print(f"Starting xdmflow on http://127.0.0.1:{port} (home {settings.home_path})")
-    service = ServiceThread(build_app(settings), port).start()
     emulator = ServiceThread(
         paypal_app(seed, config=EmulatorConfig(latency_seconds=0.0)), free_port()
     ).start()
     console.print(f"PayPal emulator on {emulator.url}")
+    # the emulator is on loopback, which connectors may reach only when the operator allows it
+    # (XDMFLOW_ALLOWED_HOSTS): the demo opens exactly the emulator's host and port
+    settings.allowed_hosts = [*settings.allowed_hosts, f"127.0.0.1:{emulator.port}"]
+    console.print(f"Starting xdmflow on http://127.0.0.1:{port} (home {settings.home_path})")
+    service = ServiceThread(build_app(settings), port).start()
     try:
         with httpx.Client(base_url=service.url, timeout=120) as http:
             from xdmflow.cli.tutorial import Tutorial

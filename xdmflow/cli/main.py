@@ -153,6 +153,34 @@ def emulate_paypal(
     from xdmflow.emulators.paypal import run
 
     console.print(f"PayPal emulator on http://{host}:{port} (seed {seed})")
+    console.print(
+        f"A service reaches it only when its operator allows the host: XDMFLOW_ALLOWED_HOSTS={host}:{port}"
+    )
+    run(host=host, port=port, seed=seed)
+
+
+@emulate_app.command("square")
+def emulate_square(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8091,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 0,
+) -> None:
+    """Serve the Square API emulator (OAuth refresh, payments, refunds, orders, customers, catalog)."""
+    from xdmflow.emulators.square import (
+        DEFAULT_ACCESS_TOKEN,
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_REFRESH_TOKEN,
+        run,
+    )
+
+    console.print(f"Square emulator on http://{host}:{port} (seed {seed})")
+    console.print(f"  personal access token: {DEFAULT_ACCESS_TOKEN}")
+    console.print(f"  OAuth: clientId {DEFAULT_CLIENT_ID}  clientSecret {DEFAULT_CLIENT_SECRET}")
+    console.print(f"         refreshToken {DEFAULT_REFRESH_TOKEN}")
+    console.print(
+        f"A service reaches it only when its operator allows the host: XDMFLOW_ALLOWED_HOSTS={host}:{port}"
+    )
     run(host=host, port=port, seed=seed)
 
 
@@ -178,6 +206,9 @@ def emulate_stripe(
     console.print(f"Stripe emulator on http://{host}:{port} (seed {seed})")
     console.print(f"  secret key:     {config.secret_key}")
     console.print(f"  restricted key: {DEFAULT_RESTRICTED_KEY} (no payouts, no balance transactions)")
+    console.print(
+        f"A service reaches it only when its operator allows the host: XDMFLOW_ALLOWED_HOSTS={host}:{port}"
+    )
     run(host=host, port=port, seed=seed, config=config)
 
 

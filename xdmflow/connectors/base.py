@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from xdmflow.connectors.policy import Reach
+
 __all__ = [
     "Column",
     "ExploreItem",
@@ -178,6 +180,15 @@ class Connector(abc.ABC):
 
         Raises ``SourceError`` subclasses; never swallows a 4xx from the source.
         """
+
+    def reach(self, auth: Mapping[str, Any]) -> Reach:
+        """The hosts and local folders these auth params make the connector reach.
+
+        The services check them against the operator's ``AccessPolicy`` (``XDMFLOW_LOCAL_ROOTS``,
+        ``XDMFLOW_ALLOWED_HOSTS``) before every create, update, test, explore and run. A connector
+        that reaches anything must say so here; the default reaches nothing.
+        """
+        return Reach()
 
     def dedupe_policy(self, request: ReadRequest) -> tuple[tuple[str, ...], float] | None:
         """``(key columns, horizon seconds)`` when an incremental read re-reads rows it may have

@@ -28,6 +28,8 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import (
     CommitFailedException,
     NamespaceAlreadyExistsError,
+    NamespaceNotEmptyError,
+    NoSuchNamespaceError,
     NoSuchTableError,
     TableAlreadyExistsError,
 )
@@ -234,6 +236,29 @@ class Lake:
         fs, path = fsspec.core.url_to_fs(location)
         if fs.exists(path):
             fs.rm(path, recursive=True)
+
+    def drop_namespace(self, namespace: str) -> list[str]:
+        """Drop every table of ``namespace`` with all its files, then the namespace itself.
+
+        Returns the dataset ids whose tables were dropped (a sandbox delete or reset). A
+        namespace that does not exist is nothing to do.
+        """
+        if not _NAME.match(namespace):
+            raise BadRequestError(f"Invalid namespace {namespace!r} for the lake.")
+        if not self.catalog.namespace_exists(namespace):
+            return []
+        dropped = []
+        for ident in self.catalog.list_tables(namespace):
+            try:
+                self.drop_table(namespace, ident[-1])
+            except NotFoundError:  # dropped concurrently
+                continue
+            dropped.append(ident[-1])
+        try:
+            self.catalog.drop_namespace(namespace)
+        except (NoSuchNamespaceError, NamespaceNotEmptyError):  # recreated or dropped meanwhile
+            log.warning("lake namespace %s was not dropped (changed concurrently)", namespace)
+        return dropped
 
     def compiled_schema(self, namespace: str, dataset_id: str) -> CompiledSchema:
         """The XDM schema the table was created or last evolved from."""

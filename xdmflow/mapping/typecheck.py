@@ -7,11 +7,11 @@ Types: ``string``, ``number``, ``boolean``, ``datetime``, ``array``, ``map``, ``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from xdmflow import regexes
 from xdmflow.mapping.ast import (
     ArrayLit,
     Binary,
@@ -73,8 +73,8 @@ def _check_part(v: str) -> None:
 
 def _check_regex(v: str) -> None:
     try:
-        re.compile(v)
-    except re.error as e:
+        regexes.compile(v)
+    except regexes.RegexError as e:
         raise ValueError(f"invalid regular expression {v!r}: {e}") from e
 
 

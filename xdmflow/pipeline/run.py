@@ -24,7 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import fsspec
+
 from xdmflow.connectors.base import Connector, ReadRequest
+from xdmflow.errors import NotFoundError
 from xdmflow.ids import now_ms
 from xdmflow.lake.batch import CommitResult
 from xdmflow.lake.diagnostics import ErrorStore
@@ -263,11 +266,19 @@ def _clear_abort(target: WriteTarget) -> None:
         fs.rm(path)
 
 
-def _cleanup(lake: Lake, spec: RunSpec) -> None:
+def _cleanup(lake: Lake, spec: RunSpec, target: WriteTarget) -> None:
     """Delete the batch's files its snapshot (if any) does not reference: failed attempts,
-    partitions of a failed run, the abort marker."""
+    partitions of a failed run, the abort marker. When the table was dropped meanwhile (its
+    dataset or sandbox deleted), nothing can reference them: the table's folder goes."""
     try:
         lake.cleanup_orphans(spec.namespace, spec.dataset_id, spec.batch_id)
+    except NotFoundError:
+        try:
+            fs, root = fsspec.core.url_to_fs(target.location, **(target.storage_options or {}))
+            if fs.exists(root):
+                fs.rm(root, recursive=True)
+        except Exception:
+            log.warning("could not delete the files of dropped table %s", target.location, exc_info=True)
     except Exception:
         log.warning("could not clean up the files of batch %s", spec.batch_id, exc_info=True)
 
@@ -343,7 +354,7 @@ def execute(
     try:
         parts = runner.map(run_partition, tasks, on_error=lambda _exc: _signal_abort(target))
     except BaseException:
-        _cleanup(lake, spec)
+        _cleanup(lake, spec, target)
         raise
     _merge(spec, result, parts)
     if not parts:
@@ -357,7 +368,7 @@ def execute(
                 before_commit(result)
             commit = _commit(lake, spec, parts)
         except BaseException:
-            _cleanup(lake, spec)
+            _cleanup(lake, spec, target)
             raise
         result.snapshot_id = commit.snapshot_id
         result.data_files = list(commit.data_files)
@@ -366,7 +377,7 @@ def execute(
         result.already_committed = commit.already_committed
     else:
         result.output_records = 0
-    _cleanup(lake, spec)
+    _cleanup(lake, spec, target)
     result.errors = _summary_errors(result, spec.partial_ingestion_percent, spec.error_diagnostics)
     result.completed = now_ms()
     return result

@@ -22,9 +22,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import ConflictError
+from xdmflow.firetimes import Schedule, count_fires_between, fires_between, next_fire_after
 from xdmflow.ids import holder_id
 from xdmflow.scheduler import lease
-from xdmflow.scheduler.timing import Schedule, count_fires_between, fires_between, next_fire_after
 from xdmflow.services.kinds import FLOWS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, cast, get_args
 
+from xdmflow import regexes
 from xdmflow.errors import ValidationFailedError
 from xdmflow.schema.compiled import CompiledSchema, IdentityInfo, XdmField, XdmType
 from xdmflow.schema.naming import BEHAVIORS, compat_path
@@ -61,6 +62,12 @@ def compile_field(name: str, node: Json, path: str, required: bool = False) -> X
         values = compile_field(name, node["additionalProperties"], path)
     meta_enum = node.get("meta:enum")
     fmt = node.get("format") if xdm_type == "string" else None
+    pattern = node.get("pattern")
+    if pattern is not None:
+        try:
+            regexes.compile(pattern)  # validation runs it with RE2: refuse what RE2 cannot run
+        except regexes.RegexError as exc:
+            raise ValidationFailedError(f"field '{path}': {exc}") from None
     return XdmField(
         name=name,
         path=path,
@@ -73,7 +80,7 @@ def compile_field(name: str, node: Json, path: str, required: bool = False) -> X
         required=required,
         minimum=node.get("minimum"),
         maximum=node.get("maximum"),
-        pattern=node.get("pattern"),
+        pattern=pattern,
         min_length=node.get("minLength"),
         max_length=node.get("maxLength"),
         children=children,

@@ -16,13 +16,13 @@ timestamps must lie in years 1..9999.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xdmflow import regexes
 from xdmflow.errors import BadRequestError
 from xdmflow.schema.compiled import INTEGER_RANGES, CompiledSchema, XdmField
 
@@ -213,12 +213,15 @@ def _check_scalar(f: XdmField, arr: pa.Array, rows: np.ndarray, out: _Collector)
 
 
 def _search(arr: pa.Array, pattern: str) -> np.ndarray:
-    """``re.search`` semantics over a string column (RE2; Python ``re`` on distinct values otherwise)."""
+    """``re.search`` semantics over a string column (Arrow's RE2; else RE2 itself on distinct values).
+
+    Never a backtracking engine: a schema's ``pattern`` cannot stall validation. A pattern RE2
+    cannot run raises :class:`xdmflow.regexes.RegexError` (a ``ValueError``)."""
     try:
         return _np(pc.match_substring_regex(arr, pattern))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         uniques = pc.unique(arr.drop_null())
-        rx = re.compile(pattern)
+        rx = regexes.compile(pattern)
         good = [v for v in uniques.to_pylist() if rx.search(v)]
         return _np(pc.is_in(arr, value_set=pa.array(good, type=arr.type)))
 

@@ -10,6 +10,7 @@ import jsonschema
 from sqlalchemy.orm import Session
 
 from xdmflow.connectors.base import Connector
+from xdmflow.connectors.policy import AccessPolicy, attach
 from xdmflow.connectors.registry import all_connectors, get_connector
 from xdmflow.errors import BadRequestError, ConflictError, NotFoundError, ValidationFailedError
 from xdmflow.ids import new_uuid
@@ -42,6 +43,7 @@ __all__ = [
     "test_connection",
     "explore",
     "auth_params",
+    "policed_auth",
     "create_source_connection",
     "create_target_connection",
     "patch_simple",
@@ -125,7 +127,9 @@ def _validate_params(schema: Mapping[str, Any], params: Any, where: str, secret:
         )
 
 
-def create_connection(s: Session, p: Principal, keys: Keyring, body: Any) -> dict[str, Any]:
+def create_connection(
+    s: Session, p: Principal, keys: Keyring, body: Any, policy: AccessPolicy
+) -> dict[str, Any]:
     body = require_object(body, "connection")
     if "state" in body:
         raise BadRequestError("'state' cannot be set when creating a connection", code="1410")
@@ -144,6 +148,7 @@ def create_connection(s: Session, p: Principal, keys: Keyring, body: Any) -> dic
         params = auth.get("params")
         _validate_params(auth_spec.get("spec", {}), params, "auth.params", connector.spec.secret_params)
         assert isinstance(params, dict)
+        policy.enforce(connector.reach(params))
         secrets = {k: v for k, v in params.items() if k in connector.spec.secret_params}
         visible_auth = {
             "specName": auth_spec.get("name"),
@@ -187,7 +192,7 @@ def auth_params(doc: Document, keys: Keyring) -> dict[str, Any]:
 
 
 def patch_connection(
-    s: Session, p: Principal, keys: Keyring, conn_id: str, ops: Any, if_match: str
+    s: Session, p: Principal, keys: Keyring, conn_id: str, ops: Any, if_match: str, policy: AccessPolicy
 ) -> dict[str, Any]:
     scope = Scope(p.org_id, p.sandbox_name)
     doc = CONNECTIONS.get(s, scope, conn_id)
@@ -207,6 +212,7 @@ def patch_connection(
         params = patched["auth"].get("params")
         if auth_spec is not None:
             _validate_params(auth_spec.get("spec", {}), params, "auth.params", connector.spec.secret_params)
+        policy.enforce(connector.reach(params or {}))
         secrets = {k: v for k, v in (params or {}).items() if k in connector.spec.secret_params}
         patched["auth"]["params"] = {
             k: v for k, v in (params or {}).items() if k not in connector.spec.secret_params
@@ -256,17 +262,37 @@ def delete_connection(s: Session, p: Principal, conn_id: str) -> None:
     CONNECTIONS.remove(s, doc)
 
 
-def test_connection(s: Session, p: Principal, keys: Keyring, conn_id: str) -> dict[str, Any]:
+def policed_auth(connector: Connector, doc: Document, keys: Keyring, policy: AccessPolicy) -> dict[str, Any]:
+    """The auth params for ``connector``, checked against the operator's policy and carrying it.
+
+    A connection created before the policy (or before the operator narrowed it) fails here with
+    the policy's message naming the setting to change.
+    """
+    auth = auth_params(doc, keys)
+    policy.enforce(connector.reach(auth))
+    return attach(auth, policy)
+
+
+def test_connection(
+    s: Session, p: Principal, keys: Keyring, conn_id: str, policy: AccessPolicy
+) -> dict[str, Any]:
     doc = CONNECTIONS.get(s, Scope(p.org_id, p.sandbox_name), conn_id)
     connector = get_connector(doc.body["connectionSpec"]["id"])
-    connector.check(auth_params(doc, keys))
+    connector.check(policed_auth(connector, doc, keys, policy))
     return {"result": True}
 
 
 _OBJECT_TYPES = {"root", "folder", "table", "file"}
 
 
-def explore(s: Session, p: Principal, keys: Keyring, conn_id: str, params: Mapping[str, str]) -> Any:
+def explore(
+    s: Session,
+    p: Principal,
+    keys: Keyring,
+    conn_id: str,
+    params: Mapping[str, str],
+    policy: AccessPolicy,
+) -> Any:
     doc = CONNECTIONS.get(s, Scope(p.org_id, p.sandbox_name), conn_id)
     connector = get_connector(doc.body["connectionSpec"]["id"])
     object_type = (params.get("objectType") or "root").lower()
@@ -274,7 +300,7 @@ def explore(s: Session, p: Principal, keys: Keyring, conn_id: str, params: Mappi
         raise BadRequestError(
             f"Invalid objectType {params.get('objectType')!r}; use root, folder, table or file"
         )
-    auth = auth_params(doc, keys)
+    auth = policed_auth(connector, doc, keys, policy)
     obj = params.get("object")
     if object_type in ("root", "folder"):
         if object_type == "folder" and not obj:

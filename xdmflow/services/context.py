@@ -11,11 +11,38 @@ from xdmflow.settings import Settings
 from xdmflow.store.db import Database
 
 if TYPE_CHECKING:
+    from xdmflow.connectors.policy import AccessPolicy
     from xdmflow.executors.base import Executor
     from xdmflow.lake.diagnostics import ErrorStore
     from xdmflow.lake.lake import Lake
 
-__all__ = ["AppContext"]
+__all__ = ["AppContext", "access_policy"]
+
+
+def _local_path(url: str) -> str | None:
+    if url.startswith("file://"):
+        return url[len("file://") :]
+    return None if "://" in url else url
+
+
+def access_policy(settings: Settings) -> AccessPolicy:
+    """The operator's connector policy from the settings: the local roots and allowed hosts, with
+    the home, the lake, the uploads and the SQLite database never reachable."""
+    from xdmflow.connectors.policy import AccessPolicy
+
+    private = [
+        p for p in (_local_path(settings.resolved_lake_url), _local_path(settings.resolved_uploads_url)) if p
+    ]
+    db_url = settings.resolved_database_url
+    if db_url.startswith("sqlite:///"):
+        db_file = db_url[len("sqlite:///") :].split("?", 1)[0]
+        private += [db_file + suffix for suffix in ("", "-wal", "-shm", "-journal")]
+    return AccessPolicy.build(
+        local_roots=[str(r) for r in settings.resolved_local_roots],
+        allowed_hosts=settings.allowed_hosts,
+        home=settings.home_path,
+        private_paths=private,
+    )
 
 
 @dataclass
@@ -37,6 +64,15 @@ class AppContext:
                 self.extras["lake"] = Lake.from_settings(self.settings)
             lake: Lake = self.extras["lake"]
             return lake
+
+    @property
+    def policy(self) -> AccessPolicy:
+        """Where connectors may reach (``XDMFLOW_LOCAL_ROOTS``, ``XDMFLOW_ALLOWED_HOSTS``)."""
+        with self._lock:
+            if "policy" not in self.extras:
+                self.extras["policy"] = access_policy(self.settings)
+            policy: AccessPolicy = self.extras["policy"]
+            return policy
 
     @property
     def errors(self) -> ErrorStore:

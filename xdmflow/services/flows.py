@@ -6,12 +6,11 @@ import copy
 from typing import Any
 
 import jsonschema
-from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import BadRequestError, ValidationFailedError
+from xdmflow.firetimes import Schedule, next_fire_after, parse_schedule
 from xdmflow.ids import new_uuid, now_ms
-from xdmflow.scheduler.timing import Schedule, next_fire_after, parse_schedule
 from xdmflow.services.connections import DATA_LAKE_SPEC_ID
 from xdmflow.services.flowbase import audit_create, audit_update, require_object
 from xdmflow.services.flowspecs import get_flow_spec
@@ -289,9 +288,12 @@ def patch_flow(s: Session, p: Principal, flow_id: str, ops: Any, if_match: str) 
 
 
 def delete_flow(s: Session, p: Principal, flow_id: str) -> None:
-    doc = FLOWS.get(s, Scope(p.org_id, p.sandbox_name), flow_id, code="1439")
+    from xdmflow.services.sandboxes import stop_deleted_flow
+
+    scope = Scope(p.org_id, p.sandbox_name)
+    doc = FLOWS.get(s, scope, flow_id, code="1439")
     FLOWS.remove(s, doc)
-    s.execute(sql_delete(FlowSchedule).where(FlowSchedule.flow_id == flow_id))
+    stop_deleted_flow(s, scope, flow_id)  # its schedule, its queued runs; a running one is fenced
 
 
 def flow_action(s: Session, p: Principal, flow_id: str, op: str | None) -> dict[str, Any]:

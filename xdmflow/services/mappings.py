@@ -55,8 +55,13 @@ _XDM_TO_ARROW = {
 
 def _schema_id(body: dict[str, Any]) -> str:
     out = body.get("outputSchema") or {}
-    ref = (out.get("schemaRef") or {}).get("id") if isinstance(out, dict) else None
-    sid = ref or body.get("xdmSchema") or (body.get("schemaRef") or {}).get("id")
+    if not isinstance(out, dict):
+        raise BadRequestError('\'outputSchema\' must be an object: {"schemaRef": {"id": ...}}')
+    ref = out.get("schemaRef") or {}
+    top = body.get("schemaRef") or {}
+    if not isinstance(ref, dict) or not isinstance(top, dict):
+        raise BadRequestError('\'schemaRef\' must be an object: {"id": ..., "contentType": ...}')
+    sid = ref.get("id") or body.get("xdmSchema") or top.get("id")
     if not isinstance(sid, str) or not sid:
         raise BadRequestError(
             "The mapping set needs its target schema: 'outputSchema.schemaRef.id' (or 'xdmSchema')"

@@ -32,7 +32,7 @@ from xdmflow.ids import new_batch_id, now_ms
 from xdmflow.pipeline.dedupe import DedupeState
 from xdmflow.pipeline.run import RunResult, RunSpec, execute
 from xdmflow.services import run_report
-from xdmflow.services.connections import auth_params
+from xdmflow.services.connections import policed_auth
 from xdmflow.services.context import AppContext
 from xdmflow.services.kinds import CONNECTIONS, FLOWS, RUNS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
 from xdmflow.store.claims import ClaimLostError, ensure_claim_held
@@ -109,7 +109,7 @@ def build_spec(s: Session, ctx: AppContext, run: Document) -> tuple[RunSpec, dic
         run_id=run.id,
         batch_id=str(run.body.get("pending", {}).get("batchId") or new_batch_id()),
         connector_spec_id=connector.spec.id,
-        auth=auth_params(base, ctx.keys) if base is not None else {},
+        auth=policed_auth(connector, base, ctx.keys, ctx.policy) if base is not None else {},
         read=read,
         plan=plan,
         target=schema,
@@ -156,8 +156,21 @@ def _save_intent(ctx: AppContext, run_id: str, spec: RunSpec, result: RunResult)
     }
     with ctx.db.session() as s:
         run = RUNS.find_unscoped(s, run_id)
-        if run is not None:
-            RUNS.save(s, run, {**run.body, "pending": pending})
+        if run is None or run.state == "failed" or not _sandbox_active(s, run.org_id, run.sandbox_name):
+            # its sandbox or flow was deleted (the run cancelled) while it ran: nothing may land
+            raise ClaimLostError(
+                f"Run {run_id} was deleted with its sandbox or flow; its batch is not committed."
+            )
+        RUNS.save(s, run, {**run.body, "pending": pending})
+
+
+def _sandbox_active(s: Session, org_id: str, name: str) -> bool:
+    from sqlalchemy import select
+
+    from xdmflow.store.tables import Sandbox
+
+    state = s.scalars(select(Sandbox.state).where(Sandbox.org_id == org_id, Sandbox.name == name)).first()
+    return state is not None and state != "deleted"
 
 
 def execute_run(ctx: AppContext, run_id: str) -> None:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query, scope_of
+from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, scope_of
+from xdmflow.api.models.catalog import DatasetCreate, DatasetPatch, DatasetReplace
 from xdmflow.services import catalog as svc
 
 __all__ = ["router"]
@@ -26,7 +27,9 @@ def _ref(dataset_id: str) -> list[str]:
 
 
 @router.post("/dataSets", status_code=201, dependencies=[Depends(allow_query("requestDataSource"))])
-def create_dataset(request: Request, body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+def create_dataset(
+    request: Request, body: Annotated[Any, json_body(DatasetCreate)], p: PrincipalDep, ctx: CtxDep
+) -> JSONResponse:
     """Create a dataset (and its table): 201 ``["@/dataSets/{id}"]`` with a Location."""
     flag = request.query_params.get("requestDataSource", "false").lower() == "true"
     ds_id = svc.create_dataset(ctx.db, ctx.lake, p, body, request_data_source=flag)
@@ -49,7 +52,11 @@ def get_dataset(dataset_id: str, request: Request, p: PrincipalDep, ctx: CtxDep)
 
 @router.put("/dataSets/{dataset_id}", dependencies=[Depends(allow_query())])
 def replace_dataset(
-    dataset_id: str, body: JsonBody, p: PrincipalDep, ctx: CtxDep, if_match: IfMatch = None
+    dataset_id: str,
+    body: Annotated[Any, json_body(DatasetReplace)],
+    p: PrincipalDep,
+    ctx: CtxDep,
+    if_match: IfMatch = None,
 ) -> list[str]:
     """``PUT /dataSets/{id}``: replace the editable fields (``If-Match`` optional)."""
     with ctx.db.session() as s:
@@ -59,7 +66,12 @@ def replace_dataset(
 
 @router.patch("/dataSets/{dataset_id}", dependencies=[Depends(allow_query())])
 def patch_dataset(
-    dataset_id: str, request: Request, body: JsonBody, p: PrincipalDep, ctx: CtxDep, if_match: IfMatch = None
+    dataset_id: str,
+    request: Request,
+    body: Annotated[Any, json_body(DatasetPatch)],
+    p: PrincipalDep,
+    ctx: CtxDep,
+    if_match: IfMatch = None,
 ) -> list[str]:
     """``PATCH /dataSets/{id}``: partial object, or JSON Patch (``application/json-patch+json``)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query, get_principal, scope_of
+from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, get_principal, json_body, scope_of
+from xdmflow.api.limits import run_limited
+from xdmflow.api.models.conversion import ExpressionBody, MappingPreview, MappingSetBody
 from xdmflow.errors import BadRequestError, NotFoundError
 from xdmflow.mapping.catalog import functions_catalog, operators_catalog, validate_expression
 from xdmflow.services import mappings as svc
@@ -54,21 +57,33 @@ def list_mapping_sets(
 
 
 @router.post("/mappingSets")
-def create_mapping_set(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+def create_mapping_set(
+    body: Annotated[Any, json_body(MappingSetBody)], p: PrincipalDep, ctx: CtxDep
+) -> JSONResponse:
     with ctx.db.session() as s:
         return JSONResponse(svc.create_mapping_set(s, p, body), 200)
 
 
 @router.post("/mappingSets/validate")
-def validate_mapping_set(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
-    with ctx.db.session() as s:
-        return svc.validate_mapping_set(s, p, body)
+async def validate_mapping_set(
+    request: Request, body: Annotated[Any, json_body(MappingSetBody)], p: PrincipalDep, ctx: CtxDep
+) -> dict[str, Any]:
+    def work() -> dict[str, Any]:
+        with ctx.db.session() as s:
+            return svc.validate_mapping_set(s, p, body)
+
+    return await run_limited(request, "mapping validation", work)
 
 
 @router.post("/mappingSets/preview")
-def preview_mapping_set(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> list[dict[str, Any]]:
-    with ctx.db.session() as s:
-        return svc.preview_mapping_set(s, p, body)
+async def preview_mapping_set(
+    request: Request, body: Annotated[Any, json_body(MappingPreview)], p: PrincipalDep, ctx: CtxDep
+) -> JSONResponse:
+    def work() -> JSONResponse:
+        with ctx.db.session() as s:
+            return JSONResponse(jsonable_encoder(svc.preview_mapping_set(s, p, body)))  # in the thread too
+
+    return await run_limited(request, "mapping preview", work)
 
 
 @router.get("/mappingSets/{set_id}", dependencies=[Depends(allow_query("version", "expandSchema"))])
@@ -85,7 +100,9 @@ def get_mapping_set(
 
 
 @router.put("/mappingSets/{set_id}")
-def replace_mapping_set(set_id: str, body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+def replace_mapping_set(
+    set_id: str, body: Annotated[Any, json_body(MappingSetBody)], p: PrincipalDep, ctx: CtxDep
+) -> dict[str, Any]:
     with ctx.db.session() as s:
         return svc.replace_mapping_set(s, p, set_id, body)
 
@@ -110,7 +127,7 @@ def get_mapping(set_id: str, mapping_id: str, p: PrincipalDep, ctx: CtxDep) -> d
 
 
 @router.post("/languages/el/validate")
-def validate_el(body: JsonBody) -> JSONResponse:
+def validate_el(body: Annotated[Any, json_body(ExpressionBody)]) -> JSONResponse:
     expr = body.get("expression") if isinstance(body, dict) else None
     if not isinstance(expr, str):
         raise BadRequestError("'expression' (a string) is required")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from xdmflow.api.deps import get_principal
 from xdmflow.api.flowservice import connection_specs, connections, flow_specs, flows, runs
 from xdmflow.api.flowservice.resource import resource_router
+from xdmflow.api.models.flowservice import SourceConnectionCreate, TargetConnectionCreate
 from xdmflow.services import connections as csvc
 from xdmflow.services.kinds import SOURCE_CONNECTIONS, TARGET_CONNECTIONS
 
@@ -21,6 +22,7 @@ router.include_router(
         patch=csvc.patch_simple,
         delete=csvc.delete_simple,
         view=csvc.connection_view,
+        create_model=SourceConnectionCreate,
         parent_field="baseConnectionId",
     )
 )
@@ -32,6 +34,7 @@ router.include_router(
         patch=csvc.patch_simple,
         delete=csvc.delete_simple,
         view=csvc.connection_view,
+        create_model=TargetConnectionCreate,
     )
 )
 for module in (flow_specs, flows, runs):

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query, scope_of
+from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, scope_of
+from xdmflow.api.models import JsonPatch
+from xdmflow.api.models.flowservice import ConnectionCreate
 from xdmflow.services import connections as svc
 from xdmflow.services.flowbase import LIST_PARAMS, items, list_documents, require_if_match
 from xdmflow.services.kinds import CONNECTIONS
@@ -23,9 +25,11 @@ def list_connections(request: Request, p: PrincipalDep, ctx: CtxDep) -> dict[str
 
 
 @router.post("", status_code=201)
-def create_connection(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+def create_connection(
+    body: Annotated[Any, json_body(ConnectionCreate)], p: PrincipalDep, ctx: CtxDep
+) -> JSONResponse:
     with ctx.db.session() as s:
-        out = svc.create_connection(s, p, ctx.keys, body)
+        out = svc.create_connection(s, p, ctx.keys, body, ctx.policy)
     return JSONResponse(out, 201, headers={"Location": f"{BASE}/{out['id']}"})
 
 
@@ -38,14 +42,14 @@ def get_connection(conn_id: str, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]
 @router.patch("/{conn_id}")
 def patch_connection(
     conn_id: str,
-    body: JsonBody,
+    body: Annotated[Any, json_body(JsonPatch)],
     p: PrincipalDep,
     ctx: CtxDep,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> dict[str, Any]:
     tag = require_if_match(if_match)
     with ctx.db.session() as s:
-        return svc.patch_connection(s, p, ctx.keys, conn_id, body, tag)
+        return svc.patch_connection(s, p, ctx.keys, conn_id, body, tag, ctx.policy)
 
 
 @router.delete("/{conn_id}", status_code=204)
@@ -58,10 +62,10 @@ def delete_connection(conn_id: str, p: PrincipalDep, ctx: CtxDep) -> Response:
 @router.get("/{conn_id}/test")
 def test_connection(conn_id: str, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
     with ctx.db.session() as s:
-        return svc.test_connection(s, p, ctx.keys, conn_id)
+        return svc.test_connection(s, p, ctx.keys, conn_id, ctx.policy)
 
 
 @router.get("/{conn_id}/explore")
 def explore(conn_id: str, request: Request, p: PrincipalDep, ctx: CtxDep) -> Any:
     with ctx.db.session() as s:
-        return svc.explore(s, p, ctx.keys, conn_id, dict(request.query_params))
+        return svc.explore(s, p, ctx.keys, conn_id, dict(request.query_params), ctx.policy)

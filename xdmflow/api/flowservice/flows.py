@@ -8,6 +8,7 @@ from fastapi import Depends
 
 from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query
 from xdmflow.api.flowservice.resource import resource_router
+from xdmflow.api.models.flowservice import FlowCreate
 from xdmflow.services import flows as svc
 from xdmflow.services.identity import Principal
 from xdmflow.services.kinds import FLOWS
@@ -23,7 +24,13 @@ def _delete(s: Any, p: Principal, store: DocumentStore, doc_id: str) -> None:
 
 
 router = resource_router(
-    "flows", FLOWS, create=svc.create_flow, patch=_patch, delete=_delete, view=svc.flow_view
+    "flows",
+    FLOWS,
+    create=svc.create_flow,
+    patch=_patch,
+    delete=_delete,
+    view=svc.flow_view,
+    create_model=FlowCreate,
 )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query, scope_of
+from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, scope_of
+from xdmflow.api.models.flowservice import RunCreate
 from xdmflow.services import runs as svc
 from xdmflow.services.flowbase import LIST_PARAMS, items, list_documents
 from xdmflow.services.kinds import RUNS
@@ -26,7 +27,7 @@ def list_runs(request: Request, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
 
 
 @router.post("", status_code=201)
-def create_run(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+def create_run(body: Annotated[Any, json_body(RunCreate)], p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
     with ctx.db.session() as s:
         out = svc.create_run_on_demand(s, p, body)
     return JSONResponse(out, 201, headers={"Location": f"{BASE}/{out['id']}"})

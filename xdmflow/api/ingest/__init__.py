@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query
+from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body
+from xdmflow.api.models.ingest import BatchCreate
 from xdmflow.errors import BadRequestError, UnsupportedMediaTypeError
 from xdmflow.services import ingest as svc
 from xdmflow.services.context import AppContext
@@ -19,6 +20,13 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/data/foundation/import", tags=["batch ingestion"])
 FILE_PATH = "/batches/{batch_id}/datasets/{dataset_id}/files/{file_path:path}"
+#: The binary body of a file upload, declared in the OpenAPI document (it is streamed, not parsed).
+BINARY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 def _uploads(ctx: AppContext) -> svc.Uploads:
@@ -37,14 +45,14 @@ def _target(ctx: AppContext, p: Principal, batch_id: str, dataset_id: str) -> No
 
 
 @router.post("/batches", status_code=201, dependencies=[Depends(allow_query())])
-def create_batch(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+def create_batch(body: Annotated[Any, json_body(BatchCreate)], p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
     """Create a batch in ``loading`` status."""
     with ctx.db.session() as s:
         out = svc.create_batch(s, p, body)
     return JSONResponse(out, 201)
 
 
-@router.put(FILE_PATH, dependencies=[Depends(allow_query())])
+@router.put(FILE_PATH, dependencies=[Depends(allow_query())], openapi_extra=BINARY_BODY)
 async def upload_file(
     batch_id: str, dataset_id: str, file_path: str, request: Request, p: PrincipalDep, ctx: CtxDep
 ) -> Response:
@@ -72,7 +80,7 @@ def file_action(
     raise BadRequestError("Invalid action: use ?action=INITIALIZE or ?action=COMPLETE for a file")
 
 
-@router.patch(FILE_PATH, dependencies=[Depends(allow_query())])
+@router.patch(FILE_PATH, dependencies=[Depends(allow_query())], openapi_extra=BINARY_BODY)
 async def upload_part(
     batch_id: str, dataset_id: str, file_path: str, request: Request, p: PrincipalDep, ctx: CtxDep
 ) -> JSONResponse:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query
-from xdmflow.services import identity
+from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body
+from xdmflow.api.models.sandbox import SandboxCreate, SandboxReset
+from xdmflow.services import identity, sandboxes
 
 router = APIRouter(prefix="/data/foundation/sandbox-management", tags=["sandboxes"])
 
@@ -35,14 +36,19 @@ def get_sandbox(name: str, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
 
 
 @router.post("/sandboxes")
-def create_sandbox(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
-    with ctx.db.session() as s:
-        sb = identity.create_sandbox(s, p.org_id, body if isinstance(body, dict) else {}, p.user)
-        return JSONResponse(identity.sandbox_view(sb), status_code=202)
+def create_sandbox(
+    body: Annotated[Any, json_body(SandboxCreate)], p: PrincipalDep, ctx: CtxDep
+) -> JSONResponse:
+    return JSONResponse(sandboxes.create_sandbox(ctx, p, body), status_code=202)
+
+
+@router.put("/sandboxes/{name}")
+def reset_sandbox(
+    name: str, body: Annotated[Any, json_body(SandboxReset)], p: PrincipalDep, ctx: CtxDep
+) -> JSONResponse:
+    return JSONResponse(sandboxes.reset_sandbox(ctx, p, name, body), status_code=202)
 
 
 @router.delete("/sandboxes/{name}")
 def delete_sandbox(name: str, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
-    with ctx.db.session() as s:
-        sb = identity.delete_sandbox(s, p.org_id, name, p.user)
-        return JSONResponse(identity.sandbox_view(sb), status_code=202)
+    return JSONResponse(sandboxes.delete_sandbox(ctx, p, name), status_code=202)

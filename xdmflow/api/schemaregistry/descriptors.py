@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query, scope_of
+from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, scope_of
+from xdmflow.api.models.schemaregistry import Descriptor
 from xdmflow.api.schemaregistry.accept import check_descriptor_lookup, descriptor_list_format
 from xdmflow.services.schemas import descriptors as svc
 from xdmflow.services.schemas.listing import LIST_PARAMS
@@ -26,7 +27,9 @@ def list_descriptors(request: Request, p: PrincipalDep, ctx: CtxDep, accept: Acc
 
 
 @router.post("")
-def create_descriptor(body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+def create_descriptor(
+    body: Annotated[Any, json_body(Descriptor)], p: PrincipalDep, ctx: CtxDep
+) -> JSONResponse:
     """Create a descriptor: 201 with the stored descriptor."""
     with ctx.db.session() as s:
         out = svc.create_descriptor(s, p, body)
@@ -42,7 +45,9 @@ def get_descriptor(did: str, p: PrincipalDep, ctx: CtxDep, accept: AcceptHeader 
 
 
 @router.put("/{did}")
-def replace_descriptor(did: str, body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
+def replace_descriptor(
+    did: str, body: Annotated[Any, json_body(Descriptor)], p: PrincipalDep, ctx: CtxDep
+) -> dict[str, Any]:
     """Replace a descriptor (200 with the stored descriptor)."""
     with ctx.db.session() as s:
         return svc.replace_descriptor(s, p, did, body)

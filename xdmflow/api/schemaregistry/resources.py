@@ -12,7 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from xdmflow.api.deps import CtxDep, JsonBody, PrincipalDep, allow_query, scope_of
+from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, scope_of
+from xdmflow.api.models import JsonPatch
+from xdmflow.api.models.schemaregistry import XdmResource
 from xdmflow.api.schemaregistry.accept import list_format, lookup_format
 from xdmflow.errors import XdmflowError
 from xdmflow.services.schemas import extras, views
@@ -68,7 +70,9 @@ def lookup_resource(
 
 
 @router.post("/{container}/{rtype}")
-def create_resource(container: str, rtype: str, body: JsonBody, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+def create_resource(
+    container: str, rtype: str, body: Annotated[Any, json_body(XdmResource)], p: PrincipalDep, ctx: CtxDep
+) -> JSONResponse:
     """Create a tenant resource: 201 with the stored (``xed``) resource."""
     _container(container, rtype, write=True)
     with ctx.db.session() as s:
@@ -78,7 +82,12 @@ def create_resource(container: str, rtype: str, body: JsonBody, p: PrincipalDep,
 
 @router.put("/{container}/{rtype}/{rid:path}")
 def replace_resource(
-    container: str, rtype: str, rid: str, body: JsonBody, p: PrincipalDep, ctx: CtxDep
+    container: str,
+    rtype: str,
+    rid: str,
+    body: Annotated[Any, json_body(XdmResource)],
+    p: PrincipalDep,
+    ctx: CtxDep,
 ) -> dict[str, Any]:
     """Replace a tenant resource (``version`` bumped)."""
     _container(container, rtype, write=True)
@@ -88,7 +97,12 @@ def replace_resource(
 
 @router.patch("/{container}/{rtype}/{rid:path}")
 def patch_resource(
-    container: str, rtype: str, rid: str, body: JsonBody, p: PrincipalDep, ctx: CtxDep
+    container: str,
+    rtype: str,
+    rid: str,
+    body: Annotated[Any, json_body(JsonPatch)],
+    p: PrincipalDep,
+    ctx: CtxDep,
 ) -> dict[str, Any]:
     """Apply a JSON Patch to a tenant resource (``version`` bumped)."""
     _container(container, rtype, write=True)

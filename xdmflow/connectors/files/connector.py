@@ -33,6 +33,7 @@ from xdmflow.connectors.base import (
     ReadResult,
 )
 from xdmflow.connectors.files.specs import LOCALFILES_SPEC, S3_SPEC, SFTP_SPEC
+from xdmflow.connectors.policy import Reach
 from xdmflow.errors import SourceError, SourceFatalError
 
 __all__ = ["FilesConnector", "LocalFilesConnector", "S3Connector", "SftpConnector"]
@@ -310,6 +311,10 @@ class LocalFilesConnector(FilesConnector):
 
         return LocalStore(auth)
 
+    def reach(self, auth: Mapping[str, Any]) -> Reach:
+        root = str(auth.get("rootPath") or "")
+        return Reach(folders=(root,)) if root else Reach()
+
 
 class S3Connector(FilesConnector):
     """Amazon S3 and S3-compatible servers (``serviceUrl``); paths are ``/bucket/key``."""
@@ -321,6 +326,20 @@ class S3Connector(FilesConnector):
 
         return S3Store(auth)
 
+    def reach(self, auth: Mapping[str, Any]) -> Reach:
+        from urllib.parse import urlsplit
+
+        url = str(auth.get("serviceUrl") or auth.get("endpoint") or "")
+        if not url:
+            return Reach()  # AWS S3 itself: public
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        default = 80 if parts.scheme == "http" else 443
+        return Reach(hosts=((parts.hostname or "", port or default),))
+
 
 class SftpConnector(FilesConnector):
     """SFTP servers (password or private key); needs the optional ``paramiko`` package."""
@@ -331,3 +350,11 @@ class SftpConnector(FilesConnector):
         from xdmflow.connectors.files.stores import SftpStore
 
         return SftpStore(auth)
+
+    def reach(self, auth: Mapping[str, Any]) -> Reach:
+        try:
+            port = int(auth.get("port") or 22)
+        except (TypeError, ValueError):
+            port = 22
+        host = str(auth.get("host") or "")
+        return Reach(hosts=((host, port),)) if host else Reach()

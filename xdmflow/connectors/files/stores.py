@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from xdmflow.connectors.policy import attached, is_within
 from xdmflow.errors import (
     ConfigError,
     SourceAuthError,
@@ -135,9 +136,14 @@ class FileStore:
         self.ready()
         try:
             selector = pafs.FileSelector(self.to_fs(user_path), recursive=recursive, allow_not_found=False)
-            return [i for i in self.fs.get_file_info(selector) if not i.base_name.startswith(".")]
+            infos = self.fs.get_file_info(selector)
         except Exception as exc:
             raise self.translate(exc, user_path) from exc
+        return [i for i in infos if not i.base_name.startswith(".") and self.visible(i.path)]
+
+    def visible(self, fs_path: str) -> bool:
+        """Whether a listed backend path may be shown and read (local: it stays inside the root)."""
+        return True
 
     def files(self, user_path: str, *, recursive: bool = False) -> list[FileEntry]:
         """The files a source connection's ``path`` names: a file, a folder or a wildcard pattern.
@@ -176,14 +182,29 @@ class FileStore:
 
 
 class LocalStore(FileStore):
-    """Files under ``rootPath`` on the xdmflow host."""
+    """Files under ``rootPath`` on the xdmflow host.
+
+    Every path is resolved (``realpath``) and must stay under the root: a symlink pointing out
+    of the tree is hidden from listings and refused when named. With the operator's
+    ``AccessPolicy`` attached to the auth params (the services always attach it) the root must
+    lie under ``XDMFLOW_LOCAL_ROOTS`` and xdmflow's own files are never reachable through it.
+    """
 
     def __init__(self, auth: Mapping[str, Any]) -> None:
         root = str(auth.get("rootPath") or "")
         if not root or not os.path.isabs(root):
             raise SourceAuthError("rootPath must be an absolute folder path.")
-        self.base = os.path.realpath(root)
+        self.policy = attached(auth)
+        self.base = self.policy.check_folder(root) if self.policy else os.path.realpath(root)
         self.fs = pafs.LocalFileSystem()
+
+    def _inside(self, real: str) -> bool:
+        if not is_within(real, self.base):
+            return False
+        return self.policy is None or self.policy.path_allowed(real)
+
+    def visible(self, fs_path: str) -> bool:
+        return self._inside(os.path.realpath(fs_path))
 
     def check(self) -> None:
         """A missing root is an unavailable volume (retriable); a non-folder root is refused."""
@@ -199,8 +220,10 @@ class LocalStore(FileStore):
 
     def to_fs(self, user_path: str) -> str:
         full = os.path.realpath(os.path.join(self.base, clean_user_path(user_path).lstrip("/")))
-        if full != self.base and not full.startswith(self.base + os.sep):
-            raise SourceFatalError(f"Path {user_path!r} leads outside rootPath and is refused.")
+        if not self._inside(full):
+            raise SourceFatalError(
+                f"Path {user_path!r} leads outside rootPath (or into xdmflow's own files) and is refused."
+            )
         return full
 
     def to_user(self, fs_path: str) -> str:

@@ -20,6 +20,7 @@ from xdmflow.connectors.base import (
     ReadResult,
 )
 from xdmflow.connectors.paypal.spec import PAYPAL_SPEC, TABLE_NAMES
+from xdmflow.connectors.policy import Reach, url_reach
 from xdmflow.errors import SourceFatalError
 
 if TYPE_CHECKING:
@@ -91,6 +92,15 @@ class PayPalConnector(Connector):
             requests_per_minute=self._rpm,
             transport=self._transport,
         )
+
+    def reach(self, auth: Mapping[str, Any]) -> Reach:
+        """The PayPal REST host (the emulator's, in tests and the demo)."""
+        from xdmflow.connectors.paypal.client import base_url
+
+        try:
+            return url_reach(base_url(auth.get("host")))
+        except SourceFatalError:
+            return Reach()  # the client refuses a malformed host itself
 
     @staticmethod
     def table(name: str | None) -> Table:

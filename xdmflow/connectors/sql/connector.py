@@ -36,6 +36,7 @@ from xdmflow.connectors.base import (
     ReadRequest,
     ReadResult,
 )
+from xdmflow.connectors.policy import Reach
 from xdmflow.connectors.sql.specs import MARIADB_SPEC, MYSQL_SPEC, POSTGRES_SPEC
 from xdmflow.errors import SourceAuthError, SourceError, SourceFatalError, SourceRetriableError
 
@@ -161,6 +162,28 @@ class SqlConnector(Connector):
             raise SourceRetriableError(
                 f"The database could not be reached (will be retried): {exc}"
             ) from None
+
+    def reach(self, auth: Mapping[str, Any]) -> Reach:
+        """The database host(s) of the connection string (a Unix socket counts as ``localhost``)."""
+        try:
+            url = parse_connection_string(str(auth.get("connectionString") or ""), self.family)
+        except SourceError:
+            return Reach()  # the connector itself refuses a malformed string
+        default = 5432 if self.family == "postgresql" else 3306
+        port = url.port or default
+        names: list[str] = []
+        if url.host:
+            names += [h for h in str(url.host).split(",") if h]
+        for key in ("host", "hostaddr", "unix_socket"):
+            value = url.query.get(key)
+            for item in [value] if isinstance(value, str) else list(value or ()):
+                names += [h for h in str(item).split(",") if h]
+        if not names:
+            names = ["localhost"]
+        hosts = tuple(("localhost" if n.startswith("/") or n.startswith("@") else n, port) for n in names)
+        if self.family == "mysql" and url.query.get("unix_socket"):
+            hosts += (("localhost", port),)
+        return Reach(hosts=hosts)
 
     def check(self, auth: Mapping[str, Any]) -> None:
         """Open a connection and run ``SELECT 1``."""

@@ -20,6 +20,7 @@ from xdmflow.connectors.base import (
     ReadRequest,
     ReadResult,
 )
+from xdmflow.connectors.policy import Reach, url_reach
 from xdmflow.connectors.stripe.spec import STRIPE_SPEC, TABLE_NAMES
 from xdmflow.errors import SourceAuthError, SourceFatalError
 
@@ -92,6 +93,16 @@ class StripeConnector(Connector):
     def _table_of(self, request: ReadRequest) -> Table:
         params = request.source_params
         return self.table(params.get("tableName") or params.get("path") or request.object)
+
+    def reach(self, auth: Mapping[str, Any]) -> Reach:
+        """The Stripe API host (``api.stripe.com``, or the emulator's in tests and the demo),
+        checked against ``XDMFLOW_ALLOWED_HOSTS`` by the services."""
+        from xdmflow.connectors.stripe.client import base_url
+
+        try:
+            return url_reach(base_url(auth.get("host")))
+        except SourceFatalError:
+            return Reach()  # the client refuses a malformed host itself
 
     def check(self, auth: Mapping[str, Any]) -> None:
         """``GET /v1/account``: a rejected key raises ``SourceAuthError``, an unreachable host

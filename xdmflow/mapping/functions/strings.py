@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xdmflow import regexes
 from xdmflow.mapping.functions._base import (
     EvalContext,
     Value,
@@ -62,14 +62,15 @@ def explode(ctx: EvalContext, args: list[Value]) -> Value:
     if pattern is None:
         return rowwise(
             ctx,
-            lambda v, p: None if v is None else re.split(p or ",", v),
+            lambda v, p: None if v is None else regexes.compile(p or ",").split(v),
             [s, args[1]],
             pa.list_(pa.string()),
         )
     try:
         return pc.split_pattern_regex(s, pattern=pattern)
     except pa.ArrowInvalid:
-        return rowwise(ctx, lambda v: None if v is None else re.split(pattern, v), [s], pa.list_(pa.string()))
+        rx = regexes.compile(pattern)
+        return rowwise(ctx, lambda v: None if v is None else rx.split(v), [s], pa.list_(pa.string()))
 
 
 def _instr_py(s: str | None, sub: str | None, start: int = 0, occurrence: int = 1) -> int | None:
@@ -441,13 +442,11 @@ def length(ctx: EvalContext, args: list[Value]) -> Value:
 )
 def extract_regex(ctx: EvalContext, args: list[Value]) -> Value:
     s, rx = as_str(ctx, args[0]), as_str(ctx, args[1])
-    compiled: dict[str, re.Pattern[str]] = {}
 
     def py(v: str | None, p: str | None) -> list[str | None] | None:
         if v is None or p is None:
             return None
-        pat = compiled.get(p) or compiled.setdefault(p, re.compile(p))
-        m = pat.search(v)
+        m = regexes.compile(p).search(v)  # compiled once per pattern (cached)
         if m is None:
             return None
         return [m.group(0), *m.groups()]
@@ -471,10 +470,10 @@ def matches_regex(ctx: EvalContext, args: list[Value]) -> Value:
         try:
             return pc.match_substring_regex(s, pattern=f"^(?:{p})$")
         except pa.ArrowInvalid:
-            pass  # RE2 refuses it (lookaround...): use Python's engine
+            pass  # not valid for Arrow's RE2 options: each row reports the pattern's error
     return rowwise(
         ctx,
-        lambda v, q: None if v is None or q is None else re.fullmatch(q, v) is not None,
+        lambda v, q: None if v is None or q is None else regexes.compile(q).fullmatch(v) is not None,
         [s, rx],
         pa.bool_(),
         reason="invalid regular expression",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from xdmflow import regexes
 from xdmflow.errors import BadRequestError
 
 __all__ = ["CatalogQuery", "parse_catalog_query", "project", "Predicate"]
@@ -144,8 +145,8 @@ def parse_property(expr: str) -> Predicate:
         raise BadRequestError(f"Invalid 'property' filter {expr!r}: the value is empty")
     if op == "~":
         try:
-            rx = re.compile(value)
-        except re.error as exc:
+            rx = regexes.compile(value)  # RE2: linear time
+        except regexes.RegexError as exc:
             raise BadRequestError(
                 f"Invalid regular expression in 'property' filter {expr!r}: {exc}"
             ) from None

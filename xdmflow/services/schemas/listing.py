@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from xdmflow import regexes
 from xdmflow.errors import BadRequestError
 from xdmflow.services.query import get_path_values
 
@@ -56,7 +57,7 @@ class PropFilter:
         if self.op == "!=":
             return not any(_text(v) == self.value for v in found)
         if self.op == "~":
-            pattern = re.compile(self.value)
+            pattern = regexes.compile(self.value)  # RE2: linear time
             return any(pattern.search(_text(v)) for v in found)
         return any(_compare(v, self.value, self.op) for v in found)
 
@@ -102,8 +103,8 @@ def parse_filter(expr: str) -> PropFilter:
     value = expr[pos + len(op) :].strip()
     if op == "~":
         try:
-            re.compile(value)
-        except re.error as exc:
+            regexes.compile(value)
+        except regexes.RegexError as exc:
             raise BadRequestError(f"Invalid regular expression in property filter {expr!r}: {exc}") from None
     return PropFilter(key, op, value)
 
