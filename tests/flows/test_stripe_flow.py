@@ -269,3 +269,32 @@ def test_connection_spec_and_explore(service: Api, stripe_emulator: Stripe) -> N
     assert DEFAULT_SECRET_KEY not in str(conn), "the key is never returned"
     root = ok(api.get(f"{FS}/connections/{base}/explore?objectType=root"))
     assert "charges" in [i["path"] for i in root]
+
+
+def test_stripe_host_obeys_allowed_hosts(stripe_emulator: Stripe, tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import make_settings
+    from xdmflow.api.app import create_app as api_app
+
+    connector = StripeConnector()
+    port = int(stripe_emulator.url.rsplit(":", 1)[1])
+    assert connector.reach({"accessToken": DEFAULT_SECRET_KEY, "host": stripe_emulator.url}).hosts == (
+        ("127.0.0.1", port),
+    )
+    assert connector.reach({"accessToken": DEFAULT_SECRET_KEY}).hosts == (("api.stripe.com", 443),)
+    body = {
+        "name": "stripe",
+        "auth": {
+            "specName": "OAuth2 Refresh Code",
+            "params": {"accessToken": DEFAULT_SECRET_KEY, "host": stripe_emulator.url},
+        },
+        "connectionSpec": {"id": SPEC_ID, "version": "1.0"},
+    }
+    for allowed, status in (([], 400), ([f"127.0.0.1:{port}"], 200)):
+        settings = make_settings(tmp_path / f"home{len(allowed)}", None, allowed_hosts=allowed)
+        with TestClient(api_app(settings)) as client:
+            r = Api(client).post(f"{FS}/connections", json=body)
+        assert (r.status_code == 400) == (status == 400), r.text
+        if status == 400:
+            assert "XDMFLOW_ALLOWED_HOSTS" in r.text and DEFAULT_SECRET_KEY not in r.text
