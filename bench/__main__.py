@@ -9,7 +9,8 @@ dlt Arrow, dlt dicts; CSV, plus Parquet and JSON lines for xdmflow and DuckDB), 
 (full + 1 % delta), ``incremental`` (new file beside the old one; one CSV rewritten in place),
 ``big`` (``--big-rows`` through the file flow, peak RSS), ``api`` (wrk vs a minimal FastAPI
 app), ``scheduler`` (10,000 flows, SQLite and PostgreSQL), ``profile`` (pyinstrument of one
-file-flow run, embedded in the report).
+file-flow run, embedded in the report), ``stripe`` (``--stripe-rows`` charges through the Stripe
+emulator over HTTP: xdmflow's pipeline vs dlt's REST API source).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from bench.common import Measurement
 
-STEPS = ("file", "postgres", "incremental", "big", "api", "scheduler", "profile")
+STEPS = ("file", "postgres", "incremental", "big", "api", "scheduler", "profile", "stripe")
 
 
 def _child(module: str, args: list[str], workdir: Path, tag: str) -> list[dict[str, Any]]:
@@ -139,6 +140,14 @@ def run_steps(a: argparse.Namespace, steps: list[str]) -> tuple[list[dict[str, A
                 w,
                 f"scheduler-{store}",
             )
+    if "stripe" in steps and a.stripe_rows:
+        for system in ("xdmflow", "dlt"):
+            res += _child(
+                "bench.systems.stripe_bench",
+                ["--system", system, "--rows", str(a.stripe_rows), "--repeat", "1"],
+                w,
+                f"stripe-{system}",
+            )
     if "profile" in steps:
         cmd = [sys.executable, "-m", "bench.profile", "--workdir", str(w), "--source", "full/tx.csv"]
         print(f"  $ {' '.join(cmd[2:])}", flush=True)
@@ -159,6 +168,12 @@ def main() -> None:
     ap.add_argument("--flows", type=int, default=10_000, help="flows in the store (API and scheduler)")
     ap.add_argument("--api-duration", type=int, default=10, help="seconds of load per API measurement")
     ap.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections of wrk")
+    ap.add_argument(
+        "--stripe-rows",
+        type=int,
+        default=1_000_000,
+        help="charges read through the Stripe emulator (0 skips)",
+    )
     ap.add_argument("--only", default="", help=f"comma-separated steps of {', '.join(STEPS)}")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/xdmflow-bench"))
     ap.add_argument("--out", type=Path, default=Path("docs/performance.md"))

@@ -178,7 +178,7 @@ def render(
             + "; ".join(f"{r['case']} ({r['notes']})" for r in failed)
             + "\n"
         )
-    if set(steps) != {"file", "postgres", "incremental", "big", "api", "scheduler", "profile"}:
+    if set(steps) - {"stripe"} != {"file", "postgres", "incremental", "big", "api", "scheduler", "profile"}:
         add(f"Steps run: {', '.join(steps)} (a partial run).\n")
 
     # ---- figures
@@ -227,6 +227,17 @@ def render(
         _x(r_dltd),
         None if r_dltd is None else r_dltd >= 20,
     )
+    st_ours = _find(results, "xdmflow", "stripe charges (HTTP)")
+    st_dlt = _find(results, "dlt (REST API source)", "stripe charges (HTTP)")
+    if st_ours is not None or st_dlt is not None:
+        r_st = _ratio(_rate(st_ours), _rate(st_dlt))
+        rates = " vs ".join(f"{x:,.0f} rows/s" if x else "—" for x in (_rate(st_ours), _rate(st_dlt)))
+        target(
+            f"Stripe charges through the emulator over HTTP ({(st_ours or st_dlt or {}).get('rows', 0):,}): "
+            "xdmflow ≥ dlt's REST API source",
+            f"{rates} ({_x(r_st)})",
+            None if r_st is None else r_st >= 1.0,
+        )
     r_pg = _ratio(_rate(pg_full), anchor)
     target(
         "PostgreSQL flow rows/s ≥ 0.3 × DuckDB's file anchor (CSV)",

@@ -210,6 +210,34 @@ def emulate_square(
     run(host=host, port=port, seed=seed)
 
 
+@emulate_app.command("stripe")
+def emulate_stripe(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 12111,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 0,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="Secret key to accept (sk_test_...).")
+    ] = None,
+    rps: Annotated[
+        float, typer.Option(help="Requests per second per key before 429 (0 = unlimited).")
+    ] = 25.0,
+    lag: Annotated[int, typer.Option(help="Seconds before a new object shows in lists.")] = 2,
+) -> None:
+    """Serve the Stripe API emulator (lists, retrieves, events, errors, rate limits)."""
+    from xdmflow.emulators.stripe import DEFAULT_RESTRICTED_KEY, DEFAULT_SECRET_KEY, EmulatorConfig, run
+
+    config = EmulatorConfig(
+        secret_key=api_key or DEFAULT_SECRET_KEY, rate_limit_rps=rps or None, visibility_lag=lag
+    )
+    console.print(f"Stripe emulator on http://{host}:{port} (seed {seed})")
+    console.print(f"  secret key:     {config.secret_key}")
+    console.print(f"  restricted key: {DEFAULT_RESTRICTED_KEY} (no payouts, no balance transactions)")
+    console.print(
+        f"A service reaches it only when its operator allows the host: XDMFLOW_ALLOWED_HOSTS={host}:{port}"
+    )
+    run(host=host, port=port, seed=seed, config=config)
+
+
 @app.command()
 def demo(
     keep_running: Annotated[

@@ -198,6 +198,11 @@ class Connector(abc.ABC):
         """
         return None
 
+    def primary_key(self, request: ReadRequest) -> tuple[str, ...] | None:
+        """The columns identifying one object of the table read (upsert datasets key on them);
+        ``None`` when the source has no such key."""
+        return None
+
     def partitions(self, auth: Mapping[str, Any], request: ReadRequest) -> list[ReadRequest]:
         """Split a read into independent partitions (files, windows, key ranges).
 

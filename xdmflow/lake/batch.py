@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -60,13 +61,18 @@ class BatchWriter:
             )
         self._roller.write(batch)
 
-    def commit(self) -> CommitResult:
-        """Finish the files and commit them as one snapshot tagged with the batch id."""
+    def commit(self, *, replace_keys: Sequence[str] = ()) -> CommitResult:
+        """Finish the files and commit them as one snapshot tagged with the batch id.
+
+        ``replace_keys``: upsert - the same commit deletes the rows whose key is in the batch.
+        """
         if self.result is not None:
             return self.result
         files = self._roller.close()
         try:
-            result = self.lake.commit_files(self.namespace, self.dataset_id, self.batch_id, files)
+            result = self.lake.commit_files(
+                self.namespace, self.dataset_id, self.batch_id, files, replace_keys=replace_keys
+            )
         except BaseException:
             # Ambiguous failures: only delete our files if the batch really did not land.
             landed = None

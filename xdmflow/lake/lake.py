@@ -318,9 +318,18 @@ class Lake:
         return BatchWriter(self, namespace, dataset_id, batch_id, roller)
 
     def commit_files(
-        self, namespace: str, dataset_id: str, batch_id: str, files: Sequence[DataFileInfo | str]
+        self,
+        namespace: str,
+        dataset_id: str,
+        batch_id: str,
+        files: Sequence[DataFileInfo | str],
+        *,
+        replace_keys: Sequence[str] = (),
     ) -> CommitResult:
         """Commit Parquet files (written by :func:`write_parquet_files`) as the batch's one snapshot.
+
+        With ``replace_keys`` (upsert), the same transaction first deletes the existing rows
+        whose key (those columns) appears in the files, so the table keeps one row per key.
 
         Idempotent: if ``batch_id`` is already in the snapshot history, that snapshot is
         returned (``already_committed=True``) and nothing is written. Conflicting concurrent
@@ -345,9 +354,12 @@ class Lake:
                 schema_id = table.metadata.current_schema_id
             tx = table.transaction()
             props = {BATCH_ID_PROPERTY: batch_id}
-            with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
-                for df in data_files:
-                    append.append_data_file(df)
+            if replace_keys:
+                self._upsert(tx, table, batch_id, paths, data_files, replace_keys, props)
+            else:
+                with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
+                    for df in data_files:
+                        append.append_data_file(df)
             try:
                 committed = tx.commit_transaction()
             except Exception as exc:
@@ -366,6 +378,34 @@ class Lake:
                 byte_size=sum(df.file_size_in_bytes for df in data_files),
             )
         raise ConflictError(f"Could not commit batch {batch_id}: too many concurrent commits, retry later.")
+
+    def _upsert(
+        self,
+        tx: Any,
+        table: Table,
+        batch_id: str,
+        paths: Sequence[str],
+        data_files: Sequence[DataFile],
+        keys: Sequence[str],
+        props: dict[str, str],
+    ) -> None:
+        """Stage one overwrite snapshot: the files holding the batch's keys out, their other
+        rows rewritten, the batch's files in (see :mod:`xdmflow.lake.upsert`)."""
+        from xdmflow.lake.upsert import UPSERT_PROPERTY, batch_keys, plan_replacement
+
+        plan = plan_replacement(table, keys, batch_keys(table, paths, keys))
+        rewritten: list[DataFile] = []
+        if plan.kept:
+            roller = ParquetFileRoller(table.location(), batch_id, iceberg_to_arrow_schema(table.schema()))
+            for kept in plan.kept:
+                roller.write(kept)
+            rewritten = [parquet_file_to_data_file(table.io, table.metadata, f.path) for f in roller.close()]
+        props = {**props, UPSERT_PROPERTY: str(plan.replaced_rows)}
+        with tx.update_snapshot(snapshot_properties=props).overwrite() as overwrite:
+            for df in plan.removed:
+                overwrite.delete_data_file(df)
+            for df in (*rewritten, *data_files):
+                overwrite.append_data_file(df)
 
     @staticmethod
     def _backoff(attempt: int) -> None:

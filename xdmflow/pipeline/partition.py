@@ -80,6 +80,9 @@ class RunSpec:
     partial_ingestion_percent: float | None = None
     error_diagnostics: bool = False
     dedupe: DedupeState | None = None
+    #: ``append`` keeps every row; ``upsert`` replaces the rows whose ``key_columns`` match
+    write_mode: str = "append"
+    key_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,8 @@ def _cleanup(lake: Lake, spec: RunSpec, target: WriteTarget) -> None:
 def _commit(lake: Lake, spec: RunSpec, parts: list[PartitionResult]) -> CommitResult:
     files = [f for p in sorted(parts, key=lambda p: p.index) for f in p.files]
     try:
-        return lake.commit_files(spec.namespace, spec.dataset_id, spec.batch_id, files)
+        keys = spec.key_columns if spec.write_mode == "upsert" else ()
+        return lake.commit_files(spec.namespace, spec.dataset_id, spec.batch_id, files, replace_keys=keys)
     except BaseException:
         # Ambiguous failures: the commit may have landed before the error surfaced.
         landed = None

@@ -59,6 +59,7 @@ def build_spec(s: Session, ctx: AppContext, run: Document) -> tuple[RunSpec, dic
     """The pipeline's inputs for ``run`` (and facts the report needs)."""
     from xdmflow.services.catalog import dataset_target
     from xdmflow.services.mappings import plan_for_flow
+    from xdmflow.services.write_mode import write_options
 
     scope = Scope(run.org_id, run.sandbox_name)
     flow = FLOWS.get(s, scope, run.body["flowId"], code="1439")
@@ -104,19 +105,23 @@ def build_spec(s: Session, ctx: AppContext, run: Document) -> tuple[RunSpec, dic
         dedupe = DedupeState.from_state(state, policy[0], str(delta["name"]), policy[1])
     options = flow.body.get("options") or {}
     partial = options.get("partialIngestionPercent")
+    plan = plan_for_flow(s, scope, flow.body, schema)
+    write_mode, key_columns = write_options(options, connector, read, plan, schema)
     spec = RunSpec(
         run_id=run.id,
         batch_id=str(run.body.get("pending", {}).get("batchId") or new_batch_id()),
         connector_spec_id=connector.spec.id,
         auth=policed_auth(connector, base, ctx.keys, ctx.policy) if base is not None else {},
         read=read,
-        plan=plan_for_flow(s, scope, flow.body, schema),
+        plan=plan,
         target=schema,
         namespace=namespace,
         dataset_id=dataset_id,
         partial_ingestion_percent=float(partial) if partial is not None else None,
         error_diagnostics=bool(options.get("errorDiagnosticsEnabled")),
         dedupe=dedupe,
+        write_mode=write_mode,
+        key_columns=key_columns,
     )
     facts = {
         "flow_id": flow.id,

@@ -59,6 +59,7 @@ _TABLE_SOURCES = [
     "b2e08744-4f1a-40ce-af30-7abac3e23cf3",
     "929e4450-0237-4ed2-9404-b7e1e0a00309",
     "2acf109f-9b66-4d5e-bc18-ebb2adcff8d5",
+    "cc2c31d6-7b8c-4581-b49f-5c8698aa3ab3",
     "2fa8af9c-2d1a-43ea-a253-f00a00c74412",
 ]
 
@@ -99,6 +100,18 @@ _OPTION_SPEC = {
                 "title": "Partial ingestion threshold.",
                 "type": "number",
                 "exclusiveMinimum": 0,
+            },
+            "writeMode": {
+                "title": "append keeps every row read; upsert keeps one row per key in its latest state.",
+                "type": "string",
+                "enum": ["append", "upsert"],
+                "default": "append",
+            },
+            "keyColumns": {
+                "title": "Dataset fields identifying a row in upsert mode (default: the table's key).",
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "minItems": 1,
             },
         },
     },
