@@ -54,6 +54,13 @@ _REWRITES = [
     (re.compile(r"::\s*(?:pg_catalog\.)?(?:regclass|regtype|regproc|regnamespace|oid)\b", re.IGNORECASE), ""),
     (re.compile(r"\bpg_catalog\s*\.\s*", re.IGNORECASE), ""),
     (re.compile(r"\bpg_class\b", re.IGNORECASE), "__pg_class"),
+    (
+        re.compile(
+            r"\b(pg_(?:policy|roles|user|statistic_ext|publication|publication_rel|publication_namespace|inherits|trigger|rewrite|foreign_table|partitioned_table|event_trigger|extension|shdescription|matviews))\b",
+            re.IGNORECASE,
+        ),
+        r"__\1",
+    ),
     (re.compile(r"\binformation_schema\s*\.\s*(tables|columns|schemata|views)\b", re.IGNORECASE), r"__is_\1"),
 ]
 
@@ -79,6 +86,38 @@ _TX = re.compile(
     re.IGNORECASE,
 )
 _SET = re.compile(r"^\s*(SET|RESET)\b", re.IGNORECASE)
+_SET_NAME = re.compile(
+    r"^\s*(?:SET|RESET)\s+(?:SESSION\s+|LOCAL\s+)?(?P<name>TIME\s+ZONE|SESSION\s+CHARACTERISTICS|NAMES|[A-Za-z_.]+)",
+    re.IGNORECASE,
+)
+#: PostgreSQL client settings drivers send at connect (accepted, without effect: results are UTC and UTF-8).
+_CLIENT_SETTINGS = frozenset(
+    {
+        "client_encoding",
+        "names",
+        "datestyle",
+        "timezone",
+        "time_zone",
+        "application_name",
+        "extra_float_digits",
+        "search_path",
+        "statement_timeout",
+        "lock_timeout",
+        "intervalstyle",
+        "standard_conforming_strings",
+        "session_characteristics",
+        "transaction",
+        "client_min_messages",
+        "bytea_output",
+        "default_transaction_isolation",
+        "default_transaction_read_only",
+        "idle_in_transaction_session_timeout",
+        "jit",
+        "all",
+        "role",
+        "session_authorization",
+    }
+)
 _SHOW = re.compile(r"^\s*SHOW\s+(?P<name>[A-Za-z_][A-Za-z_ ]*?)\s*;?\s*$", re.IGNORECASE)
 _VERSION = re.compile(r"^\s*SELECT\s+(?:pg_catalog\.)?version\s*\(\s*\)\s*;?\s*$", re.IGNORECASE)
 _TAGS = {
@@ -107,14 +146,17 @@ def session_reply(sql: str) -> SessionReply | None:
         return SessionReply(_TAGS[word])
     m = _SET.match(sql)
     if m:
-        return SessionReply(m.group(1).upper())
+        setting = _SET_NAME.match(sql)
+        if setting and setting.group("name").lower().replace(" ", "_") in _CLIENT_SETTINGS:
+            return SessionReply(m.group(1).upper())
+        return None  # a DuckDB setting: the guard refuses it
     if _VERSION.match(sql):
         return SessionReply(
             "SELECT 1", "version", (f"PostgreSQL {SERVER_VERSION} (xdmflow Query Service on DuckDB)",)
         )
-    m = _SHOW.match(sql)
-    if m:
-        name = m.group("name").strip()
+    shown = _SHOW.match(sql)
+    if shown:
+        name = shown.group("name").strip()
         if name.upper() in ("TABLES", "ALL TABLES"):
             return None
         for table in (PARAMETERS, _SHOW_EXTRA):
@@ -127,6 +169,12 @@ def session_reply(sql: str) -> SessionReply | None:
 _MACROS = [
     "CREATE TEMP MACRO pg_get_userbyid(id) AS {user}",
     "CREATE TEMP MACRO pg_encoding_to_char(id) AS 'UTF8'",
+    "CREATE TEMP MACRO pg_get_expr(a, b) AS CAST(NULL AS VARCHAR), (a, b, c) AS CAST(NULL AS VARCHAR)",
+    "CREATE TEMP MACRO pg_get_indexdef(a) AS CAST(NULL AS VARCHAR), (a, b, c) AS CAST(NULL AS VARCHAR)",
+    "CREATE TEMP MACRO pg_get_constraintdef(a) AS CAST(NULL AS VARCHAR), (a, b) AS CAST(NULL AS VARCHAR)",
+    "CREATE TEMP MACRO obj_description(a) AS CAST(NULL AS VARCHAR), (a, b) AS CAST(NULL AS VARCHAR)",
+    "CREATE TEMP MACRO col_description(a, b) AS CAST(NULL AS VARCHAR)",
+    "CREATE TEMP MACRO pg_get_viewdef(a) AS CAST(NULL AS VARCHAR), (a, b) AS CAST(NULL AS VARCHAR)",
     "CREATE TEMP MACRO to_regtype(name) AS CAST(NULL AS INTEGER)",
     "CREATE TEMP MACRO to_regclass(name) AS CAST(NULL AS INTEGER)",
     "CREATE TEMP MACRO pg_get_partkeydef(id) AS CAST(NULL AS VARCHAR)",
@@ -136,10 +184,33 @@ _MACROS = [
     "CREATE TEMP MACRO pg_get_statisticsobjdef_columns(id) AS CAST(NULL AS VARCHAR)",
     "CREATE TEMP MACRO has_table_privilege(a, b) AS true",
     "CREATE TEMP MACRO has_schema_privilege(a, b) AS true",
-    "CREATE TEMP MACRO current_database() AS {database}",
     "CREATE TEMP MACRO current_user() AS {user}",
     "CREATE TEMP MACRO session_user() AS {user}",
 ]
+
+
+#: Catalogs DuckDB does not have, empty (psql's \\d asks for policies, statistics, publications …).
+_EMPTY = {
+    "pg_policy": "polname VARCHAR, polpermissive BOOLEAN, polroles INTEGER[], polqual VARCHAR,"
+    " polwithcheck VARCHAR, polcmd VARCHAR, polrelid BIGINT, oid BIGINT",
+    "pg_roles": "oid BIGINT, rolname VARCHAR, rolsuper BOOLEAN, rolcanlogin BOOLEAN",
+    "pg_user": "usesysid BIGINT, usename VARCHAR, usesuper BOOLEAN",
+    "pg_statistic_ext": "oid BIGINT, stxrelid BIGINT, stxname VARCHAR, stxnamespace BIGINT,"
+    " stxkind VARCHAR[], stxstattarget INTEGER, stxkeys INTEGER[]",
+    "pg_publication": "oid BIGINT, pubname VARCHAR, puballtables BOOLEAN, pubinsert BOOLEAN",
+    "pg_publication_rel": "oid BIGINT, prpubid BIGINT, prrelid BIGINT, prqual VARCHAR, prattrs INTEGER[]",
+    "pg_publication_namespace": "oid BIGINT, pnpubid BIGINT, pnnspid BIGINT",
+    "pg_inherits": "inhrelid BIGINT, inhparent BIGINT, inhseqno INTEGER, inhdetachpending BOOLEAN",
+    "pg_trigger": "oid BIGINT, tgrelid BIGINT, tgname VARCHAR, tgisinternal BOOLEAN, tgenabled VARCHAR,"
+    " tgparentid BIGINT",
+    "pg_rewrite": "oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, is_instead BOOLEAN",
+    "pg_foreign_table": "ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]",
+    "pg_partitioned_table": "partrelid BIGINT, partstrat VARCHAR",
+    "pg_event_trigger": "oid BIGINT, evtname VARCHAR",
+    "pg_extension": "oid BIGINT, extname VARCHAR, extversion VARCHAR, extnamespace BIGINT",
+    "pg_shdescription": "objoid BIGINT, classoid BIGINT, description VARCHAR",
+    "pg_matviews": "schemaname VARCHAR, matviewname VARCHAR, definition VARCHAR",
+}
 
 
 def _literal(value: str) -> str:
@@ -159,13 +230,20 @@ def install_pg_catalog(
             con.execute(macro.format(user=_literal(user), database=_literal(database or "prod")))
         except duckdb.Error:  # a DuckDB that has it built in: keep its own
             continue
+    for table, columns in _EMPTY.items():
+        nulls = ", ".join(
+            f"CAST(NULL AS {c.split(' ', 1)[1]}) AS {c.split(' ', 1)[0]}" for c in columns.split(", ")
+        )
+        con.execute(f"CREATE TEMP VIEW __{table} AS SELECT {nulls} WHERE false")
     names = ", ".join(_literal(t) for t in tables) or "NULL"
     con.execute(
         "CREATE TEMP VIEW __pg_class AS SELECT * REPLACE ("
         f" CASE WHEN relname IN ({names}) THEN 'r' ELSE relkind END AS relkind,"
         f" CASE WHEN relname IN ({names})"
         " THEN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'main') ELSE relnamespace END"
-        " AS relnamespace) FROM pg_catalog.pg_class WHERE NOT starts_with(relname, '__')"
+        " AS relnamespace), false AS relforcerowsecurity, CAST(NULL AS VARCHAR) AS relpartbound_text,"
+        " 'p' AS relpersistence_, false AS relhasoids_"
+        " FROM pg_catalog.pg_class WHERE NOT starts_with(relname, '__')"
     )
     con.execute(
         "CREATE TEMP VIEW __is_tables AS SELECT * REPLACE ("

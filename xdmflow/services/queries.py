@@ -519,3 +519,40 @@ def principal_for(s: Session, org_id: str, sandbox: str, client_id: str) -> Prin
 
 
 __all__ += ["run_statement", "principal_for", "table_name"]
+
+
+def authenticate(ctx: AppContext, user: str, password: str, database: str) -> Principal:
+    """A PostgreSQL sign-in: user = org id, password = an access token (or ``clientId:secret``),
+    database ``{sandbox}:all`` or ``{sandbox}``. ``AuthError`` / ``NotFoundError`` otherwise."""
+    from xdmflow.errors import AuthError
+    from xdmflow.services.identity import verify_token
+    from xdmflow.services.secrets import verify_secret
+    from xdmflow.store.tables import ApiClient
+
+    sandbox = (database or "").split(":", 1)[0].strip().lower()
+    if not sandbox or database == user:
+        sandbox = "prod"
+    client_id: str | None = None
+    with ctx.db.session() as s:
+        try:
+            claims = verify_token(password, ctx.keys)
+        except AuthError:
+            claims = None
+        if claims is not None:
+            if claims.get("org") != user:
+                raise AuthError("The token is not of that org (user must be the org id)", status=401)
+            client_id = str(claims["client_id"])
+        else:
+            cid, sep, secret = password.partition(":")
+            client = s.get(ApiClient, cid) if sep else None
+            if client is None or not verify_secret(secret, client.secret_hash):
+                raise AuthError(
+                    "Password authentication failed: use an access token or clientId:secret", status=401
+                )
+            if client.org_id != user:
+                raise AuthError("The client is not of that org (user must be the org id)", status=401)
+            client_id = cid
+        client_row = s.get(ApiClient, client_id)
+        if client_row is None or client_row.disabled:
+            raise AuthError("The API client is disabled", status=401)
+        return principal_for(s, user, sandbox, client_id)
