@@ -34,6 +34,7 @@ SERVICE_PREFIXES = (
     "/data/foundation/import",
     "/data/foundation/export",
     "/data/foundation/sandbox-management",
+    "/data/foundation/query",
 )
 
 
@@ -112,6 +113,7 @@ def _include_service_routers(app: FastAPI) -> None:
         "xdmflow.api.conversion",
         "xdmflow.api.ingest",
         "xdmflow.api.export",
+        "xdmflow.api.query",
     ):
         mod = import_module(module)
         router = getattr(mod, "router", None)

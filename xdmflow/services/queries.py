@@ -389,15 +389,20 @@ def submit_query(
         raise BadRequestError("'sql' is required")
     if db_name and db_name.split(":", 1)[0].lower() != p.sandbox_name:
         raise BadRequestError(f"dbName {db_name!r} is not the sandbox of the request ({p.sandbox_name}:all)")
-    prepare(sql)  # refuse bad or forbidden SQL at once, with a 400
+    checked = prepare(sql)  # refuse bad or forbidden SQL at once, with a 400
     query_id = new_uuid()
     ts = _iso(now_ms())
     body: dict[str, Any] = {
         "id": query_id,
-        "dbName": db_name or f"{p.sandbox_name}:all",
-        "sql": sql,
-        "name": name or "",
-        "description": description or "",
+        "request": {
+            "dbName": db_name or f"{p.sandbox_name}:all",
+            "sql": sql,
+            "name": name or "",
+            "description": description or "",
+        },
+        "effectiveSQL": sql,
+        "isCTAS": checked.kind == "ctas",
+        "isInsertInto": checked.kind == "insert",
         "state": "SUBMITTED",
         "client": "API",
         "userId": p.user,
@@ -406,6 +411,7 @@ def submit_query(
         "rowCount": 0,
         "errors": [],
         "elapsedTime": 0,
+        "version": 1,
     }
     scope = Scope(p.org_id, p.sandbox_name)
     with ctx.db.session() as s:
@@ -444,8 +450,8 @@ def list_queries(s: Session, scope: Scope, params: Sequence[tuple[str, str]]) ->
     order = values.get("orderby", "-created")
     desc = order.startswith("-")
     field = order.lstrip("+-") or "created"
-    if field not in ("created", "updated", "name", "state"):
-        raise BadRequestError(f"orderby {order!r}: use created, updated, name or state (with + or -)")
+    if field not in ("created", "updated", "state"):
+        raise BadRequestError(f"orderby {order!r}: use created, updated or state (with + or -)")
     docs.sort(key=lambda d: str(d.get(field, "")), reverse=desc)
     try:
         limit = int(values.get("limit", "50"))
@@ -470,7 +476,8 @@ def _matches(doc: dict[str, Any], cond: str) -> bool:
     for op in ("==", "!=", ">=", "<=", "~", ">", "<"):
         if op in cond:
             key, _, value = cond.partition(op)
-            actual = str(doc.get(key.strip(), ""))
+            key = key.strip()
+            actual = str(doc.get(key, (doc.get("request") or {}).get(key, "")))
             value = value.strip()
             return {
                 "==": actual == value,
