@@ -29,6 +29,10 @@ from xdmflow.cli.datasets import datasets_app  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets")
 
+from xdmflow.cli.sql import sql_command  # noqa: E402
+
+app.command("sql")(sql_command)
+
 console = Console(stderr=True)
 
 
