@@ -50,7 +50,9 @@ def main() -> None:
     creds = ctx.credentials
     with ctx.db.session() as s:
         p = queries.principal_for(s, creds["org_id"], "prod", creds["client_id"])
-        token = identity.issue_token(s, ctx.keys, settings, creds["client_id"], creds["client_secret"])["access_token"]
+        token = identity.issue_token(s, ctx.keys, settings, creds["client_id"], creds["client_secret"])[
+            "access_token"
+        ]
     started = time.perf_counter()
     queries.run_statement(
         ctx,
