@@ -84,3 +84,22 @@ def test_other_org_cannot_see_queries_and_connection_parameters(api: Any) -> Non
     params = api.get(f"{Q}/connection_parameters").json()
     assert params["username"] == api.creds["org_id"] and params["dbName"] == "prod:all"
     assert params["token"] == api.token
+
+
+def test_a_busy_pg_port_leaves_the_api_up(tmp_path: Any) -> None:
+    import socket
+
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import Api, make_settings
+    from xdmflow.runtime import build_app
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        settings = make_settings(tmp_path / "home", pg_port=port)
+        with TestClient(build_app(settings, role="api")) as client:
+            api = Api(client)
+            assert api.get(f"{Q}/connection_parameters").json()["port"] == 0
+            assert api.get("/data/foundation/catalog/dataSets").status_code == 200

@@ -805,7 +805,12 @@ def pg_hooks(host: str) -> tuple[Callable[[AppContext], None], Callable[[AppCont
     def start(ctx: AppContext) -> None:
         if ctx.settings.pg_port:
             server = PgServer(ctx, host, ctx.settings.pg_port)
-            server.start()
+            try:
+                server.start()
+            except OSError as exc:  # the API still serves; the Query Service API says the port is off
+                log.error("PostgreSQL port %s:%d not opened: %s", host, ctx.settings.pg_port, exc)
+                print(f"xdmflow: PostgreSQL port {host}:{ctx.settings.pg_port} not opened: {exc}", flush=True)
+                return
             ctx.extras["pg_server"] = server
             log.info("PostgreSQL port on %s:%d", host, server.port)
 
