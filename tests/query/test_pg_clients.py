@@ -180,3 +180,25 @@ def test_api_stays_responsive_while_the_pool_is_busy(served: Served) -> None:
         for p in procs:
             p.kill()
             p.wait()
+
+
+def test_sqlalchemy_inspector_and_pandas_read_sql(served: Served) -> None:
+    import urllib.parse
+
+    import pandas as pd
+    import sqlalchemy as sa
+
+    _, ns = csv_dataset(served.api)
+    q = urllib.parse.quote
+    url = (
+        f"postgresql+psycopg://{q(served.org)}:{q(served.token)}@127.0.0.1:{served.pg_port}/{q('prod:all')}"
+        "?sslmode=disable"
+    )
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() == ["orders_2024"]
+            df = pd.read_sql(sa.text(f"SELECT {ns}.name AS name FROM orders_2024 ORDER BY 1"), conn)
+            assert df["name"].tolist() == ["ann", "bob"]
+    finally:
+        engine.dispose()

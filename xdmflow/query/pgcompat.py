@@ -241,8 +241,9 @@ def install_pg_catalog(
         f" CASE WHEN relname IN ({names}) THEN 'r' ELSE relkind END AS relkind,"
         f" CASE WHEN relname IN ({names})"
         " THEN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'main') ELSE relnamespace END"
-        " AS relnamespace), false AS relforcerowsecurity, CAST(NULL AS VARCHAR) AS relpartbound_text,"
-        " 'p' AS relpersistence_, false AS relhasoids_"
+        " AS relnamespace,"
+        f" CASE WHEN relname IN ({names}) THEN 'p' ELSE relpersistence END AS relpersistence),"
+        " false AS relforcerowsecurity, CAST(NULL AS VARCHAR) AS relpartbound_text"
         " FROM pg_catalog.pg_class WHERE NOT starts_with(relname, '__')"
     )
     con.execute(
