@@ -64,6 +64,7 @@ def make_settings(home: Path, database_url: str | None = None, **kw: Any) -> Set
     are written beside it) and loopback hosts are allowed (the emulators and databases)."""
     kw.setdefault("local_roots", [home.parent])
     kw.setdefault("allowed_hosts", TEST_ALLOWED_HOSTS)
+    kw.setdefault("pg_port", 0)
     return Settings(home=home, database_url=database_url, secret_key="test-secret-key", **kw)
 
 

@@ -107,6 +107,32 @@ class Settings(BaseSettings):
     """Loopback, link-local and private hosts connectors may reach anyway (``XDMFLOW_ALLOWED_HOSTS``:
     comma-separated hosts, ``host:port`` or CIDR ranges). Public hosts need no entry."""
 
+    pg_port: int = 5433
+    """Port of the PostgreSQL wire protocol (Query Service) that ``xdmflow serve`` opens; ``0``
+    turns it off. Clients sign in with user = org id, password = an access token."""
+
+    pg_tls_cert: Path | None = None
+    """PEM certificate for TLS on the PostgreSQL port (with ``pg_tls_key``); unset: no TLS."""
+
+    pg_tls_key: Path | None = None
+    """PEM private key paired with ``pg_tls_cert``."""
+
+    query_timeout_seconds: float = 300.0
+    """Longest a SQL query may run (Query Service, psql) before it is interrupted."""
+
+    query_memory_limit: str = "1GB"
+    """DuckDB memory limit of one SQL query."""
+
+    query_threads: int = 2
+    """DuckDB threads of one SQL query."""
+
+    query_max_rows: int = 1_000_000
+    """Most rows one SQL query returns (the rest is cut off, with a notice)."""
+
+    query_workers: int = 2
+    """SQL queries running at once across every tenant (more wait their turn), so heavy queries
+    cannot starve the API."""
+
     @field_validator("local_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: Any) -> Any:

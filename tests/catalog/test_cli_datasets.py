@@ -43,7 +43,7 @@ def test_list_head_and_sql(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.exit_code == 3, r.output
 
     r = runner.invoke(datasets_app, ["sql", ds])
-    assert r.exit_code == 0 and "iceberg_scan(" in r.stdout
+    assert r.exit_code == 0 and "xdmflow sql" in r.stdout and "psql" in r.stdout
 
 
 def test_docs_examples_read_the_table(api: Any) -> None:

@@ -36,6 +36,7 @@ SERVICE_PREFIXES = (
     "/data/foundation/import",
     "/data/foundation/export",
     "/data/foundation/sandbox-management",
+    "/data/foundation/query",
 )
 
 
@@ -115,6 +116,7 @@ def _include_service_routers(app: FastAPI) -> None:
         "xdmflow.api.ingest",
         "xdmflow.api.export",
         "xdmflow.api.extensions",
+        "xdmflow.api.query",
     ):
         mod = import_module(module)
         router = getattr(mod, "router", None)

@@ -205,13 +205,26 @@ def sql(
     org: OrgOpt = None,
     sandbox: SandboxOpt = None,
 ) -> None:
-    """Print a DuckDB query reading the dataset's current Iceberg snapshot."""
-    from xdmflow.lake.lake import Lake, namespace_for
+    """Show how to query the dataset with SQL (``xdmflow sql``, psql), offline, no extension needed."""
+    from xdmflow.query.catalog import DatasetRef, TableCatalog
+    from xdmflow.schema.compiled import CompiledSchema
+    from xdmflow.services.catalog.common import PRIVATE
 
     with _store() as (settings, db):
         doc = _one(db, dataset_id, org, sandbox)
-        lake = Lake.from_settings(settings)
-        try:
-            typer.echo(lake.duckdb_sql_example(namespace_for(doc.org_id, doc.sandbox_name), doc.id))
-        finally:
-            lake.close()
+        docs = sorted(_datasets(db, doc.org_id, doc.sandbox_name), key=lambda d: (d.created_at, d.pk))
+        refs = [
+            DatasetRef(d.id, str(d.body.get("name") or d.id), "", CompiledSchema.from_json(raw))
+            for d in docs
+            if (raw := (d.body.get(PRIVATE) or {}).get("compiledSchema"))
+        ]
+        name = TableCatalog(refs).name_of(doc.id)
+        port = settings.pg_port or 5433
+        typer.echo(
+            f'-- table {name} (also "{doc.id}"), sandbox {doc.sandbox_name}, on a running xdmflow serve:'
+        )
+        typer.echo(f'xdmflow sql "SELECT * FROM {name} LIMIT 10"')
+        typer.echo(
+            f'PGPASSWORD="$(xdmflow token)" psql "host=127.0.0.1 port={port} user={doc.org_id} '
+            f'dbname={doc.sandbox_name}:all" -c "SELECT * FROM {name} LIMIT 10"'
+        )

@@ -33,6 +33,10 @@ from xdmflow.cli.ops import register as _register_ops  # noqa: E402
 
 _register_ops(app)
 
+from xdmflow.cli.sql import sql_command  # noqa: E402
+
+app.command("sql")(sql_command)
+
 console = Console(stderr=True)
 
 
@@ -51,6 +55,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     role: Annotated[str, typer.Option(help="api | scheduler | worker | all")] = "all",
+    pg_port: Annotated[
+        int | None,
+        typer.Option(
+            "--pg-port",
+            help="PostgreSQL port of the Query Service (0 = off; default XDMFLOW_PG_PORT or 5433).",
+        ),
+    ] = None,
 ) -> None:
     """Run the service: API, scheduler and an in-process worker (``--role all``).
 
@@ -68,8 +79,16 @@ def serve(
     settings = _settings()
     if "XDMFLOW_PUBLIC_URL" not in __import__("os").environ:
         settings.public_url = f"http://{host}:{port}"
-    application = build_app(settings, role=role)
+    if pg_port is not None:
+        settings.pg_port = pg_port
+    application = build_app(settings, role=role, pg_host=host)
     console.print(f"[bold]xdmflow {__version__}[/] serving on http://{host}:{port} (role {role})")
+    if role in ("api", "all") and settings.pg_port:
+        console.print(
+            f"PostgreSQL (Query Service) on {host}:{settings.pg_port} — "
+            f'psql "host={host} port={settings.pg_port} user=<org id> dbname=prod:all" '
+            "with an access token as password"
+        )
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 

@@ -97,6 +97,9 @@ class AppContext:
             return executor
 
     def close(self) -> None:
+        engine = self.extras.pop("query_engine", None)  # the Query Service's pool (services/queries.py)
+        if engine is not None:
+            engine.close()
         executor = self.extras.pop("executor", None)
         if executor is not None:
             executor.close()

@@ -1,0 +1,111 @@
+"""Query Service: the same SQL through psql (our PostgreSQL port) and through DuckDB reading the same
+Parquet files directly, in one run.
+
+    python -m bench.query_bench --rows 10000000        # the issue's scale
+    python -m bench.query_bench --rows 200000 --repeat 3
+
+The dataset is created with the Query Service itself (``CREATE TABLE … AS SELECT`` over ``range``:
+id, amount, category), then for ``count(*)``, a filtered ``GROUP BY`` with ``sum(amount)`` and
+``SELECT * … LIMIT 10`` it reports the best wall time of psql (connect, sign in, plan the Iceberg
+scan, run, print) and of DuckDB on the table's data files (``read_parquet``), and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import duckdb
+
+from bench.common import Measurement
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2, help="DuckDB threads (both sides)")
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--json-out", type=Path, default=None)
+    a = ap.parse_args()
+
+    from xdmflow.api.app import build_context
+    from xdmflow.cli.demo import free_port
+    from xdmflow.pgserver.server import PgServer
+    from xdmflow.query.catalog import snapshot_files
+    from xdmflow.services import identity, queries
+    from xdmflow.settings import Settings
+
+    workdir = a.workdir or Path(tempfile.mkdtemp(prefix="xdmflow-query-bench-"))
+    settings = Settings(
+        home=workdir / "home", query_threads=a.threads, query_max_rows=a.rows + 1, query_memory_limit="4GB"
+    )
+    ctx = build_context(settings)
+    creds = ctx.credentials
+    with ctx.db.session() as s:
+        p = queries.principal_for(s, creds["org_id"], "prod", creds["client_id"])
+        token = identity.issue_token(s, ctx.keys, settings, creds["client_id"], creds["client_secret"])[
+            "access_token"
+        ]
+    started = time.perf_counter()
+    queries.run_statement(
+        ctx,
+        p,
+        "CREATE TABLE bench_rows AS SELECT i AS id, CAST(i % 1000 AS DOUBLE) / 10 AS amount, "
+        f"'c' || CAST(i % 20 AS VARCHAR) AS category FROM range({a.rows}) t(i)",
+    )
+    print(f"created bench_rows ({a.rows:,} rows) in {time.perf_counter() - started:.1f} s", flush=True)
+    with ctx.db.session() as s:
+        catalog = queries.sandbox_catalog(s, queries.Scope(p.org_id, p.sandbox_name))
+    ref = catalog.resolve("bench_rows")
+    assert ref is not None
+    files, _ = snapshot_files(ctx.lake, ref)
+    col = ref.arrow_schema[0].name
+    server = PgServer(ctx, "127.0.0.1", free_port())
+    port = server.start()
+    env = {**os.environ, "PGPASSWORD": token}
+    dsn = f"host=127.0.0.1 port={port} user={p.org_id} dbname=prod:all sslmode=disable"
+    cases = {
+        "count(*)": "SELECT count(*) FROM {t}",
+        "filtered GROUP BY sum(amount)": f"SELECT t.{col}.category, sum(t.{col}.amount) FROM {{t}} t "
+        f"WHERE t.{col}.amount > 50 GROUP BY 1 ORDER BY 1",
+        "SELECT * LIMIT 10": "SELECT * FROM {t} LIMIT 10",
+    }
+    duck = duckdb.connect(config={"threads": a.threads})
+    file_list = "[" + ", ".join("'" + f.removeprefix("file://") + "'" for f in files) + "]"
+    results: list[Measurement] = []
+    print(f"{'case':34} {'psql s':>9} {'DuckDB s':>9} {'ratio':>6}")
+    for case, sql in cases.items():
+        ours: list[float] = []
+        theirs: list[float] = []
+        for _ in range(a.repeat):
+            t0 = time.perf_counter()
+            r = subprocess.run(
+                ["psql", dsn, "-X", "-A", "-t", "-c", sql.format(t="bench_rows")],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            ours.append(time.perf_counter() - t0)
+            assert r.returncode == 0, r.stderr
+            t0 = time.perf_counter()
+            duck.sql(sql.format(t=f"read_parquet({file_list})")).fetchall()
+            theirs.append(time.perf_counter() - t0)
+        best_ours, best_theirs = min(ours), min(theirs)
+        print(f"{case:34} {best_ours:9.3f} {best_theirs:9.3f} {best_theirs / best_ours:6.2f}", flush=True)
+        results.append(Measurement("xdmflow (psql)", f"query {case}", a.rows, ours))
+        results.append(Measurement("DuckDB (read_parquet)", f"query {case}", a.rows, theirs))
+    server.stop()
+    ctx.close()
+    if a.json_out:
+        a.json_out.write_text(json.dumps([asdict(m) for m in results], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""The Query Service's engine through the services: tables, rows, time travel, CTAS/INSERT, refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.query.qhelp import add_batch, csv_dataset
+from xdmflow.errors import BadRequestError, XdmflowError
+from xdmflow.lake.lake import namespace_for
+from xdmflow.query.catalog import table_name
+from xdmflow.services import queries
+
+
+def principal(api: Any) -> Any:
+    with api.ctx.db.session() as s:
+        return queries.principal_for(s, api.creds["org_id"], "prod", api.creds["client_id"])
+
+
+def rows(api: Any, sql: str) -> list[dict[str, Any]]:
+    table, write, _ = queries.run_statement(api.ctx, principal(api), sql)
+    assert table is not None and write is None
+    return list(table.to_pylist())
+
+
+def test_table_names_are_the_platforms() -> None:
+    assert table_name("Orders 2024") == "orders_2024"
+    assert table_name("Café—Loyalty (EU)") == "caf_loyalty_eu"
+    assert table_name("2024 orders") == "t_2024_orders"
+
+
+def test_exact_committed_rows_by_name_and_id_and_nested_fields(api_both: Any) -> None:
+    api = api_both
+    ds, ns = csv_dataset(api)
+    got = rows(api, f"SELECT {ns}.name AS name, {ns}.amount AS amount FROM orders_2024 ORDER BY 1")
+    assert got == [{"name": "ann", "amount": 1.5}, {"name": "bob", "amount": 2.5}]
+    assert rows(api, f'SELECT count(*) AS n FROM "{ds}"') == [{"n": 2}]
+    assert rows(api, "SHOW TABLES") == [{"name": "orders_2024"}]
+    cols = rows(api, "SELECT table_name, column_name FROM information_schema.columns")
+    assert cols == [{"table_name": "orders_2024", "column_name": ns}]
+
+
+def test_duplicate_names_are_unique_and_stable(api: Any) -> None:
+    first, _ = csv_dataset(api, name="Orders 2024")
+    second, _ = csv_dataset(api, name="orders-2024")
+    names = {r["name"] for r in rows(api, "SHOW TABLES")}
+    assert names == {"orders_2024", f"orders_2024_{second[:8].lower()}"}
+
+
+def test_time_travel_by_snapshot_id_and_timestamp(api: Any) -> None:
+    ds, ns = csv_dataset(api)
+    snaps = api.ctx.lake.snapshots(namespace_for(api.creds["org_id"], "prod"), ds)
+    add_batch(api, ds, b"name,amount,qty\ncy,3.5,3\n", "second.csv")
+    assert rows(api, "SELECT count(*) AS n FROM orders_2024") == [{"n": 3}]
+    first = snaps[-1]
+    past = rows(api, f"SELECT count(*) AS n FROM orders_2024 SNAPSHOT AS OF {first.snapshot_id}")
+    assert past == [{"n": 2}]
+    import datetime as dt
+
+    at = dt.datetime.fromtimestamp(first.timestamp_ms / 1000, dt.UTC).isoformat()
+    past_t = rows(api, f"SELECT max(o.{ns}.amount) AS m FROM orders_2024 SNAPSHOT AS OF '{at}' o")
+    assert past_t == [{"m": 2.5}]
+    with pytest.raises(XdmflowError):
+        rows(api, "SELECT * FROM orders_2024 SNAPSHOT AS OF 12345")
+
+
+def test_ctas_creates_a_dataset_and_insert_appends_a_batch(api: Any) -> None:
+    ds, ns = csv_dataset(api)
+    p = principal(api)
+    _, w, _ = queries.run_statement(
+        api.ctx,
+        p,
+        f"CREATE TABLE big_orders AS SELECT {ns}.name AS who, {ns}.amount * 2 AS twice FROM orders_2024",
+    )
+    assert w is not None and w.rows == 2 and w.tag == "SELECT 2"
+    r = api.get(f"/data/foundation/catalog/dataSets/{w.dataset_id}")
+    assert r.status_code == 200 and r.json()[w.dataset_id]["name"] == "big_orders"
+    (col,) = [
+        c["column_name"]
+        for c in rows(api, "SELECT * FROM information_schema.columns WHERE table_name='big_orders'")
+    ]
+    assert rows(api, f"SELECT b.{col}.who AS who, b.{col}.twice AS t FROM big_orders b ORDER BY 1") == [
+        {"who": "ann", "t": 3.0},
+        {"who": "bob", "t": 5.0},
+    ]
+    _, w2, _ = queries.run_statement(api.ctx, p, "INSERT INTO big_orders (who, twice) SELECT 'zed', 9.0")
+    assert w2 is not None and w2.tag == "INSERT 0 1" and w2.dataset_id == w.dataset_id
+    assert rows(api, "SELECT count(*) AS n FROM big_orders") == [{"n": 3}]
+    batch = api.get(f"/data/foundation/catalog/batches/{w2.batch_id}").json()[w2.batch_id]
+    assert batch["status"] == "success"
+    with pytest.raises(XdmflowError, match="do not fit"):  # checked against the dataset's schema
+        queries.run_statement(api.ctx, p, "INSERT INTO big_orders (who, twice) SELECT 'x', 'not a number'")
+    assert rows(api, "SELECT count(*) AS n FROM big_orders") == [{"n": 3}]
+    with pytest.raises(XdmflowError, match="already exists"):
+        queries.run_statement(api.ctx, p, "CREATE TABLE big_orders AS SELECT 1 AS a")
+
+
+REFUSED = [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_parquet('/tmp/*.parquet')",
+    "SELECT * FROM glob('/*')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT * FROM read_text('/etc/hostname')",
+    "COPY orders_2024 TO '/tmp/out.csv'",
+    "COPY (SELECT 1) TO '/tmp/out.parquet' (FORMAT parquet)",
+    "ATTACH '/tmp/other.duckdb' AS other",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET enable_external_access = true",
+    "SET threads = 64",
+    "PRAGMA database_list",
+    "CREATE MACRO evil(a) AS a",
+    "CREATE FUNCTION evil(a) AS a",
+    "CREATE VIEW v AS SELECT 1",
+    "CREATE SECRET s (TYPE s3, KEY_ID 'x', SECRET 'y')",
+    "SELECT getenv('HOME')",
+    "DROP TABLE orders_2024",
+    "DELETE FROM orders_2024",
+    "UPDATE orders_2024 SET x = 1",
+    "EXPORT DATABASE '/tmp/dump'",
+    "SELECT 1; SELECT 2",
+    "SELECT * FROM other.main.t",
+]
+
+
+@pytest.mark.parametrize("sql", REFUSED)
+def test_security_list_is_refused_with_a_clear_error(api: Any, sql: str) -> None:
+    csv_dataset(api)
+    with pytest.raises(BadRequestError) as info:
+        queries.run_statement(api.ctx, principal(api), sql)
+    assert info.value.status == 400 and info.value.message
+
+
+def test_external_access_is_off_even_past_the_guard(api: Any) -> None:
+    """The configuration is the wall: a file read that slipped past the guard still fails."""
+    from xdmflow.query.guard import Checked
+
+    csv_dataset(api)
+    ex = queries.execution(
+        api.ctx, principal(api), Checked("select", "SELECT * FROM read_csv('/etc/passwd')")
+    )
+    with pytest.raises(XdmflowError, match="disabled by configuration|Permission"):
+        ex.to_table()
+    ex = queries.execution(api.ctx, principal(api), Checked("select", "SET enable_external_access = true"))
+    with pytest.raises(XdmflowError, match="locked"):
+        ex.to_table()
+
+
+def test_a_second_org_sees_nothing(api: Any) -> None:
+    ds, ns = csv_dataset(api)
+    other = api.as_other("OTHERORG0000000000000000@AdobeOrg")
+    with api.ctx.db.session() as s:
+        p2 = queries.principal_for(s, other.creds["org_id"], "prod", other.creds["client_id"])
+
+    def run(sql: str) -> list[dict[str, Any]]:
+        table, _, _ = queries.run_statement(api.ctx, p2, sql)
+        assert table is not None
+        return list(table.to_pylist())
+
+    assert run("SHOW TABLES") == []
+    assert run("SELECT table_name FROM information_schema.tables") == []
+    assert run("SELECT relname FROM pg_catalog.pg_class WHERE relkind = 'r'") == []
+    for sql in ("SELECT * FROM orders_2024", f'SELECT * FROM "{ds}"'):
+        with pytest.raises(XdmflowError, match="does not exist"):
+            run(sql)
+    location = api.ctx.lake.table_location(namespace_for(api.creds["org_id"], "prod"), ds)
+    with pytest.raises(BadRequestError):
+        run(f"SELECT * FROM read_parquet('{location}/data/*/*.parquet')")
+    with pytest.raises(BadRequestError):
+        run(f"SELECT * FROM '{location}/data/x.parquet'")
+
+
+def test_time_limit_and_row_cap(tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import Api, make_settings
+    from xdmflow.api.app import create_app
+    from xdmflow.query.engine import QueryKilledError
+
+    settings = make_settings(tmp_path / "home", query_timeout_seconds=0.5, query_max_rows=5)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client)
+        table, _, truncated = queries.run_statement(api.ctx, principal(api), "SELECT * FROM range(100)")
+        assert table is not None and table.num_rows == 5 and truncated
+        with pytest.raises(QueryKilledError, match="longer than"):
+            queries.run_statement(
+                api.ctx, principal(api), "SELECT count(*) FROM range(100000000) a, range(100000000) b"
+            )
