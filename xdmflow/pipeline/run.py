@@ -26,10 +26,11 @@ from typing import Any, Protocol, TypeVar
 
 from xdmflow.connectors.base import Connector, ReadRequest
 from xdmflow.ids import now_ms
-from xdmflow.lake.batch import CommitResult
+from xdmflow.lake.batch import CommitResult, commit_batch
 from xdmflow.lake.diagnostics import ErrorStore
 from xdmflow.lake.lake import Lake
 from xdmflow.pipeline.dedupe import DedupeState
+from xdmflow.pipeline.outcome import threshold_status
 from xdmflow.pipeline.partition import (
     SAMPLE_ERRORS,
     PartitionResult,
@@ -123,15 +124,6 @@ class RunResult:
     extensions: dict[str, Any] = field(default_factory=dict)
     already_committed: bool = False
     partitions: int = 0
-
-
-def threshold_status(input_count: int, failed_count: int, partial_percent: float | None) -> str:
-    """Without partial ingestion any failed row fails the batch; with it, only above the percent."""
-    if failed_count == 0:
-        return "success"
-    if partial_percent is None or input_count == 0:
-        return "failed"
-    return "failed" if failed_count * 100.0 / input_count > partial_percent else "success"
 
 
 def _summary_errors(result: RunResult, partial: float | None, diagnostics: bool) -> list[dict[str, Any]]:
@@ -274,18 +266,7 @@ def _cleanup(lake: Lake, spec: RunSpec) -> None:
 
 def _commit(lake: Lake, spec: RunSpec, parts: list[PartitionResult]) -> CommitResult:
     files = [f for p in sorted(parts, key=lambda p: p.index) for f in p.files]
-    try:
-        return lake.commit_files(spec.namespace, spec.dataset_id, spec.batch_id, files)
-    except BaseException:
-        # Ambiguous failures: the commit may have landed before the error surfaced.
-        landed = None
-        try:
-            landed = lake.batch_snapshot(spec.namespace, spec.dataset_id, spec.batch_id)
-        except Exception:  # noqa: S110 - keep the original error
-            pass
-        if landed is None:
-            raise
-        return landed
+    return commit_batch(lake, spec.namespace, spec.dataset_id, spec.batch_id, files)
 
 
 def plan_partitions(

@@ -17,10 +17,10 @@ import pyarrow as pa
 
 from xdmflow.lake.diagnostics import row_error
 from xdmflow.lake.lake import Lake
+from xdmflow.pipeline.outcome import threshold_status
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.validation import validate
-from xdmflow.services.catalog.batches import ingest_threshold_status
 from xdmflow.services.ingest.convert import cast_table, describe
 from xdmflow.services.ingest.readers import Chunk, InputFormat, ParseReject, read_file
 
@@ -125,7 +125,7 @@ def ingest_files(
                 if kept is not None:
                     writer.write(kept)
                     out.output_records += kept.num_rows
-        out.status = ingest_threshold_status(out.input_records, out.failed_records, partial_percent)
+        out.status = threshold_status(out.input_records, out.failed_records, partial_percent)
         if out.status == "success" and out.output_records:
             result = writer.commit()
             out.snapshot_id = result.snapshot_id
