@@ -177,12 +177,17 @@ def test_parquet_split_by_row_groups(executor: Executor, lake: Lake, tmp_path: P
 def test_failed_partition_commits_nothing_and_leaves_no_files(
     executor: Executor, lake: Lake, tmp_path: Path
 ) -> None:
+    import gzip
+
     write_csvs(tmp_path / "in", files=6, per_file=30_000)
-    # a file that parses as CSV for a while, then breaks (a row with too many columns)
-    good = (tmp_path / "in" / "part03.csv").read_text()
-    (tmp_path / "in" / "part03.csv").write_text(good + "1,2,3,4,5,6\n")
+    # a file that reads for a while, then breaks (a truncated gzip stream: a source error, not a
+    # bad row; a row with too many columns would be a row error)
+    good = (tmp_path / "in" / "part03.csv").read_bytes()
+    (tmp_path / "in" / "part03.csv").unlink()
+    packed = gzip.compress(good)
+    (tmp_path / "in" / "part03.csv.gz").write_bytes(packed[: len(packed) // 2])
     with pytest.raises(SourceError):
-        run(executor, lake, tmp_path, spec("/in/*.csv"))
+        run(executor, lake, tmp_path, spec("/in/part*"))
     assert lake.snapshots(NS, "ds") == []
     assert leftovers(lake, "b1") == []
 

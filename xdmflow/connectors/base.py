@@ -25,6 +25,7 @@ __all__ = [
     "ObjectDescription",
     "ReadRequest",
     "ReadResult",
+    "ParseReject",
     "Connector",
     "ConnectionSpec",
 ]
@@ -92,6 +93,26 @@ class ExploreItem:
         }
 
 
+@dataclass
+class ParseReject:
+    """A source record that cannot be parsed at all (wrong column count, an invalid JSON line,
+    bytes that are not valid in the file's encoding): it becomes a row error of the run.
+
+    ``row`` is the 1-based record number within ``filename`` (delimited files: data rows,
+    the header excluded; JSON lines: non-blank lines); ``text`` is the raw record.
+    """
+
+    filename: str
+    row: int
+    text: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        """The row error's message, the same through every ingestion path."""
+        return f"Row is corrupted and cannot be read: {self.reason}"
+
+
 @dataclass(frozen=True)
 class ObjectDescription:
     """The description of one table or file: its columns and, when asked, preview rows."""
@@ -101,6 +122,8 @@ class ObjectDescription:
     preview: pa.Table | None = None
     # file sources: what was detected / used (fileType, delimiter, compression, encoding)
     properties: Mapping[str, Any] = field(default_factory=dict)
+    # records of the previewed sample that cannot be parsed (shown flagged, not an error)
+    rejects: list[ParseReject] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -140,6 +163,8 @@ class ReadResult:
     input_bytes: int = 0
     input_files: int = 0
     extensions: dict[str, Any] = field(default_factory=dict)
+    #: Records that could not be parsed, appended while reading (the pipeline drains the list).
+    rejects: list[ParseReject] = field(default_factory=list)
 
 
 class Connector(abc.ABC):

@@ -118,7 +118,7 @@ def ingest_files(
                     out.input_records += 1
                     out.failed_records += 1
                     out.other_rows.append(item.row)
-                    err = {"code": "1401", "message": f"Row is corrupted and cannot be read: {item.reason}"}
+                    err = {"code": "1401", "message": item.message}
                     out.parsing.append(row_error(item.row, [err], corrupt_record=item.text, filename=name))
                     continue
                 kept = _chunk(item, schema, target, out)
