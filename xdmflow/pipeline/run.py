@@ -331,7 +331,7 @@ def execute(
     result.status = threshold_status(
         result.input_records, result.failed_records, spec.partial_ingestion_percent
     )
-    if result.status == "success":
+    if result.status == "success" and any(p.files for p in parts):
         try:
             if before_commit is not None:
                 before_commit(result)
@@ -344,8 +344,10 @@ def execute(
         result.output_bytes = commit.byte_size
         result.output_files = len(commit.data_files)
         result.already_committed = commit.already_committed
-    else:
+    elif result.status != "success":
         result.output_records = 0
+    # a run that wrote nothing (nothing new, or every row rejected within the threshold) commits
+    # no snapshot: it succeeds with zero records and the table does not grow
     _cleanup(lake, spec)
     result.errors = _summary_errors(result, spec.partial_ingestion_percent, spec.error_diagnostics)
     result.completed = now_ms()
