@@ -137,7 +137,8 @@ class ReadRequest:
     * ``delta_column`` - the incremental column (Copy transformation), ``None`` = full read;
     * ``watermark`` - the last committed value of ``delta_column`` (as an ISO-8601 UTC string
       for timestamps, or the raw value), ``None`` = from the beginning. Rows with
-      ``delta > watermark`` (or ``>=`` plus de-duplication where the source needs it) are read;
+      ``delta > watermark`` (or ``>=`` plus de-duplication where the source needs it, see
+      ``watermark_inclusive``) are read;
     * ``window_end`` - optional upper bound (epoch seconds, exclusive) for windowed sources;
     * ``batch_size`` - target rows per record batch (memory bound).
     """
@@ -149,6 +150,9 @@ class ReadRequest:
     window_start: float | None = None
     window_end: float | None = None
     batch_size: int = 65_536
+    #: Read ``delta >= watermark`` instead of ``>``: set by the pipeline when it holds the
+    #: de-duplication state of the rows at the watermark (sources that honour it re-read them).
+    watermark_inclusive: bool = False
 
 
 @dataclass

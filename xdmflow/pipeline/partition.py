@@ -266,7 +266,9 @@ def _own_dedupe(state: DedupeState | None) -> DedupeState | None:
     """A fresh copy of the look-back state: what this partition sees is merged by the coordinator."""
     if state is None:
         return None
-    return DedupeState(state.key_columns, state.delta_column, state.horizon_seconds, state.seen)
+    return DedupeState(
+        state.key_columns, state.delta_column, state.horizon_seconds, state.seen, state.restored
+    )
 
 
 def _drain_unparsed(read: ReadResult, rejects: _Rejects, out: PartitionResult) -> None:

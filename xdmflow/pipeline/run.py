@@ -298,6 +298,9 @@ def execute(
     :class:`xdmflow.lake.files.ParquetFileRoller` (file and row-group sizes).
     """
     runner: PartitionRunner = executor if executor is not None else _Inline()
+    if spec.dedupe is not None and spec.dedupe.restored and spec.read.watermark is not None:
+        # the rows at the watermark are known: read them again (inclusive), drop those ingested
+        spec = dataclasses.replace(spec, read=dataclasses.replace(spec.read, watermark_inclusive=True))
     result = RunResult(started=now_ms(), dedupe=spec.dedupe)
     target = WriteTarget(
         location=lake.table_location(spec.namespace, spec.dataset_id),
