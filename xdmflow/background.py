@@ -8,6 +8,7 @@ from typing import Any
 from xdmflow.executors.worker import Worker
 from xdmflow.scheduler.loop import SchedulerLoop
 from xdmflow.services.context import AppContext
+from xdmflow.services.lake_maintenance import maintain_lake
 
 __all__ = ["background_hooks", "start_worker", "start_scheduler"]
 
@@ -19,6 +20,8 @@ def start_scheduler(ctx: AppContext) -> SchedulerLoop:
         ctx.db,
         ctx.settings.scheduler_interval_seconds,
         lease_seconds=ctx.settings.scheduler_lease_seconds,
+        maintenance=lambda: maintain_lake(ctx.settings, ctx.db, ctx.lake),
+        maintenance_interval=ctx.settings.lake_maintenance_interval_seconds,
     )
     loop.start()
     ctx.extras["scheduler"] = loop

@@ -29,6 +29,10 @@ from xdmflow.cli.datasets import datasets_app  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets")
 
+from xdmflow.cli.lake import lake_app  # noqa: E402
+
+app.add_typer(lake_app, name="lake")
+
 console = Console(stderr=True)
 
 
