@@ -240,7 +240,7 @@ def test_rerun_of_a_committed_batch_adds_nothing(executor: Executor, lake: Lake,
     assert leftovers(lake, "b1") == []
 
 
-def test_no_input_commits_an_empty_batch(executor: Executor, lake: Lake, tmp_path: Path) -> None:
+def test_no_input_succeeds_and_commits_nothing(executor: Executor, lake: Lake, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     s = spec("/empty/*.csv")
     s.read = ReadRequest(
@@ -249,6 +249,7 @@ def test_no_input_commits_an_empty_batch(executor: Executor, lake: Lake, tmp_pat
     result = run(executor, lake, tmp_path, s)
     assert result.status == "success" and result.partitions == 0
     assert result.output_records == 0 and result.new_watermark == "2026-01-01T00:00:00Z"
+    assert result.snapshot_id is None and lake.snapshots(NS, "ds") == []
 
 
 def test_later_watermark() -> None:
