@@ -10,6 +10,7 @@ from xdmflow.runs.queue import QueueLimits
 from xdmflow.runs.worker import Worker
 from xdmflow.scheduler.loop import SchedulerLoop
 from xdmflow.services.context import AppContext
+from xdmflow.services.lake_maintenance import maintain_lake
 
 __all__ = ["background_hooks", "start_worker", "start_scheduler"]
 
@@ -22,6 +23,8 @@ def start_scheduler(ctx: AppContext) -> SchedulerLoop:
         ctx.settings.scheduler_interval_seconds,
         lease_seconds=ctx.settings.scheduler_lease_seconds,
         limits=QueueLimits.from_settings(ctx.settings),
+        maintenance=lambda: maintain_lake(ctx.settings, ctx.db, ctx.lake),
+        maintenance_interval=ctx.settings.lake_maintenance_interval_seconds,
     )
     loop.start()
     ctx.extras["scheduler"] = loop

@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     max_queued_runs: int = Field(default=10_000, ge=0)
     """Runs of all flows that may wait in the queue (``0``: no bound); same refusals as above."""
 
+    snapshot_retention_hours: float = 168.0
+    """Lake maintenance expires table snapshots older than this (``XDMFLOW_SNAPSHOT_RETENTION_HOURS``)..."""
+
+    snapshot_keep_last: int = 100
+    """...but always keeps each table's newest this many snapshots (``XDMFLOW_SNAPSHOT_KEEP_LAST``)."""
+
+    lake_maintenance_interval_seconds: float = 3600.0
+    """How often the scheduler (the lease holder) runs lake maintenance; 0 disables it."""
+
     public_url: str = "http://127.0.0.1:8080"
     """Base URL clients reach the service at (used in links such as the token URL)."""
 

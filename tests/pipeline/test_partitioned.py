@@ -178,12 +178,17 @@ def test_parquet_split_by_row_groups(executor: Executor, lake: Lake, tmp_path: P
 def test_failed_partition_commits_nothing_and_leaves_no_files(
     executor: Executor, lake: Lake, tmp_path: Path
 ) -> None:
+    import gzip
+
     write_csvs(tmp_path / "in", files=6, per_file=30_000)
-    # a file that parses as CSV for a while, then breaks (a row with too many columns)
-    good = (tmp_path / "in" / "part03.csv").read_text()
-    (tmp_path / "in" / "part03.csv").write_text(good + "1,2,3,4,5,6\n")
+    # a file that reads for a while, then breaks (a truncated gzip stream: a source error, not a
+    # bad row; a row with too many columns would be a row error)
+    good = (tmp_path / "in" / "part03.csv").read_bytes()
+    (tmp_path / "in" / "part03.csv").unlink()
+    packed = gzip.compress(good)
+    (tmp_path / "in" / "part03.csv.gz").write_bytes(packed[: len(packed) // 2])
     with pytest.raises(SourceError):
-        run(executor, lake, tmp_path, spec("/in/*.csv"))
+        run(executor, lake, tmp_path, spec("/in/part*"))
     assert lake.snapshots(NS, "ds") == []
     assert leftovers(lake, "b1") == []
 
@@ -236,7 +241,7 @@ def test_rerun_of_a_committed_batch_adds_nothing(executor: Executor, lake: Lake,
     assert leftovers(lake, "b1") == []
 
 
-def test_no_input_commits_an_empty_batch(executor: Executor, lake: Lake, tmp_path: Path) -> None:
+def test_no_input_succeeds_and_commits_nothing(executor: Executor, lake: Lake, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     s = spec("/empty/*.csv")
     s.read = ReadRequest(
@@ -245,6 +250,7 @@ def test_no_input_commits_an_empty_batch(executor: Executor, lake: Lake, tmp_pat
     result = run(executor, lake, tmp_path, s)
     assert result.status == "success" and result.partitions == 0
     assert result.output_records == 0 and result.new_watermark == "2026-01-01T00:00:00Z"
+    assert result.snapshot_id is None and lake.snapshots(NS, "ds") == []
 
 
 def test_later_watermark() -> None:

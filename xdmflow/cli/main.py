@@ -37,6 +37,10 @@ from xdmflow.cli.sql import sql_command  # noqa: E402
 
 app.command("sql")(sql_command)
 
+from xdmflow.cli.lake import lake_app  # noqa: E402
+
+app.add_typer(lake_app, name="lake")
+
 console = Console(stderr=True)
 
 

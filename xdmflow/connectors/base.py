@@ -27,6 +27,7 @@ __all__ = [
     "ObjectDescription",
     "ReadRequest",
     "ReadResult",
+    "ParseReject",
     "Connector",
     "ConnectionSpec",
 ]
@@ -94,6 +95,26 @@ class ExploreItem:
         }
 
 
+@dataclass
+class ParseReject:
+    """A source record that cannot be parsed at all (wrong column count, an invalid JSON line,
+    bytes that are not valid in the file's encoding): it becomes a row error of the run.
+
+    ``row`` is the 1-based record number within ``filename`` (delimited files: data rows,
+    the header excluded; JSON lines: non-blank lines); ``text`` is the raw record.
+    """
+
+    filename: str
+    row: int
+    text: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        """The row error's message, the same through every ingestion path."""
+        return f"Row is corrupted and cannot be read: {self.reason}"
+
+
 @dataclass(frozen=True)
 class ObjectDescription:
     """The description of one table or file: its columns and, when asked, preview rows."""
@@ -103,6 +124,8 @@ class ObjectDescription:
     preview: pa.Table | None = None
     # file sources: what was detected / used (fileType, delimiter, compression, encoding)
     properties: Mapping[str, Any] = field(default_factory=dict)
+    # records of the previewed sample that cannot be parsed (shown flagged, not an error)
+    rejects: list[ParseReject] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -116,7 +139,8 @@ class ReadRequest:
     * ``delta_column`` - the incremental column (Copy transformation), ``None`` = full read;
     * ``watermark`` - the last committed value of ``delta_column`` (as an ISO-8601 UTC string
       for timestamps, or the raw value), ``None`` = from the beginning. Rows with
-      ``delta > watermark`` (or ``>=`` plus de-duplication where the source needs it) are read;
+      ``delta > watermark`` (or ``>=`` plus de-duplication where the source needs it, see
+      ``watermark_inclusive``) are read;
     * ``window_end`` - optional upper bound (epoch seconds, exclusive) for windowed sources;
     * ``batch_size`` - target rows per record batch (memory bound).
     """
@@ -128,6 +152,9 @@ class ReadRequest:
     window_start: float | None = None
     window_end: float | None = None
     batch_size: int = 65_536
+    #: Read ``delta >= watermark`` instead of ``>``: set by the pipeline when it holds the
+    #: de-duplication state of the rows at the watermark (sources that honour it re-read them).
+    watermark_inclusive: bool = False
 
 
 @dataclass
@@ -142,6 +169,8 @@ class ReadResult:
     input_bytes: int = 0
     input_files: int = 0
     extensions: dict[str, Any] = field(default_factory=dict)
+    #: Records that could not be parsed, appended while reading (the pipeline drains the list).
+    rejects: list[ParseReject] = field(default_factory=list)
 
 
 class Connector(abc.ABC):

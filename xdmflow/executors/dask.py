@@ -96,6 +96,7 @@ class DaskExecutor(Executor):
         try:
             return max(1, sum(self.client.nthreads().values()))
         except Exception:  # the scheduler is unreachable: the next map will say so
+            log.warning("cannot reach the Dask scheduler to count its threads", exc_info=True)
             return 1
 
     def warm_up(self, *modules: str) -> None:

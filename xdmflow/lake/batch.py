@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -9,12 +10,14 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from xdmflow.lake.files import ParquetFileRoller, delete_files, strip_scheme
+from xdmflow.lake.files import DataFileInfo, ParquetFileRoller, delete_files, strip_scheme
 
 if TYPE_CHECKING:
     from xdmflow.lake.lake import Lake
 
-__all__ = ["BatchWriter", "CommitResult"]
+__all__ = ["BatchWriter", "CommitResult", "commit_batch"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,38 @@ class CommitResult:
     record_count: int
     byte_size: int
     already_committed: bool = False
+
+
+def commit_batch(
+    lake: Lake,
+    namespace: str,
+    dataset_id: str,
+    batch_id: str,
+    files: Sequence[DataFileInfo | str],
+    *,
+    replace_keys: Sequence[str] = (),
+) -> CommitResult:
+    """Commit ``files`` as the batch's one snapshot; the one commit path of every ingestion.
+
+    A failure may be ambiguous (the commit landed before the error surfaced, e.g. a lost
+    connection to the catalog): then the batch's snapshot is looked up and returned as if the
+    commit had succeeded. Otherwise the original error is raised; the files are left to the
+    caller (it deletes them).
+    """
+    try:
+        return lake.commit_files(namespace, dataset_id, batch_id, files, replace_keys=replace_keys)
+    except BaseException:
+        try:
+            landed = lake.batch_snapshot(namespace, dataset_id, batch_id)
+        except Exception:
+            log.warning(
+                "commit of batch %s failed and its snapshot could not be looked up", batch_id, exc_info=True
+            )
+            landed = None
+        if landed is None:
+            raise
+        log.info("commit of batch %s raised but the snapshot landed; using it", batch_id)
+        return landed
 
 
 class BatchWriter:
@@ -70,20 +105,12 @@ class BatchWriter:
             return self.result
         files = self._roller.close()
         try:
-            result = self.lake.commit_files(
-                self.namespace, self.dataset_id, self.batch_id, files, replace_keys=replace_keys
+            result = commit_batch(
+                self.lake, self.namespace, self.dataset_id, self.batch_id, files, replace_keys=replace_keys
             )
         except BaseException:
-            # Ambiguous failures: only delete our files if the batch really did not land.
-            landed = None
-            try:
-                landed = self.lake.batch_snapshot(self.namespace, self.dataset_id, self.batch_id)
-            except Exception:  # noqa: S110 - keep the original error
-                pass
-            if landed is None:
-                self.abort()
-                raise
-            result = landed
+            self.abort()
+            raise
         if result.already_committed:
             kept = set(map(strip_scheme, result.data_files))
             delete_files(p for p in self._roller.written_paths if strip_scheme(p) not in kept)

@@ -11,6 +11,7 @@ Files of a batch live under ``<table location>/data/batch=<batch id>/`` and are 
 
 from __future__ import annotations
 
+import logging
 import queue
 import re
 import threading
@@ -38,6 +39,8 @@ __all__ = [
     "strip_scheme",
     "write_parquet_files",
 ]
+
+log = logging.getLogger(__name__)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024
@@ -299,8 +302,8 @@ class ParquetFileRoller:
                 self._writer.close()
             if self._stream is not None:
                 self._stream.close()
-        except Exception:  # noqa: S110 - best effort: the files are deleted right below
-            pass
+        except Exception:  # best effort: the files are deleted right below
+            log.warning("could not close an aborted Parquet file", exc_info=True)
         self._writer = self._stream = None
         delete_files(self._paths)
         self._paths, self._done = [], []

@@ -52,6 +52,7 @@ from xdmflow.lake.files import (
     read_parquet_files,
     strip_scheme,
 )
+from xdmflow.lake.maintenance import METADATA_PROPERTIES
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.iceberg import iceberg_to_arrow_schema, to_iceberg_schema
@@ -223,6 +224,7 @@ class Lake:
                     # without our batch-id check: two writers of one batch would both land.
                     # The lake retries itself (commit_files), re-checking the history each time.
                     "commit.retry.num-retries": "0",
+                    **METADATA_PROPERTIES,  # old metadata JSON files go as commits happen
                 },
             )
         except TableAlreadyExistsError as exc:
@@ -357,7 +359,9 @@ class Lake:
             if replace_keys:
                 self._upsert(tx, table, batch_id, paths, data_files, replace_keys, props)
             else:
-                with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
+                # merge append: small manifests are merged (commit.manifest.min-count-to-merge), so a
+                # table taking many small batches keeps a bounded number of manifests
+                with tx.update_snapshot(snapshot_properties=props).merge_append() as append:
                     for df in data_files:
                         append.append_data_file(df)
             try:

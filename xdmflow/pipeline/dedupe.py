@@ -5,7 +5,10 @@ incremental read re-reads a look-back window before the watermark. Rows already 
 (same key and same delta value) must not land twice; changed rows (the delta moved) must.
 
 The state is the set of 63-bit hashes of ``key columns + delta`` of the rows read within the
-horizon before the watermark. Hashing is vectorised (DuckDB over the Arrow batch).
+horizon before the watermark. Hashing is vectorised (DuckDB over the Arrow batch). No key
+columns (``()``) means the whole row is the key (SQL sources, whose inclusive bound
+``delta >= watermark`` re-reads the rows at the watermark); a horizon of 0 keeps only the rows at
+the newest delta read, whatever the delta's type.
 """
 
 from __future__ import annotations
@@ -31,11 +34,18 @@ class DedupeState:
     delta_column: str
     horizon_seconds: float
     seen: frozenset[int] = frozenset()
+    #: Restored from a previous read's state: the rows at the watermark are known, so a source
+    #: may re-read them (inclusive bound) and the ones already ingested are dropped.
+    restored: bool = False
     _hashes: list[pa.Array] = field(default_factory=list, repr=False)
     _deltas: list[pa.Array] = field(default_factory=list, repr=False)
 
+    def _columns(self, batch: pa.RecordBatch) -> tuple[str, ...]:
+        keys = self.key_columns or tuple(c for c in batch.schema.names if c != self.delta_column)
+        return (*keys, self.delta_column)
+
     def _hash(self, batch: pa.RecordBatch) -> pa.Array:
-        cols = ", ".join(f"CAST({_quote(c)} AS VARCHAR)" for c in (*self.key_columns, self.delta_column))
+        cols = ", ".join(f"CAST({_quote(c)} AS VARCHAR)" for c in self._columns(batch))
         con = duckdb.connect()
         try:
             con.register("b", pa.Table.from_batches([batch]))
@@ -46,7 +56,7 @@ class DedupeState:
 
     def filter(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
         """``batch`` without the rows already ingested; remembers what it saw for the next run."""
-        missing = [c for c in (*self.key_columns, self.delta_column) if c not in batch.schema.names]
+        missing = [c for c in self._columns(batch) if c not in batch.schema.names]
         if missing or batch.num_rows == 0:
             return batch, 0
         hashes = self._hash(batch)
@@ -76,7 +86,10 @@ class DedupeState:
             hashes = pa.chunked_array(self._hashes).combine_chunks()
             deltas = pa.chunked_array(self._deltas).combine_chunks()
             limit = _horizon_limit(watermark, self.horizon_seconds)
-            if limit is not None and pa.types.is_timestamp(deltas.type):
+            if self.horizon_seconds <= 0 and len(deltas):
+                newest = pc.max(deltas)
+                hashes = hashes.filter(pc.fill_null(pc.equal(deltas, newest), False))
+            elif limit is not None and pa.types.is_timestamp(deltas.type):
                 recent = pc.greater_equal(deltas, pa.scalar(limit, deltas.type))
                 hashes = hashes.filter(pc.fill_null(recent, False))
             kept = sorted(set(hashes.to_pylist()))
@@ -96,9 +109,11 @@ class DedupeState:
         horizon_seconds: float,
     ) -> DedupeState:
         seen: frozenset[int] = frozenset()
+        restored = False
         if state and list(state.get("keys", [])) == list(key_columns) and state.get("delta") == delta_column:
             seen = frozenset(int(h) for h in state.get("hashes", []))
-        return cls(key_columns, delta_column, horizon_seconds, seen)
+            restored = True
+        return cls(key_columns, delta_column, horizon_seconds, seen, restored)
 
 
 def _horizon_limit(watermark: Any, horizon: float) -> dt.datetime | None:

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from xdmflow.connectors.base import Connector, ReadRequest, ReadResult
+from xdmflow.connectors.base import Connector, ParseReject, ReadRequest, ReadResult
 from xdmflow.errors import ValidationFailedError, XdmflowError
 from xdmflow.ids import now_ms
-from xdmflow.lake.diagnostics import ErrorStore, row_error
+from xdmflow.lake.diagnostics import ErrorStore, RowErrorKind, row_error
 from xdmflow.lake.files import DataFileInfo, ParquetFileRoller, batch_data_dir
 from xdmflow.mapping.engine import apply
 from xdmflow.mapping.model import Mapping as MappingRule
@@ -47,6 +47,8 @@ __all__ = [
     "SAMPLE_ERRORS",
 ]
 
+#: The run-level code of a source record that cannot be parsed.
+PARSE_ERROR_CODE = "INGEST-1401-400"
 #: How many rejected rows a run keeps in its own report (all of them go to diagnostics).
 SAMPLE_ERRORS = 100
 #: File the coordinator drops in the batch's data directory to stop the partitions still running.
@@ -146,6 +148,7 @@ class _Rejects:
         self.batch_id = batch_id
         self.sample: list[dict[str, Any]] = []
         self.pending: list[dict[str, Any]] = []
+        self.pending_parsing: list[dict[str, Any]] = []
         self.counts: dict[str, int] = {}
         self.rows = 0
         self._next_part = partition * _PARTS_PER_PARTITION
@@ -161,13 +164,37 @@ class _Rejects:
             if len(self.pending) >= _FLUSH_ROWS:
                 self.flush()
 
+    def add_unparsed(self, reject: ParseReject) -> None:
+        """A source record that could not be parsed (the same row error Batch Ingestion gives)."""
+        self.rows += 1
+        self.counts[PARSE_ERROR_CODE] = self.counts.get(PARSE_ERROR_CODE, 0) + 1
+        record = row_error(
+            reject.row,
+            [{"code": "1401", "message": reject.message}],
+            corrupt_record=reject.text,
+            filename=reject.filename,
+        )
+        if len(self.sample) < SAMPLE_ERRORS:
+            self.sample.append(record)
+        if self.diagnostics is not None:
+            self.pending_parsing.append(record)
+            if len(self.pending_parsing) >= _FLUSH_ROWS:
+                self.flush()
+
     def flush(self) -> None:
-        if self.diagnostics is not None and self.pending:
-            written = self.diagnostics.write_row_errors(
-                self.batch_id, "conversion", self.pending, first_part=self._next_part
-            )
-            self._next_part += len(written)
-            self.pending = []
+        if self.diagnostics is None:
+            return
+        kinds: tuple[tuple[RowErrorKind, list[dict[str, Any]]], ...] = (
+            ("conversion", self.pending),
+            ("parsing", self.pending_parsing),
+        )
+        for kind, pending in kinds:
+            if pending:
+                written = self.diagnostics.write_row_errors(
+                    self.batch_id, kind, pending, first_part=self._next_part
+                )
+                self._next_part += len(written)
+        self.pending, self.pending_parsing = [], []
 
 
 def _row_data(batch: pa.RecordBatch, row: int) -> dict[str, Any]:
@@ -242,7 +269,21 @@ def _own_dedupe(state: DedupeState | None) -> DedupeState | None:
     """A fresh copy of the look-back state: what this partition sees is merged by the coordinator."""
     if state is None:
         return None
-    return DedupeState(state.key_columns, state.delta_column, state.horizon_seconds, state.seen)
+    return DedupeState(
+        state.key_columns, state.delta_column, state.horizon_seconds, state.seen, state.restored
+    )
+
+
+def _drain_unparsed(read: ReadResult, rejects: _Rejects, out: PartitionResult) -> None:
+    """Move the records the connector could not parse into the partition's row errors."""
+    n = len(read.rejects)  # the reader may still append (read-ahead thread): take what is there
+    if not n:
+        return
+    taken = read.rejects[:n]
+    del read.rejects[:n]
+    out.input_records += n
+    for reject in taken:
+        rejects.add_unparsed(reject)
 
 
 def run_partition(task: PartitionTask) -> PartitionResult:
@@ -269,6 +310,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
         for batch in task.connector.read(spec.auth, spec.read, read):
             if marker_fs.exists(marker):
                 raise PartitionAborted("Another partition of the run failed.")
+            _drain_unparsed(read, rejects, out)
             if spec.dedupe is not None:
                 batch, dropped = spec.dedupe.filter(batch)
                 out.skipped_records += dropped
@@ -280,6 +322,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
             if good.num_rows:
                 roller.write(good)
                 out.output_records += good.num_rows
+        _drain_unparsed(read, rejects, out)
         out.files = roller.close()
         rejects.flush()
     except BaseException:

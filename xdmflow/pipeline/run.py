@@ -29,10 +29,11 @@ import fsspec
 from xdmflow.connectors.base import Connector, ReadRequest
 from xdmflow.errors import NotFoundError
 from xdmflow.ids import now_ms
-from xdmflow.lake.batch import CommitResult
+from xdmflow.lake.batch import CommitResult, commit_batch
 from xdmflow.lake.diagnostics import ErrorStore
 from xdmflow.lake.lake import Lake
 from xdmflow.pipeline.dedupe import DedupeState
+from xdmflow.pipeline.outcome import threshold_status
 from xdmflow.pipeline.partition import (
     SAMPLE_ERRORS,
     PartitionResult,
@@ -125,15 +126,6 @@ class RunResult:
     extensions: dict[str, Any] = field(default_factory=dict)
     already_committed: bool = False
     partitions: int = 0
-
-
-def threshold_status(input_count: int, failed_count: int, partial_percent: float | None) -> str:
-    """Without partial ingestion any failed row fails the batch; with it, only above the percent."""
-    if failed_count == 0:
-        return "success"
-    if partial_percent is None or input_count == 0:
-        return "failed"
-    return "failed" if failed_count * 100.0 / input_count > partial_percent else "success"
 
 
 def _summary_errors(result: RunResult, partial: float | None, diagnostics: bool) -> list[dict[str, Any]]:
@@ -283,19 +275,8 @@ def _cleanup(lake: Lake, spec: RunSpec, target: WriteTarget) -> None:
 
 def _commit(lake: Lake, spec: RunSpec, parts: list[PartitionResult]) -> CommitResult:
     files = [f for p in sorted(parts, key=lambda p: p.index) for f in p.files]
-    try:
-        keys = spec.key_columns if spec.write_mode == "upsert" else ()
-        return lake.commit_files(spec.namespace, spec.dataset_id, spec.batch_id, files, replace_keys=keys)
-    except BaseException:
-        # Ambiguous failures: the commit may have landed before the error surfaced.
-        landed = None
-        try:
-            landed = lake.batch_snapshot(spec.namespace, spec.dataset_id, spec.batch_id)
-        except Exception:  # noqa: S110 - keep the original error
-            pass
-        if landed is None:
-            raise
-        return landed
+    keys = spec.key_columns if spec.write_mode == "upsert" else ()
+    return commit_batch(lake, spec.namespace, spec.dataset_id, spec.batch_id, files, replace_keys=keys)
 
 
 def plan_partitions(
@@ -327,6 +308,9 @@ def execute(
     :class:`xdmflow.lake.files.ParquetFileRoller` (file and row-group sizes).
     """
     runner: PartitionRunner = executor if executor is not None else _Inline()
+    if spec.dedupe is not None and spec.dedupe.restored and spec.read.watermark is not None:
+        # the rows at the watermark are known: read them again (inclusive), drop those ingested
+        spec = dataclasses.replace(spec, read=dataclasses.replace(spec.read, watermark_inclusive=True))
     result = RunResult(started=now_ms(), dedupe=spec.dedupe)
     target = WriteTarget(
         location=lake.table_location(spec.namespace, spec.dataset_id),
@@ -360,7 +344,7 @@ def execute(
     result.status = threshold_status(
         result.input_records, result.failed_records, spec.partial_ingestion_percent
     )
-    if result.status == "success":
+    if result.status == "success" and any(p.files for p in parts):
         try:
             if before_commit is not None:
                 before_commit(result)
@@ -373,8 +357,10 @@ def execute(
         result.output_bytes = commit.byte_size
         result.output_files = len(commit.data_files)
         result.already_committed = commit.already_committed
-    else:
+    elif result.status != "success":
         result.output_records = 0
+    # a run that wrote nothing (nothing new, or every row rejected within the threshold) commits
+    # no snapshot: it succeeds with zero records and the table does not grow
     _cleanup(lake, spec, target)
     result.errors = _summary_errors(result, spec.partial_ingestion_percent, spec.error_diagnostics)
     result.completed = now_ms()

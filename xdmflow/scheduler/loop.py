@@ -190,6 +190,8 @@ class SchedulerLoop:
         lease_seconds: float = 30.0,
         holder: str | None = None,
         limits: QueueLimits | None = None,
+        maintenance: Callable[[], object] | None = None,
+        maintenance_interval: float = 3600.0,
     ) -> None:
         if lease_seconds <= interval:
             raise ValueError("the scheduler lease must last longer than the scheduler interval")
@@ -203,6 +205,11 @@ class SchedulerLoop:
         self.is_leader = False
         #: How many ticks this instance ran (as the lease holder).
         self.ticks = 0
+        #: A periodic job run by the lease holder only (lake maintenance), every ``maintenance_interval``.
+        self.maintenance = maintenance
+        self.maintenance_interval = maintenance_interval
+        self.maintenance_runs = 0
+        self._last_maintenance: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="xdmflow-scheduler", daemon=True)
 
@@ -233,7 +240,21 @@ class SchedulerLoop:
         if not held:
             return []
         self.ticks += 1
-        return tick(self.db, now, limits=self.limits)
+        made = tick(self.db, now, limits=self.limits)
+        self._maybe_maintain(now)
+        return made
+
+    def _maybe_maintain(self, now: float) -> None:
+        if self.maintenance is None or self.maintenance_interval <= 0:
+            return
+        if self._last_maintenance is not None and now - self._last_maintenance < self.maintenance_interval:
+            return
+        self._last_maintenance = now
+        try:
+            self.maintenance()
+            self.maintenance_runs += 1
+        except Exception:  # the next interval retries; firing flows is never held up by it
+            log.exception("lake maintenance failed")
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -309,7 +309,12 @@ def explore(
     if not obj:
         raise BadRequestError(f"'object' is required with objectType={object_type}")
     preview = str(params.get("preview", "false")).lower() == "true"
-    options = {k: v for k, v in params.items() if k not in ("objectType", "object", "preview")}
+    if params.get("filters") not in (None, ""):
+        raise BadRequestError(
+            "Explore does not apply 'filters' to a preview; remove the parameter (a flow's source "
+            "connection selects rows, explore shows the object's first rows)"
+        )
+    options = {k: v for k, v in params.items() if k not in ("objectType", "object", "preview", "filters")}
     desc = connector.describe(auth, obj, preview=preview, options=options)
     out: dict[str, Any] = {
         "format": desc.format,
@@ -319,6 +324,12 @@ def explore(
         out["properties"] = dict(desc.properties)
     if preview:
         out["data"] = rows_to_json(desc.preview)
+        if desc.rejects:
+            # the sample's records that cannot be parsed: flagged, as a run would report them
+            out["rejectedRows"] = [
+                {"file": r.filename, "row": r.row, "message": r.message, "record": r.text}
+                for r in desc.rejects
+            ]
     return out
 
 

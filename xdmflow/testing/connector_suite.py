@@ -119,6 +119,8 @@ def read_as_pipeline(
     batches go through the pipeline's ``DedupeState`` restored from ``state`` (the previous
     read's), and the state for the next read is returned; otherwise ``state`` is ``None``.
     """
+    if state is not None and request.watermark is not None:
+        request = replace(request, watermark_inclusive=True)  # as the pipeline reads with a state
     table, result = read_all(connector, auth, request)
     policy = connector.dedupe_policy(request)
     if policy is None or request.delta_column is None:

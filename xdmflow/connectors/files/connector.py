@@ -10,6 +10,10 @@ committed mtime (ISO-8601 UTC); only files whose mtime is strictly later are rea
 A file rewritten in place with a later mtime is read again in full. S3 and SFTP report mtimes to
 the second: a file written in the same second as the last read one, after that read, is missed.
 
+A record that cannot be parsed (wrong column count, undecodable bytes, an invalid JSON line) is
+not an error of the read: it lands in ``ReadResult.rejects`` with its file and 1-based record
+number, and the pipeline makes it a row error (counted against ``partialIngestionPercent``).
+
 Every call opens the connection's ``FileStore`` and closes it when done (SFTP: one SSH session
 per call, closed even when a reader stops early).
 """
@@ -29,6 +33,7 @@ from xdmflow.connectors.base import (
     ExploreItem,
     ObjectDescription,
     ObjectType,
+    ParseReject,
     ReadRequest,
     ReadResult,
 )
@@ -120,9 +125,14 @@ class FilesConnector(Connector):
                 raise SourceFatalError(f"No file matches {object!r}.")
             entry = files[0]
             opts = FormatOptions.from_params(opts_in, entry.path)
+            rejects: list[ParseReject] = []
             try:
                 table = sample_file(
-                    self._opener(store, entry, opts), opts, max(preview_rows, 1) if preview else 100
+                    self._opener(store, entry, opts),
+                    opts,
+                    max(preview_rows, 1) if preview else 100,
+                    rejects=rejects.append,
+                    name=entry.path,
                 )
             except SourceError:
                 raise
@@ -136,6 +146,7 @@ class FilesConnector(Connector):
             format="hierarchical" if nested else "flat",
             preview=table if preview else None,
             properties=props,
+            rejects=rejects,
         )
 
     @staticmethod
@@ -192,10 +203,23 @@ class FilesConnector(Connector):
             try:
                 if byte_range is not None:
                     yield from iter_delimited_range(
-                        opener, opts, request.batch_size, int(byte_range[0]), int(byte_range[1])
+                        opener,
+                        opts,
+                        request.batch_size,
+                        int(byte_range[0]),
+                        int(byte_range[1]),
+                        rejects=result.rejects.append,
+                        name=entry.path,
                     )
                 else:
-                    yield from iter_file(opener, opts, request.batch_size, row_groups)
+                    yield from iter_file(
+                        opener,
+                        opts,
+                        request.batch_size,
+                        row_groups,
+                        rejects=result.rejects.append,
+                        name=entry.path,
+                    )
             except SourceError:
                 raise
             except Exception as exc:

@@ -26,6 +26,8 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from xdmflow.connectors.base import ParseReject
+from xdmflow.connectors.files.rows import CsvRows, parse_json_lines, read_json_block
 from xdmflow.errors import SourceFatalError
 
 __all__ = [
@@ -37,6 +39,9 @@ __all__ = [
     "line_start",
     "sample_file",
 ]
+
+#: Where a reader puts the records it cannot parse (``None``: such a record fails the read).
+RejectSink = Callable[[ParseReject], None] | None
 
 Opener = Callable[
     [bool], Any
@@ -156,6 +161,7 @@ def _csv_reader(
     opts: FormatOptions,
     types: Mapping[str, pa.DataType] | None,
     column_names: list[str] | None = None,
+    rows: CsvRows | None = None,
 ) -> Any:
     # use_threads=False: a threaded reader reads ahead in the background, and a read in flight when
     # its stream is closed (the probe, a consumer stopping early) may hit a reused file descriptor.
@@ -172,6 +178,7 @@ def _csv_reader(
         escape_char=opts.escape or False,
         double_quote=opts.escape is None,
         newlines_in_values=True,
+        invalid_row_handler=rows.on_invalid if rows is not None else None,
     )
     convert = pacsv.ConvertOptions(
         column_types=dict(types or {}),
@@ -199,10 +206,24 @@ def _header_names(opener: Opener, opts: FormatOptions) -> list[str]:
     return row if opts.header else [f"f{i}" for i in range(len(row))]
 
 
-def _iter_delimited(opener: Opener, opts: FormatOptions, batch_size: int) -> Iterator[pa.RecordBatch]:
-    types = None if opts.infer_types else dict.fromkeys(_header_names(opener, opts), pa.string())
+def _row_types(names: list[str], opts: FormatOptions, rows: CsvRows | None) -> dict[str, pa.DataType]:
+    """Every column as text; as bytes when bad rows are collected from a UTF-8 file (validated
+    per batch by :class:`CsvRows`, so an undecodable value is a row error, not a failed read)."""
+    binary = rows is not None and codecs.lookup(opts.encoding).name == "utf-8"
+    return dict.fromkeys(names, pa.binary() if binary else pa.string())
+
+
+def _checked(batches: Iterator[pa.RecordBatch], rows: CsvRows | None) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        yield rows.good(batch) if rows is not None else batch
+
+
+def _iter_delimited(
+    opener: Opener, opts: FormatOptions, batch_size: int, rows: CsvRows | None = None
+) -> Iterator[pa.RecordBatch]:
+    types = None if opts.infer_types else _row_types(_header_names(opener, opts), opts, rows)
     with opener(False) as stream:
-        yield from _rebatch(iter(_csv_reader(stream, opts, types)), batch_size)
+        yield from _rebatch(_checked(iter(_csv_reader(stream, opts, types, rows=rows)), rows), batch_size)
 
 
 def _chunks(stream: Any, encoding: str) -> Iterator[str]:
@@ -250,9 +271,54 @@ def _json_values(chunks: Iterator[str]) -> Iterator[Any]:
             buf, i = buf[i:] + nxt, 0
 
 
-def _iter_json(opener: Opener, opts: FormatOptions, batch_size: int) -> Iterator[pa.RecordBatch]:
+def _iter_json_lines(
+    opener: Opener, batch_size: int, sink: Callable[[ParseReject], None], name: str
+) -> Iterator[pa.RecordBatch]:
+    """JSON lines in blocks; the first block that parses fixes the types, a line that does not
+    parse (or does not fit them) goes to ``sink`` (see ``rows.parse_json_lines``)."""
+    schema: pa.Schema | None = None
+    line, carry = 1, b""
+
+    def parse(block: bytes) -> pa.Table:
+        return read_json_block(block, schema)
+
+    with opener(False) as stream:
+        while True:
+            data = stream.read(_BLOCK)
+            block = carry + data
+            if data:
+                cut = block.rfind(b"\n")
+                if cut < 0:
+                    carry = block
+                    continue
+                head, carry = block[: cut + 1], block[cut + 1 :]
+            else:
+                head, carry = (block if block.endswith(b"\n") or not block.strip() else block + b"\n"), b""
+            for item in parse_json_lines(head, line, name, parse):
+                if isinstance(item, ParseReject):
+                    sink(item)
+                    continue
+                table = item[1]
+                if schema is None:
+                    schema = table.schema
+                yield from _rebatch(iter(table.to_batches()), batch_size)
+            line += head.count(b"\n")
+            if not data:
+                return
+
+
+def _iter_json(
+    opener: Opener,
+    opts: FormatOptions,
+    batch_size: int,
+    sink: RejectSink = None,
+    name: str = "",
+) -> Iterator[pa.RecordBatch]:
     with opener(False) as probe:
         head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:1] != b"[" and codecs.lookup(opts.encoding).name == "utf-8" and sink is not None:
+        yield from _iter_json_lines(opener, batch_size, sink, name)
+        return
     if head[:1] != b"[" and codecs.lookup(opts.encoding).name == "utf-8":
         with opener(False) as stream:
             reader = pajson.open_json(
@@ -355,8 +421,14 @@ def iter_file(
     opts: FormatOptions,
     batch_size: int,
     row_groups: list[int] | None = None,
+    *,
+    rejects: RejectSink = None,
+    name: str = "",
 ) -> Iterator[pa.RecordBatch]:
     """Stream one file as record batches of at most ``batch_size`` rows.
+
+    With ``rejects``, a record of file ``name`` that cannot be parsed (wrong column count,
+    undecodable bytes, an invalid JSON line) is handed to it instead of failing the read.
 
     The file is parsed one batch ahead in a thread of its own (:func:`_read_ahead`), so parsing
     overlaps with what the caller does with the previous batch (mapping, validation, writing).
@@ -364,9 +436,10 @@ def iter_file(
 
     def batches() -> Iterator[pa.RecordBatch]:
         if opts.file_type == "delimited":
-            return _iter_delimited(opener, opts, batch_size)
+            rows = CsvRows(name, rejects, header=opts.header) if rejects is not None else None
+            return _iter_delimited(opener, opts, batch_size, rows)
         if opts.file_type == "json":
-            return _iter_json(opener, opts, batch_size)
+            return _iter_json(opener, opts, batch_size, rejects, name)
         return _iter_parquet(opener, batch_size, row_groups)
 
     try:
@@ -381,12 +454,15 @@ def iter_file(
         raise SourceFatalError(f"The file could not be parsed as {opts.file_type}: {exc}") from exc
 
 
-def sample_file(opener: Opener, opts: FormatOptions, rows: int) -> pa.Table:
-    """The first ``rows`` rows with types *inferred* (for describe: column types and preview)."""
+def sample_file(
+    opener: Opener, opts: FormatOptions, rows: int, *, rejects: RejectSink = None, name: str = ""
+) -> pa.Table:
+    """The first ``rows`` rows with types *inferred* (for describe: column types and preview);
+    with ``rejects``, records that cannot be parsed go there instead of failing the sample."""
     sample_opts = FormatOptions(**{**opts.__dict__, "infer_types": True})
     out: list[pa.RecordBatch] = []
     count = 0
-    for batch in iter_file(opener, sample_opts, max(rows, 1)):
+    for batch in iter_file(opener, sample_opts, max(rows, 1), rejects=rejects, name=name):
         out.append(batch)
         count += batch.num_rows
         if count >= rows:
@@ -486,8 +562,27 @@ class _RangeReader(io.RawIOBase):
         return len(data)
 
 
+def _lines_before(f: Any, pos: int) -> int:
+    f.seek(0)
+    count, left = 0, pos
+    while left > 0:
+        chunk = f.read(min(left, 8 << 20))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        left -= len(chunk)
+    return count
+
+
 def iter_delimited_range(
-    opener: Opener, opts: FormatOptions, batch_size: int, start: int, end: int
+    opener: Opener,
+    opts: FormatOptions,
+    batch_size: int,
+    start: int,
+    end: int,
+    *,
+    rejects: RejectSink = None,
+    name: str = "",
 ) -> Iterator[pa.RecordBatch]:
     """The records of a delimited file whose lines *start* in ``[start, end)``.
 
@@ -496,16 +591,21 @@ def iter_delimited_range(
     column names from it.
     """
     names = _header_names(opener, opts)
-    types = None if opts.infer_types else dict.fromkeys(names, pa.string())
     try:
         with opener(True) as f:
             size = f.size()
             a, b = line_start(f, start, size), line_start(f, end, size)
             if a >= b:
                 return
-            stream = io.BufferedReader(_RangeReader(f, a, b), buffer_size=1 << 20)
             own_header = a == 0 and opts.header
-            reader = _csv_reader(stream, opts, types, None if own_header else names)
-            yield from _rebatch(iter(reader), batch_size)
+            rows = None
+            if rejects is not None:
+                # no record spans lines in a splittable file: record numbers are line numbers
+                before = 0 if a == 0 else _lines_before(f, a) - (1 if opts.header else 0)
+                rows = CsvRows(name, rejects, header=own_header, first=before + 1)
+            types = None if opts.infer_types else _row_types(names, opts, rows)
+            stream = io.BufferedReader(_RangeReader(f, a, b), buffer_size=1 << 20)
+            reader = _csv_reader(stream, opts, types, None if own_header else names, rows=rows)
+            yield from _rebatch(_checked(iter(reader), rows), batch_size)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
         raise SourceFatalError(f"The file could not be parsed as {opts.file_type}: {exc}") from exc

@@ -8,9 +8,13 @@
 * every table and column name is checked against reflection and quoted by SQLAlchemy, so no
   identifier reaches the SQL text unvalidated;
 * ``read`` streams with a server-side cursor (``stream_results``) and ``fetchmany``, building
-  one Arrow record batch per chunk; ``delta > :watermark`` is pushed down to the database and
+  one Arrow record batch per chunk; ``delta >= :watermark`` (``>`` until the pipeline holds the
+  de-duplication state, ``ReadRequest.watermark_inclusive``) is pushed down to the database and
   ``new_watermark`` is the largest delta seen (ISO-8601 for dates/timestamps, naive
-  timestamps are taken as UTC; numbers stay numbers);
+  timestamps are taken as UTC; numbers stay numbers). The bound is inclusive so rows that tie
+  the watermark (written after the last read, in the same instant) are never lost; the rows
+  at the watermark that were already ingested come again and the pipeline drops them
+  (:meth:`SqlConnector.dedupe_policy`: the whole row and its delta, horizon 0);
 * ``partitions`` splits on ``source_params.partitionColumn`` (default: the delta column) into
   ``source_params.partitions`` value ranges between its min and max.
 """
@@ -305,6 +309,12 @@ class SqlConnector(Connector):
             [to_array(cols[i], f.type) for i, f in zip(idx, schema, strict=True)], schema=schema
         )
 
+    def dedupe_policy(self, request: ReadRequest) -> tuple[tuple[str, ...], float] | None:
+        """Incremental reads re-read the rows at the watermark (inclusive bound): the pipeline
+        drops those already ingested, keyed on the whole row (``()``) and its delta value, and
+        remembers only the rows at the newest delta (horizon 0)."""
+        return ((), 0.0) if request.delta_column else None
+
     def _statement(self, table: Any, request: ReadRequest) -> tuple[Any, list[Any], int | None]:
         """The SELECT for ``request``: output columns, and the index of the delta column in it."""
         import sqlalchemy as sa
@@ -324,9 +334,8 @@ class SqlConnector(Connector):
         stmt = sa.select(*selected)
         if request.delta_column and request.watermark is not None:
             delta = table.c[request.delta_column]
-            stmt = stmt.where(
-                delta > sa.bindparam("wm", watermark_value(request.watermark, delta.type), delta.type)
-            )
+            wm = sa.bindparam("wm", watermark_value(request.watermark, delta.type), delta.type)
+            stmt = stmt.where(delta >= wm if request.watermark_inclusive else delta > wm)
         part = params.get("partitionRange")
         if part:
             col = self._column(table, part["column"])
@@ -353,7 +362,9 @@ class SqlConnector(Connector):
             for batch, top in self._stream(conn, stmt, selected, schema, delta_idx, size, request):
                 if top is not None and (newest is None or top > newest):
                     newest = top
-                yield batch.select(list(range(len(out)))) if len(out) < len(selected) else batch
+                # the delta column stays in the batch even when not asked for: the pipeline's
+                # de-duplication of the rows at the watermark needs it
+                yield batch
         if newest is not None:
             result.new_watermark = watermark_out(newest)
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from xdmflow.errors import BadRequestError, NotFoundError
 from xdmflow.ids import now_ms
+from xdmflow.pipeline.outcome import threshold_status
 from xdmflow.services.catalog.common import PRIVATE, bump_version, public
 from xdmflow.services.catalog.datasets import save_dataset
 from xdmflow.services.catalog.query import Predicate, parse_catalog_query, project, time_filter
@@ -56,14 +57,8 @@ _BATCH_FILTERABLE = {
 }
 
 
-def ingest_threshold_status(input_count: int, failed_count: int, partial_percent: float | None) -> str:
-    """``"success"`` or ``"failed"``: without partial ingestion any failed row fails the batch;
-    with it the batch fails only when ``failed / input * 100`` exceeds ``partial_percent``."""
-    if failed_count <= 0:
-        return "success"
-    if partial_percent is None or input_count <= 0:
-        return "failed"
-    return "failed" if failed_count * 100.0 / input_count > float(partial_percent) else "success"
+#: The one partial-ingestion rule (:func:`xdmflow.pipeline.outcome.threshold_status`).
+ingest_threshold_status = threshold_status
 
 
 def new_batch_body(

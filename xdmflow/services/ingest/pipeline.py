@@ -17,10 +17,10 @@ import pyarrow as pa
 
 from xdmflow.lake.diagnostics import row_error
 from xdmflow.lake.lake import Lake
+from xdmflow.pipeline.outcome import threshold_status
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.validation import validate
-from xdmflow.services.catalog.batches import ingest_threshold_status
 from xdmflow.services.ingest.convert import cast_table, describe
 from xdmflow.services.ingest.readers import Chunk, InputFormat, ParseReject, read_file
 
@@ -118,14 +118,14 @@ def ingest_files(
                     out.input_records += 1
                     out.failed_records += 1
                     out.other_rows.append(item.row)
-                    err = {"code": "1401", "message": f"Row is corrupted and cannot be read: {item.reason}"}
+                    err = {"code": "1401", "message": item.message}
                     out.parsing.append(row_error(item.row, [err], corrupt_record=item.text, filename=name))
                     continue
                 kept = _chunk(item, schema, target, out)
                 if kept is not None:
                     writer.write(kept)
                     out.output_records += kept.num_rows
-        out.status = ingest_threshold_status(out.input_records, out.failed_records, partial_percent)
+        out.status = threshold_status(out.input_records, out.failed_records, partial_percent)
         if out.status == "success" and out.output_records:
             result = writer.commit()
             out.snapshot_id = result.snapshot_id

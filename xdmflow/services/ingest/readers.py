@@ -17,8 +17,9 @@ not counted).
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
+from xdmflow.connectors.base import ParseReject
+from xdmflow.connectors.files.rows import CsvRows, parse_json_lines
 from xdmflow.errors import BadRequestError
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.services.ingest.convert import relaxed_schema
@@ -91,22 +94,6 @@ class Chunk:
     table: pa.Table
     first_row: int
     filename: str
-
-
-@dataclass
-class ParseReject:
-    """A record that could not be parsed at all."""
-
-    filename: str
-    row: int
-    text: str
-    reason: str
-
-
-@dataclass
-class _State:
-    rows: int = 0
-    rejects: list[ParseReject] = field(default_factory=list)
 
 
 def read_file(
@@ -177,29 +164,14 @@ def _json_lines(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk | Pa
 def _parse_block(
     block: bytes, line: int, name: str, opts: pjson.ParseOptions, shape: pa.Schema
 ) -> Iterator[Chunk | ParseReject]:
-    if not block.strip():
-        return
-    try:
-        table = pjson.read_json(pa.py_buffer(block), parse_options=opts)
+    def parse(data: bytes) -> pa.Table:
+        table = pjson.read_json(pa.py_buffer(data), parse_options=opts)
         if not _fits(pa.struct(list(table.schema)), pa.struct(list(shape))):
             raise pa.ArrowInvalid("JSON parse error: unexpected field")
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        inferred = _inferred(block, shape)
-        if inferred is not None:  # valid JSON of other types: a matter of conversion, vectorised
-            yield Chunk(inferred, line, name)
-            return
-        body = block[:-1] if block.endswith(b"\n") else block
-        if b"\n" not in body:
-            yield ParseReject(name, line, body.decode("utf-8", errors="replace"), _reason(str(exc)))
-            return
-        mid = block.rfind(b"\n", 0, len(block) // 2)
-        if mid < 0:
-            mid = block.find(b"\n")
-        first, second = block[: mid + 1], block[mid + 1 :]
-        yield from _parse_block(first, line, name, opts, shape)
-        yield from _parse_block(second, line + first.count(b"\n"), name, opts, shape)
-        return
-    yield Chunk(table, line, name)
+        return table
+
+    for item in parse_json_lines(block, line, name, parse, lambda data: _inferred(data, shape)):
+        yield item if isinstance(item, ParseReject) else Chunk(item[1], item[0], name)
 
 
 def _inferred(block: bytes, shape: pa.Schema) -> pa.Table | None:
@@ -223,15 +195,6 @@ def _fits(found: pa.DataType, shape: pa.DataType) -> bool:
     if pa.types.is_list(found) and pa.types.is_list(shape):
         return _fits(found.value_type, shape.value_type)
     return True
-
-
-def _reason(message: str) -> str:
-    msg = message.replace("JSON parse error: ", "")
-    if " in row " in msg:
-        msg = msg.rsplit(" in row ", 1)[0]
-    if "unexpected field" in msg:
-        return "the record has a field the dataset's schema does not have"
-    return f"the record cannot be read: {msg}"
 
 
 def _json_array(path: Path, name: str) -> Iterator[Chunk]:
@@ -299,27 +262,24 @@ def _nest(columns: dict[tuple[str, ...], pa.Array], n: int) -> dict[str, pa.Arra
     return leaves
 
 
-def _flush(state: _State) -> Iterator[ParseReject]:
-    """Malformed rows seen while reading a block, numbered after the block's good rows."""
-    for rej in state.rejects:
-        state.rows += 1
-        rej.row = state.rows
-        yield rej
-    state.rejects.clear()
+def _runs(numbers: Any) -> Iterator[tuple[int, int]]:
+    """``(start, length)`` of the runs of consecutive record numbers in ``numbers``."""
+    import numpy as np
+
+    if len(numbers) == 0:
+        return
+    breaks = np.flatnonzero(np.diff(numbers) != 1) + 1
+    edges = [0, *breaks.tolist(), len(numbers)]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        yield a, b - a
 
 
 def _csv(
     path: Path, name: str, fmt: InputFormat, target: pa.Schema, schema: CompiledSchema
 ) -> Iterator[Chunk | ParseReject]:
-    state = _State()
-
-    def on_invalid(row: Any) -> str:
-        state.rejects.append(
-            ParseReject(
-                name, 0, str(row.text), f"expected {row.expected_columns} columns, found {row.actual_columns}"
-            )
-        )
-        return "skip"
+    rejects: list[ParseReject] = []
+    rows = CsvRows(name, rejects.append, header=fmt.header)
+    binary = codecs.lookup(fmt.charset).name == "utf-8"
 
     try:
         header_reader = pcsv.open_csv(
@@ -353,27 +313,33 @@ def _csv(
                 column_names=names,
                 skip_rows=1 if fmt.header else 0,
                 block_size=BLOCK_BYTES,
+                use_threads=False,  # record numbers of invalid rows are known only single-threaded
             ),
             parse_options=pcsv.ParseOptions(
                 delimiter=fmt.delimiter,
                 quote_char=fmt.quote,
                 escape_char=fmt.escape or False,
                 newlines_in_values=True,
-                invalid_row_handler=on_invalid,
+                invalid_row_handler=rows.on_invalid,
             ),
             convert_options=pcsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
+                column_types={n: pa.binary() if binary else pa.string() for n in names},
                 null_values=[""],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
             ),
         )
-        for batch in reader:
+        for raw in reader:
+            batch = rows.good(raw)
             if batch.num_rows:
+                # rows of a chunk are numbered consecutively: split it around the rejected ones
+                numbers = rows.last_numbers
                 columns = {p: batch.column(i) for i, p in enumerate(paths)}
-                yield Chunk(pa.table(_nest(columns, batch.num_rows)), state.rows + 1, name)
-                state.rows += batch.num_rows
-            yield from _flush(state)
-        yield from _flush(state)
+                table = pa.table(_nest(columns, batch.num_rows))
+                for start, length in _runs(numbers):
+                    yield Chunk(table.slice(start, length), int(numbers[start]), name)
+            yield from rejects
+            rejects.clear()
+        yield from rejects
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise FileFormatError(f"File {name} could not be read as CSV: {exc}") from None

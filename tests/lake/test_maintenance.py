@@ -1,0 +1,49 @@
+"""Bounded growth (issue 13, defect 4): 200 one-row runs keep the table's metadata files bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fsspec
+
+from tests.pipeline.test_partitioned import NS, lake, spec  # noqa: F401 - the lake fixture
+from xdmflow.connectors.files.connector import LocalFilesConnector
+from xdmflow.lake.lake import Lake
+from xdmflow.lake.maintenance import maintain_table
+from xdmflow.pipeline.run import execute
+
+
+def _metadata_count(lk: Lake) -> int:
+    fs, root = fsspec.core.url_to_fs(f"{lk.table_location(NS, 'ds').rstrip('/')}/metadata")
+    return len(fs.find(root))
+
+
+def test_two_hundred_one_row_runs_keep_metadata_bounded(lake: Lake, tmp_path: Path) -> None:  # noqa: F811
+    (tmp_path / "in").mkdir()
+    counts = []
+    for i in range(200):
+        (tmp_path / "in" / f"r{i:03d}.csv").write_text(f"id,name,amount\n{i},n{i},1.5\n")
+        s = spec(f"/in/r{i:03d}.csv", batch_id=f"b{i:03d}")
+        s.auth = {"rootPath": str(tmp_path)}
+        assert execute(s, LocalFilesConnector(), lake, None).status == "success"
+        if i % 20 == 19:
+            report = maintain_table(lake, NS, "ds", retention_seconds=0, keep_last=5, grace_seconds=0)
+            assert report.snapshots == 5
+            counts.append(_metadata_count(lake))
+    # data stays complete; the metadata does not grow with the number of runs
+    assert lake.scan(NS, "ds").num_rows == 200
+    assert len(lake.snapshots(NS, "ds")) == 5
+    assert max(counts) <= 60, counts  # without maintenance: 3 files per run, 600 and growing
+    # the newest batches can still be found (idempotent commits)
+    assert lake.batch_snapshot(NS, "ds", "b199") is not None
+
+
+def test_maintenance_keeps_recent_snapshots_within_retention(lake: Lake, tmp_path: Path) -> None:  # noqa: F811
+    (tmp_path / "in").mkdir()
+    for i in range(8):
+        (tmp_path / "in" / f"r{i}.csv").write_text(f"id,name,amount\n{i},n,1\n")
+        s = spec(f"/in/r{i}.csv", batch_id=f"b{i}")
+        s.auth = {"rootPath": str(tmp_path)}
+        execute(s, LocalFilesConnector(), lake, None)
+    report = maintain_table(lake, NS, "ds", retention_seconds=3600, keep_last=2, grace_seconds=0)
+    assert report.expired_snapshots == 0 and len(lake.snapshots(NS, "ds")) == 8
