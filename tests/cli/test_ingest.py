@@ -152,7 +152,6 @@ def test_postgresql_table_incremental(home: Path, pg_table: str) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@pytest.mark.xfail(strict=True, reason="bad-row policy lands with the one-pipeline branch")
 def test_malformed_csv_rows_are_row_errors(home: Path, tmp_path: Path) -> None:
     """A row with too many columns is a row error, as in Batch Ingestion, not a failed run."""
     src = tmp_path / "broken.csv"
