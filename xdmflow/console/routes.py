@@ -371,28 +371,6 @@ def flows_list(request: Request) -> Response:
     return ui.render("flows.html", pg=pg, message=request.query_params.get("message"))
 
 
-@router.post("/flows/{flow_id}/{action}")
-@page
-async def flow_action(flow_id: str, action: str, request: Request) -> Response:
-    ui = Ui(request)
-    form = await ui.form()
-    back = _safe_next(form.get("next") or f"/flows/{flow_id}")
-    with ui.ctx.db.session() as s:
-        if action in ("enable", "disable"):
-            flow_svc.flow_action(s, ui.principal, flow_id, action)
-            msg = f"Flow {action}d."
-        elif action == "run":
-            out = runs.create_run_on_demand(s, ui.principal, {"flowId": flow_id})
-            return RedirectResponse(f"/runs/{out['id']}", 303)
-        elif action == "delete":
-            flow_svc.delete_flow(s, ui.principal, flow_id)
-            return RedirectResponse("/flows?" + urlencode({"message": "Flow deleted."}), 303)
-        else:
-            raise NotFoundError(f"Unknown flow action {action!r}", resource_type="action", resource_id=action)
-    sep = "&" if "?" in back else "?"
-    return RedirectResponse(back + sep + urlencode({"message": msg}), 303)
-
-
 @router.get("/flows/new")
 @page
 def wizard(request: Request) -> Response:
@@ -442,6 +420,28 @@ async def wizard_submit(request: Request) -> Response:
 
     ui = Ui(request)
     return submit(ui, await ui.form_lists())
+
+
+@router.post("/flows/{flow_id}/{action}")
+@page
+async def flow_action(flow_id: str, action: str, request: Request) -> Response:
+    ui = Ui(request)
+    form = await ui.form()
+    back = _safe_next(form.get("next") or f"/flows/{flow_id}")
+    with ui.ctx.db.session() as s:
+        if action in ("enable", "disable"):
+            flow_svc.flow_action(s, ui.principal, flow_id, action)
+            msg = f"Flow {action}d."
+        elif action == "run":
+            out = runs.create_run_on_demand(s, ui.principal, {"flowId": flow_id})
+            return RedirectResponse(f"/runs/{out['id']}", 303)
+        elif action == "delete":
+            flow_svc.delete_flow(s, ui.principal, flow_id)
+            return RedirectResponse("/flows?" + urlencode({"message": "Flow deleted."}), 303)
+        else:
+            raise NotFoundError(f"Unknown flow action {action!r}", resource_type="action", resource_id=action)
+    sep = "&" if "?" in back else "?"
+    return RedirectResponse(back + sep + urlencode({"message": msg}), 303)
 
 
 @router.get("/flows/{flow_id}")

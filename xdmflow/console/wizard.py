@@ -4,6 +4,7 @@ far); validation errors are shown on the field that caused them."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -165,8 +166,10 @@ def create_target_dataset(ui: Ui, form: dict[str, list[str]]) -> Response:
         with ui.ctx.db.session() as s:
             if kind == "adhoc":
                 desc = _describe(ui, q["connection"], q["object"], q["type"] or "table")
+                sample = desc.get("data") or []
                 props = {
-                    c["name"]: _json_type(str(c.get("type", "string"))) for c in desc["schema"]["columns"]
+                    c["name"]: _json_type(str(c.get("type", "string")), [r.get(c["name"]) for r in sample])
+                    for c in desc["schema"]["columns"]
                 }
                 klass = create_resource(
                     s,
@@ -211,8 +214,19 @@ def create_target_dataset(ui: Ui, form: dict[str, list[str]]) -> Response:
     return RedirectResponse("/flows/new?" + urlencode({**q, "dataset": ds_id}), 303)
 
 
-def _json_type(t: str) -> dict[str, Any]:
+_URL = re.compile(r"^https?://\S+$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def _json_type(t: str, sample: list[Any] | None = None) -> dict[str, Any]:
+    """The JSON Schema of an ad-hoc field for a source column; a string column whose sample values
+    are all URLs becomes a ``uri`` (the data says what it is)."""
     t = t.lower()
+    seen = [v for v in sample or [] if v is not None]
+    if t == "string" and seen and all(isinstance(v, str) and _URL.match(v) for v in seen):
+        return {"type": "string", "format": "uri"}
+    if t == "string" and seen and all(isinstance(v, str) and _DATETIME.match(v) for v in seen):
+        return {"type": "string", "format": "date-time"}
     if t in ("integer", "long", "int", "short", "byte"):
         return {"type": "integer"}
     if t in ("number", "double", "float", "decimal"):

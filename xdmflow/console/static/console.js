@@ -60,7 +60,7 @@
       fetch("/flows/new/preview", {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-        body: JSON.stringify({ dataset: form.dataset.dataset, rows: rows(), sample: sample })
+        body: JSON.stringify({ dataset: form.getAttribute("data-dataset"), rows: rows(), sample: sample })
       }).then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); }).then(function (res) {
         if (res.ok) { render(res.j); return; }
         out.innerHTML = "";
