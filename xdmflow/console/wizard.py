@@ -246,7 +246,7 @@ def _mapping_body(schema_id: str, rows: list[dict[str, str]]) -> dict[str, Any]:
         "xdmVersion": "1.0",
         "mappings": [
             {
-                "sourceType": "EXPRESSION" if r.get("expr") else "ATTRIBUTE",
+                # no sourceType: Data Prep tells a column from an expression itself
                 "source": r["src"],
                 "destination": r["dst"],
             }
@@ -287,6 +287,7 @@ def submit(ui: Ui, form: dict[str, list[str]]) -> Response:
         "start": one.get("start", ""),
         "backfill": one.get("backfill") == "on",
         "delta": one.get("delta", ""),
+        "partial": one.get("partial", "").strip(),
         "rows": rows or [{"src": "", "dst": ""}],
     }
     if one.get("action") == "edit":
@@ -309,6 +310,14 @@ def submit(ui: Ui, form: dict[str, list[str]]) -> Response:
     except ValueError:
         errors["start"] = "Enter the start as a date and time."
         start = int(time.time())
+    partial: float | None = None
+    if state["partial"]:
+        try:
+            partial = float(state["partial"])
+            if not 0 <= partial <= 100:
+                raise ValueError
+        except ValueError:
+            errors["partial"] = "A percentage between 0 and 100, or empty for none."
     for i, r in enumerate(rows):
         if not r["src"]:
             row_errors[i] = "Choose a source column or write an expression."
@@ -390,15 +399,9 @@ def submit(ui: Ui, form: dict[str, list[str]]) -> Response:
             transformations: list[dict[str, Any]] = [
                 {"name": "Mapping", "params": {"mappingId": mset["id"], "mappingVersion": 0}}
             ]
-            if not is_file:
-                copy: dict[str, Any] = {"name": "Copy", "params": {}}
-                if state["delta"]:
-                    copy["params"]["deltaColumn"] = {
-                        "name": state["delta"],
-                        "dateFormat": "YYYY-MM-DD",
-                        "timezone": "UTC",
-                    }
-                transformations.insert(0, copy)
+            if not is_file and state["delta"]:
+                delta = {"name": state["delta"], "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}
+                transformations.insert(0, {"name": "Copy", "params": {"deltaColumn": delta}})
             flow = flow_svc.create_flow(
                 s,
                 ui.principal,
@@ -409,9 +412,13 @@ def submit(ui: Ui, form: dict[str, list[str]]) -> Response:
                     "targetConnectionIds": [tgt["id"]],
                     "transformations": transformations,
                     "scheduleParams": schedule,
-                    "options": {"errorDiagnosticsEnabled": True},
+                    "options": {
+                        "errorDiagnosticsEnabled": True,
+                        **({"partialIngestionPercent": partial} if partial is not None else {}),
+                    },
                 },
             )
     except XdmflowError as exc:
-        return wizard_page(ui, q, exc.status, form=state, error=exc, errors={}, row_errors={})
+        on_field = {"delta": exc.message} if "deltaColumn" in exc.message else {}
+        return wizard_page(ui, q, exc.status, form=state, error=exc, errors=on_field, row_errors={})
     return RedirectResponse(f"/flows/{flow['id']}?" + urlencode({"message": "Dataflow created."}), 303)
