@@ -21,7 +21,7 @@ from xdmflow.services import flows as flow_svc
 from xdmflow.services import identity, overview, runs
 from xdmflow.services.catalog import datasets as ds_svc
 from xdmflow.services.ingest.preview import dataset_preview
-from xdmflow.services.kinds import CONNECTIONS, DATASETS, FLOWS, RUNS, XDM_RESOURCES
+from xdmflow.services.kinds import CONNECTIONS, DATASETS, FLOWS, RUNS, TARGET_CONNECTIONS, XDM_RESOURCES
 from xdmflow.services.schemas import compiled_schema, resolved_schema
 
 router = APIRouter(include_in_schema=False)
@@ -177,7 +177,9 @@ def sources(request: Request) -> Response:
 
 def _auth_fields(spec_body: dict[str, Any], auth_index: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     auths = spec_body.get("authSpec") or []
-    auth = auths[min(auth_index, len(auths) - 1)] if auths else {"name": "", "spec": {"properties": {}}}
+    auth: dict[str, Any] = (
+        auths[min(auth_index, len(auths) - 1)] if auths else {"name": "", "spec": {"properties": {}}}
+    )
     schema = auth.get("spec") or {}
     required = set(schema.get("required") or [])
     fields = []
@@ -453,6 +455,11 @@ def flow_page(flow_id: str, request: Request) -> Response:
         history = overview.runs_of_flow(s, ui.scope, flow_id, 50)
         from xdmflow.store.tables import FlowSchedule
 
+        datasets = [
+            str(t.body.get("params", {}).get("dataSetId"))
+            for t in TARGET_CONNECTIONS.query(s, ui.scope, ids=list(flow.get("targetConnectionIds") or []))
+            if t.body.get("params", {}).get("dataSetId")
+        ]
         row = s.get(FlowSchedule, flow_id)
         next_fire = row.next_fire if row is not None and row.enabled else None
     svg = {
@@ -471,6 +478,7 @@ def flow_page(flow_id: str, request: Request) -> Response:
         runs=list(reversed(history)),
         svg=svg,
         next_fire=next_fire,
+        datasets=datasets,
         message=request.query_params.get("message"),
     )
 

@@ -147,7 +147,7 @@ class Ui:
         for k, v in form.multi_items():
             if isinstance(v, str):
                 out.setdefault(k, []).append(v)
-        if not csrf_ok(self.session, (out.get("csrf") or [None])[0]):
+        if not csrf_ok(self.session, (out.get("csrf") or [""])[0]):
             raise CsrfRefused("The form's CSRF token is missing or wrong; reload the page and try again.")
         return out
 

@@ -280,7 +280,7 @@ def submit(ui: Ui, form: dict[str, list[str]]) -> Response:
     one = {k: v[0] for k, v in form.items() if v}
     q = {k: one.get(k, "") for k in ("connection", "object", "type", "dataset")}
     rows = _rows_of(form)
-    state = {
+    state: dict[str, Any] = {
         "name": one.get("name", "").strip(),
         "frequency": one.get("frequency", "once"),
         "interval": one.get("interval", "1"),
