@@ -42,32 +42,32 @@ def seed(app: object, flows: int, runs_per_flow: int) -> tuple[str, str]:
             "transformations": [],
         }
         flow_rows.append(
-            dict(
-                kind="flow",
-                id=fid,
-                org_id=org,
-                sandbox_name="prod",
-                name=body["name"],
-                state="enabled",
-                etag=new_uuid(),
-                version=1,
-                created_at=now + i,
-                updated_at=now + i,
-                body=body,
-            )
+            {
+                "kind": "flow",
+                "id": fid,
+                "org_id": org,
+                "sandbox_name": "prod",
+                "name": body["name"],
+                "state": "enabled",
+                "etag": new_uuid(),
+                "version": 1,
+                "created_at": now + i,
+                "updated_at": now + i,
+                "body": body,
+            }
         )
         sched_rows.append(
-            dict(
-                flow_id=fid,
-                org_id=org,
-                sandbox_name="prod",
-                enabled=True,
-                frequency="hour",
-                interval=1,
-                start_time=now // 1000,
-                backfill=False,
-                next_fire=now // 1000 + 3600,
-            )
+            {
+                "flow_id": fid,
+                "org_id": org,
+                "sandbox_name": "prod",
+                "enabled": True,
+                "frequency": "hour",
+                "interval": 1,
+                "start_time": now // 1000,
+                "backfill": False,
+                "next_fire": now // 1000 + 3600,
+            }
         )
         for j in range(runs_per_flow):
             rid = new_uuid()
@@ -80,19 +80,25 @@ def seed(app: object, flows: int, runs_per_flow: int) -> tuple[str, str]:
                 "failedRecordCount": 2,
             }
             run_rows.append(
-                dict(
-                    kind="run",
-                    id=rid,
-                    org_id=org,
-                    sandbox_name="prod",
-                    parent_id=fid,
-                    state="success",
-                    etag=new_uuid(),
-                    version=1,
-                    created_at=now + i * 10 + j,
-                    updated_at=now,
-                    body={"id": rid, "flowId": fid, "state": "success", "metrics": metrics, "activities": []},
-                )
+                {
+                    "kind": "run",
+                    "id": rid,
+                    "org_id": org,
+                    "sandbox_name": "prod",
+                    "parent_id": fid,
+                    "state": "success",
+                    "etag": new_uuid(),
+                    "version": 1,
+                    "created_at": now + i * 10 + j,
+                    "updated_at": now,
+                    "body": {
+                        "id": rid,
+                        "flowId": fid,
+                        "state": "success",
+                        "metrics": metrics,
+                        "activities": [],
+                    },
+                }
             )
     with ctx.db.session() as s:
         for rows, table in ((flow_rows, Document), (sched_rows, FlowSchedule), (run_rows, Document)):
