@@ -121,13 +121,22 @@ async def switch(request: Request) -> Response:
     form = await ui.form()
     sess = ui.session
     org = form.get("org")
-    if org:
+    if org and org != ui.principal.org_id:
+        # another org: its default sandbox (the sandbox select still names the old org's)
         for i, ident in enumerate(sess.identities):
             if ident.org_id == org:
                 sess.current = i
                 sess.sandbox = "prod"
-    if form.get("sandbox"):
-        sess.sandbox = form["sandbox"].strip().lower()
+    elif form.get("sandbox"):
+        name = form["sandbox"].strip().lower()
+        if name not in ui.sandboxes():
+            raise NotFoundError(
+                f"Sandbox name {name} not found for the organization {ui.principal.org_id}.",
+                code="2100",
+                resource_type="sandbox",
+                resource_id=name,
+            )
+        sess.sandbox = name
     response = RedirectResponse(_safe_next(form.get("next")), 303)
     set_session(response, request, sess, ui.ctx)
     return response

@@ -1,0 +1,90 @@
+"""The console over plain HTTP (no browser): its routes stay out of the API's URL space and schema,
+secrets are never sent back, the cookie's flags, and a pasted token signs in."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import Api, platform_token
+
+PAYPAL = "221c7626-58f6-4eec-8ee2-042b0226f03b"
+
+
+def _sign_in(client: TestClient, creds: dict[str, str]) -> None:
+    r = client.post(
+        "/signin",
+        data={"client_id": creds["client_id"], "client_secret": creds["client_secret"]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+
+
+def _csrf(html: str) -> str:
+    return html.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def test_console_routes_are_not_api_routes(api: Api) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    for p in ("/", "/signin", "/flows", "/flows/new", "/runs/{run_id}", "/datasets"):
+        assert p not in paths
+    from xdmflow.console.routes import router
+
+    assert all(not r.path.startswith("/data/") for r in router.routes)  # type: ignore[attr-defined]
+
+
+def test_secret_never_shown_back_and_cookie_flags(api: Api) -> None:
+    client = api.client
+    _sign_in(client, api.creds)
+    form = client.get(f"/sources/{PAYPAL}/connect").text
+    r = client.post(
+        f"/sources/{PAYPAL}/connect",
+        data={
+            "csrf": _csrf(form),
+            "name": "",
+            "p_host": "http://127.0.0.1:9",
+            "p_clientId": "id",
+            "p_clientSecret": "s3cr3t-value-never-echoed",
+        },
+    )
+    assert r.status_code == 400
+    assert "Give the connection a name." in r.text
+    assert "s3cr3t-value-never-echoed" not in r.text
+    r = client.post(
+        "/signin",
+        data={"client_id": api.creds["client_id"], "client_secret": api.creds["client_secret"]},
+        headers={"x-forwarded-proto": "https"},
+        follow_redirects=False,
+    )
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
+
+
+def test_pasted_token_and_bad_credentials(api: Api) -> None:
+    client = api.client
+    r = client.post("/signin", data={"client_id": api.creds["client_id"], "client_secret": "wrong"})
+    assert r.status_code == 401 and "invalid_client" in r.text
+    token = platform_token(client.post, api.creds["client_id"], api.creds["client_secret"])
+    r = client.post("/signin", data={"token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/")
+    assert page.status_code == 200 and api.creds["org_id"] in page.text
+
+
+def test_org_and_sandbox_switcher(api: Api) -> None:
+    client = api.client
+    other = api.as_other("SWITCHORG000000000000000@AdobeOrg")
+    _sign_in(client, api.creds)
+    _sign_in(client, other.creds)  # a second org joins the session and becomes current
+    home = client.get("/").text
+    assert "SWITCHORG000000000000000@AdobeOrg</small>" in home.replace(" / prod", "")
+    r = client.post(
+        "/switch",
+        data={"csrf": _csrf(home), "org": api.creds["org_id"], "sandbox": "prod", "next": "/"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert f"{api.creds['org_id']} / prod" in client.get("/").text
+    r = client.post("/switch", data={"csrf": _csrf(home), "sandbox": "nosuch", "next": "/"})
+    assert r.status_code == 404 and "Sandbox name nosuch not found" in r.text
+    r = client.post("/switch", data={"org": api.creds["org_id"]})  # no CSRF token
+    assert r.status_code == 403
