@@ -88,3 +88,71 @@ def test_org_and_sandbox_switcher(api: Api) -> None:
     assert r.status_code == 404 and "Sandbox name nosuch not found" in r.text
     r = client.post("/switch", data={"org": api.creds["org_id"]})  # no CSRF token
     assert r.status_code == 403
+
+
+LOCAL = "59bfba2a-ae6b-42ff-87cb-fb44f5e66700"
+
+
+def test_wizard_standard_class_dataset_on_a_file(api: Api, tmp_path: object) -> None:
+    """A file source → a new Profile dataset with field groups → mapping → review → create; a mapping
+    to a field the schema lacks is reported on its row, not as an error page."""
+    import re
+    from pathlib import Path
+
+    folder = Path(str(tmp_path)) / "files"
+    folder.mkdir()
+    (folder / "people.csv").write_text("id,email\n1,a@example.com\n2,b@example.com\n")
+    client = api.client
+    _sign_in(client, api.creds)
+    csrf = _csrf(client.get(f"/sources/{LOCAL}/connect").text)
+    r = client.post(
+        f"/sources/{LOCAL}/connect",
+        data={"csrf": csrf, "name": "files", "p_rootPath": str(folder)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    conn = r.headers["location"].split("/connections/")[1].split("?")[0]
+    q = {"connection": conn, "object": "people.csv", "type": "file"}
+    target = client.get("/flows/new", params=q)
+    assert target.status_code == 200 and "Or a new dataset" in target.text
+    r = client.post(
+        "/flows/new/dataset",
+        data={
+            **q,
+            "csrf": csrf,
+            "ds_name": "People",
+            "kind": "standard",
+            "class": "https://ns.adobe.com/xdm/context/profile",
+            "fieldgroup": "https://ns.adobe.com/xdm/context/profile-personal-details",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    dataset = re.search(r"dataset=([0-9a-f]+)", r.headers["location"]).group(1)  # type: ignore[union-attr]
+    mapping = client.get("/flows/new", params={**q, "dataset": dataset})
+    assert "personalEmail.address" in mapping.text
+    base = {
+        **q,
+        "dataset": dataset,
+        "csrf": csrf,
+        "name": "people",
+        "frequency": "once",
+        "interval": "1",
+        "start": "2026-01-01T00:00",
+        "partial": "",
+    }
+    bad = client.post(
+        "/flows/new",
+        data={**base, "action": "review", "src": ["id", "email"], "dst": ["_id", "no.such.field"]},
+    )
+    assert bad.status_code == 400
+    assert 'id="row-err-1"' in bad.text and 'id="row-err-0"' not in bad.text
+    good = {**base, "src": ["id", "email"], "dst": ["_id", "personalEmail.address"]}
+    review = client.post("/flows/new", data={**good, "action": "review"})
+    assert review.status_code == 200 and "Create dataflow" in review.text
+    r = client.post("/flows/new", data={**good, "action": "create"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    flow_id = r.headers["location"].split("/flows/")[1].split("?")[0]
+    flow = api.get(f"/data/foundation/flowservice/flows/{flow_id}").json()["items"][0]
+    assert flow["name"] == "people" and flow["flowSpec"]["id"]
+    assert [t["name"] for t in flow["transformations"]] == ["Mapping"]

@@ -240,6 +240,16 @@ def _json_type(t: str, sample: list[Any] | None = None) -> dict[str, Any]:
     return {"type": "string"}
 
 
+def _file_format(path: str) -> str:
+    """The source connection's ``data.format`` for a file, from its name."""
+    name = path.lower().removesuffix(".gz")
+    if name.endswith((".json", ".jsonl", ".ndjson")):
+        return "json"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return "delimited"
+
+
 def _mapping_body(schema_id: str, rows: list[dict[str, str]]) -> dict[str, Any]:
     return {
         "xdmSchema": schema_id,
@@ -370,7 +380,7 @@ def submit(ui: Ui, form: dict[str, list[str]]) -> Response:
                 {
                     "name": f"{state['name']} source",
                     "baseConnectionId": q["connection"],
-                    "data": {"format": desc.get("format", "delimited") if is_file else "tabular"},
+                    "data": {"format": _file_format(q["object"]) if is_file else "tabular"},
                     "params": {"path": q["object"]}
                     if is_file
                     else {"tableName": q["object"], "columns": desc["schema"]["columns"]},
