@@ -94,6 +94,8 @@ def test_paypal_journey(console: Console, page: Any) -> None:
     page.locator("svg.chart").first.wait_for()
     assert page.locator("svg.chart").count() == 2
     page.get_by_role("link", name="Datasets").click()
+    listed = page.get_by_role("row").filter(has_text="PayPal products")
+    assert int(listed.get_by_role("cell").nth(1).inner_text()) >= 31  # rows, summed over batches
     page.get_by_role("link", name="PayPal products").click()
     page.locator("#ds-rows").wait_for()
     assert int(page.locator("#ds-rows").inner_text()) >= 31

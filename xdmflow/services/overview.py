@@ -192,11 +192,28 @@ def batches_of_dataset(s: Session, scope: Scope, dataset_id: str, limit: int = 2
 
 
 def datasets_page(s: Session, scope: Scope, page: int = 1, size: int = PAGE_SIZE) -> Page:
-    """Datasets with their row count, size and last batch (from the newest batches of the page)."""
+    """Datasets with their row count and size (sums over their successful batches) and last batch."""
     out = page_of(s, scope, DATASETS, page, size)
+    totals: dict[str, list[int]] = {}
+    ids = [d.id for d in out.items]
+    if ids:
+        for b in s.scalars(
+            select(Document).where(
+                Document.kind == BATCHES.kind,
+                Document.parent_id.in_(ids),
+                Document.org_id + "" == scope.org_id,
+                Document.sandbox_name == scope.sandbox_name,
+                Document.state == "success",
+            )
+        ):
+            m = b.body.get("metrics") or {}
+            t = totals.setdefault(b.parent_id or "", [0, 0])
+            t[0] += int(m.get("outputRecordCount") or 0)
+            t[1] += int(m.get("outputByteSize") or 0)
     items = []
     for d in out.items:
         last = d.body.get("lastBatchId")
+        rows, nbytes = totals.get(d.id, [0, 0])
         items.append(
             {
                 "id": d.id,
@@ -204,6 +221,8 @@ def datasets_page(s: Session, scope: Scope, page: int = 1, size: int = PAGE_SIZE
                 "schema": (d.body.get("schemaRef") or {}).get("id"),
                 "lastBatchId": last,
                 "lastBatchStatus": d.body.get("lastBatchStatus"),
+                "rows": rows,
+                "size": nbytes,
                 "createdAt": d.created_at,
             }
         )
