@@ -3,6 +3,8 @@ secrets are never sent back, the cookie's flags, and a pasted token signs in."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from tests.conftest import Api, platform_token
@@ -156,3 +158,12 @@ def test_wizard_standard_class_dataset_on_a_file(api: Api, tmp_path: object) -> 
     flow = api.get(f"/data/foundation/flowservice/flows/{flow_id}").json()["items"][0]
     assert flow["name"] == "people" and flow["flowSpec"]["id"]
     assert [t["name"] for t in flow["transformations"]] == ["Mapping"]
+
+
+def test_api_docs_need_no_cdn(api: Api) -> None:
+    page = api.client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "//unpkg" not in page.text
+    for asset in re.findall(r'(?:src|href)="(/docs-static/[^"]+)"', page.text):
+        assert api.client.get(asset).status_code == 200, asset
+    assert "/docs-static/swagger-ui-bundle.js" in page.text

@@ -145,7 +145,7 @@ def create_app(
         version=__version__,
         description="Adobe Experience Platform ingestion API, self-hosted.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by api/docs.py from a package, not a CDN
         redoc_url=None,
     )
 
@@ -156,7 +156,9 @@ def create_app(
     app.include_router(ims.router)
     app.include_router(sandbox_router)
     _include_service_routers(app)
+    from xdmflow.api.docs import install_docs
     from xdmflow.console import install_console
 
+    install_docs(app)
     install_console(app)
     return app
