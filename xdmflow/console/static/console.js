@@ -42,14 +42,14 @@
     var table = document.createElement("table");
     table.className = "preview";
     var head = table.createTHead().insertRow();
-    ["Row", "Mapped data", "Errors"].forEach(function (h) { var th = cell("th", h); th.scope = "col"; head.appendChild(th); });
+    ["Row", "Errors", "Mapped data"].forEach(function (h) { var th = cell("th", h); th.scope = "col"; head.appendChild(th); });
     var tb = table.createTBody();
     res.rows.forEach(function (r, i) {
       var tr = tb.insertRow();
       if (r.errors) tr.className = "rejected-row";
       tr.appendChild(cell("td", String(i + 1)));
-      tr.appendChild(cell("td", r.data ? JSON.stringify(r.data) : "—"));
       tr.appendChild(cell("td", r.errors ? r.errors.map(function (e) { return (e.destination || "") + ": " + e.exception; }).join("; ") : ""));
+      tr.appendChild(cell("td", r.data ? JSON.stringify(r.data) : "—"));
     });
     out.appendChild(table);
     summary.textContent = res.rows.length + " rows previewed, " + res.rejected + " rejected";
