@@ -4,7 +4,6 @@ flow, datasets with their last batch, rejected rows of a run), scoped like every
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, select
@@ -262,7 +261,3 @@ def rejected_rows(
         if start <= i < start + size:
             items.append(record)
     return Page(items, page, size, total)
-
-
-def sample(it: Any, n: int) -> list[Any]:
-    return list(islice(it, n))
