@@ -163,4 +163,7 @@ def create_app(
     app.include_router(ims.router)
     app.include_router(sandbox_router)
     _include_service_routers(app)
+    from xdmflow.console import install_console
+
+    install_console(app)
     return app

@@ -27,6 +27,7 @@ __all__ = [
     "get_ctx",
     "CtxDep",
     "get_principal",
+    "resolve_principal",
     "PrincipalDep",
     "SessionDep",
     "JsonBody",
@@ -85,18 +86,29 @@ _IDENTITY = (
 
 def get_principal(request: Request, ctx: CtxDep) -> Principal:
     """Check the platform's headers exactly as its gateway does (platform-api.md §0.3)."""
-    auth = request.headers.get("authorization")
+    h = request.headers
+    return resolve_principal(
+        ctx, h.get("authorization"), h.get("x-api-key"), h.get("x-gw-ims-org-id"), h.get("x-sandbox-name")
+    )
+
+
+def resolve_principal(
+    ctx: AppContext,
+    auth: str | None,
+    api_key: str | None,
+    org_header: str | None,
+    sandbox: str | None,
+) -> Principal:
+    """The gateway's checks on the four identity values (headers, or the console's session)."""
     if not auth:
         raise AuthError("Oauth token is missing.", code="403010", status=403)
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("Oauth token is not valid", code="401013", status=401)
     claims = identity.verify_token(token.strip(), ctx.keys)
-    api_key = request.headers.get("x-api-key")
     if not api_key:
         raise AuthError("Api Key is required", code="403000", status=403)
-    org_header = request.headers.get("x-gw-ims-org-id")
-    name = (request.headers.get("x-sandbox-name") or "prod").strip().lower()
+    name = (sandbox or "prod").strip().lower()
     with ctx.db.engine.connect() as conn:
         row = conn.execute(
             _IDENTITY, {"api_key": api_key, "org_header": org_header or "", "sandbox": name}

@@ -144,6 +144,7 @@ def run_demo(
 
             tutorial = Tutorial(http, settings, emulator_url=emulator.url)
             ok = tutorial.run()
+            _print_console(service.url, tutorial.credentials, keep_running)
             if keep_running:
                 _print_how_to_call(service.url, tutorial.credentials)
                 console.print("Service running; press Ctrl+C to stop.")
@@ -155,6 +156,17 @@ def run_demo(
     finally:
         emulator.stop()
         service.stop()
+
+
+def _print_console(url: str, creds: dict[str, Any], running: bool) -> None:
+    """Where the web console is and how to sign in to it."""
+    console.print(f"Web console: {url}/  (see docs/console.md)")
+    console.print(
+        f"  sign in with client id {creds['client_id']} and the client secret of "
+        "`xdmflow credentials` (or paste a token from `xdmflow token`)"
+    )
+    if not running:
+        console.print("  run `xdmflow demo --keep-running` (or `xdmflow serve`) to keep it up")
 
 
 def _print_how_to_call(url: str, creds: dict[str, Any]) -> None:
