@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from xdmflow.api.app import StartHook, create_app
 from xdmflow.background import background_hooks
+from xdmflow.errors import InvalidValueError
 from xdmflow.settings import Settings
 
 __all__ = ["build_app", "ROLES"]
@@ -16,7 +17,7 @@ ROLES = ("api", "scheduler", "worker", "all")
 def build_app(settings: Settings, *, role: str = "all") -> FastAPI:
     """The ASGI app for ``role``; background loops start in the app's lifespan."""
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        raise InvalidValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     on_start: list[StartHook] = []
     on_stop: list[StartHook] = []
     start, stop = background_hooks(role)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from xdmflow.errors import ConflictError
+from xdmflow.errors import ConflictError, InvalidValueError
 from xdmflow.firetimes import Schedule, count_fires_between, fires_between, next_fire_after
 from xdmflow.ids import holder_id
 from xdmflow.scheduler import lease
@@ -184,7 +184,7 @@ class SchedulerLoop:
         holder: str | None = None,
     ) -> None:
         if lease_seconds <= interval:
-            raise ValueError("the scheduler lease must last longer than the scheduler interval")
+            raise InvalidValueError("the scheduler lease must last longer than the scheduler interval")
         self.db = db
         self.interval = interval
         self.clock = clock
