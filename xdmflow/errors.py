@@ -46,6 +46,10 @@ __all__ = [
     "PolicyRefusedError",
     # pipeline
     "RunFailedError",
+    # values and states our own code refuses
+    "InvalidValueError",
+    "InvalidTypeError",
+    "InternalError",
 ]
 
 
@@ -184,6 +188,25 @@ class AuthError(XdmflowError):
     status = 401
     default_title = "Unauthorized"
     failure_type = "config"
+
+
+class InvalidValueError(BadRequestError, ValueError):
+    """A value our code cannot accept (an expression, a date pattern, a type name, an id...).
+
+    Also a ``ValueError``: the code that handles bad values per row or per field keeps doing so,
+    and the API answers 400 with the message when one escapes to a request.
+    """
+
+
+class InvalidTypeError(BadRequestError, TypeError):
+    """A value of the wrong type for an operation (an expression applied to the wrong type)."""
+
+
+class InternalError(XdmflowError, RuntimeError):
+    """A state that must not happen (a closed writer written to, a commit that cannot be confirmed)."""
+
+    status = 500
+    default_title = "Internal Server Error"
 
 
 class ConfigError(XdmflowError):

@@ -14,12 +14,14 @@ from typing import Any
 
 import re2
 
+from xdmflow.errors import InvalidValueError
+
 __all__ = ["RegexError", "compile", "Pattern"]
 
 Pattern = Any  # re2._Regexp: the module ships no type hints
 
 
-class RegexError(ValueError):
+class RegexError(InvalidValueError):
     """A pattern RE2 cannot compile (invalid, or needing backtracking)."""
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from xdmflow.api.app import StartHook, create_app
 from xdmflow.background import background_hooks
+from xdmflow.errors import InvalidValueError
 from xdmflow.settings import Settings
 
 __all__ = ["build_app", "ROLES"]
@@ -19,7 +20,7 @@ def build_app(settings: Settings, *, role: str = "all", pg_host: str = "127.0.0.
     The ``api`` and ``all`` roles also open the PostgreSQL port of the Query Service on
     ``pg_host``:``settings.pg_port`` (``0`` = off)."""
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        raise InvalidValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     on_start: list[StartHook] = []
     on_stop: list[StartHook] = []
     start, stop = background_hooks(role)

@@ -60,7 +60,7 @@ def test_outside_the_roots_is_copied_once(tmp_path: Path) -> None:
 def test_bad_sources_are_usage_errors(tmp_path: Path, source: str) -> None:
     with pytest.raises(IngestFailed) as exc:
         parse_source(source, make_settings(tmp_path / "home"))
-    assert exc.value.code == 2
+    assert exc.value.exit_code == 2
 
 
 def test_schedules() -> None:

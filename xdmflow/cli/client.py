@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from xdmflow.errors import XdmflowError
 from xdmflow.settings import Settings
 
 __all__ = [
@@ -62,15 +63,15 @@ EXIT_CODES = {
 }
 
 
-class ApiError(Exception):
-    """The service answered outside 2xx."""
+class ApiError(XdmflowError):
+    """The service answered outside 2xx; ``reason`` is the platform's message from its body."""
 
     def __init__(self, method: str, path: str, status: int, body: Any) -> None:
-        self.method, self.path, self.status, self.body = method, path, status, body
-        super().__init__(f"{method} {path} answered {status}: {self.message}")
+        self.method, self.path, self.body = method, path, body
+        super().__init__(f"{method} {path} answered {status}: {self.reason}", status=status)
 
     @property
-    def message(self) -> str:
+    def reason(self) -> str:
         b = self.body
         if isinstance(b, dict):
             for key in ("detail", "errorMessage", "message", "error_description", "title"):
@@ -82,7 +83,7 @@ class ApiError(Exception):
         return str(b)[:500]
 
 
-class Unreachable(Exception):
+class Unreachable(XdmflowError):
     """The service could not be reached."""
 
 

@@ -12,6 +12,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from xdmflow.errors import InternalError
 from xdmflow.runtime import build_app
 from xdmflow.settings import Settings
 
@@ -58,9 +59,9 @@ class ServiceThread:
             if self.server.started:
                 return self
             if not self.thread.is_alive():
-                raise RuntimeError(f"the server on port {self.port} failed to start")
+                raise InternalError(f"the server on port {self.port} failed to start")
             time.sleep(0.05)
-        raise RuntimeError(f"the server on port {self.port} did not start within {timeout} s")
+        raise InternalError(f"the server on port {self.port} did not start within {timeout} s")
 
     def stop(self) -> None:
         self.server.should_exit = True

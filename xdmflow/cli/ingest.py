@@ -28,6 +28,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from xdmflow.cli.client import CAT, CONV, FS, INFER, SR, ApiError, Client
+from xdmflow.errors import XdmflowError
 from xdmflow.settings import Settings
 
 __all__ = ["Source", "parse_source", "IngestOptions", "ingest", "wait_run", "IngestFailed"]
@@ -46,12 +47,12 @@ XED_V1 = "application/vnd.adobe.xed+json;version=1"
 _FREQUENCIES = ("once", "minute", "hour", "day", "week")
 
 
-class IngestFailed(Exception):
-    """The ingestion could not be set up or its run failed; ``code`` is the exit code."""
+class IngestFailed(XdmflowError):
+    """The ingestion could not be set up or its run failed; ``exit_code`` is the CLI's exit code."""
 
-    def __init__(self, message: str, code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
-        self.code = code
+        self.exit_code = exit_code
 
 
 @dataclass

@@ -151,7 +151,7 @@ def ingest_command(
             summary = ingest(api, source, opts, settings, err if as_json else out)
     except IngestFailed as exc:
         err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(exc.code) from None
+        raise typer.Exit(exc.exit_code) from None
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -204,7 +204,7 @@ def connections_test(
         except ApiError as exc:
             if exc.status in (404,) or exc.status >= 500:
                 raise
-            err.print(f"[red]failed:[/] {exc.message}")
+            err.print(f"[red]failed:[/] {exc.reason}")
             raise typer.Exit(1) from None
     out.print(f"[green]ok[/]: connection {connection_id} works")
 

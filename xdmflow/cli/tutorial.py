@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from xdmflow.errors import XdmflowError
 from xdmflow.settings import Settings
 
 __all__ = ["Tutorial", "StepFailed"]
@@ -41,7 +42,7 @@ XED_V1 = "application/vnd.adobe.xed+json; version=1"
 PRODUCT_COLUMNS = ["Product_Id", "Product_Name", "Description", "Type", "Category", "Image_Url", "Home_Url"]
 
 
-class StepFailed(Exception):
+class StepFailed(XdmflowError):
     pass
 
 

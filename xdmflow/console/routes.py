@@ -16,9 +16,9 @@ from xdmflow.console import charts
 from xdmflow.console.session import COOKIE, ConsoleSession, Identity, decode_session
 from xdmflow.console.web import Ui, clear_session, page, render, set_session
 from xdmflow.errors import AuthError, BadRequestError, NotFoundError, XdmflowError
+from xdmflow.runs import queue as runs
 from xdmflow.services import connections as conn_svc
 from xdmflow.services import flows as flow_svc
-from xdmflow.runs import queue as runs
 from xdmflow.services import identity, overview
 from xdmflow.services.catalog import datasets as ds_svc
 from xdmflow.services.ingest.preview import dataset_preview

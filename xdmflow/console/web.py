@@ -74,7 +74,7 @@ TEMPLATES.filters["json"] = lambda v: json.dumps(v, indent=2, default=str, ensur
 TEMPLATES.globals["urlencode"] = urlencode
 
 
-class SignInRequired(Exception):
+class SignInRequired(XdmflowError):
     """No session, or its token expired: back to the sign-in page."""
 
     def __init__(self, expired: bool = False) -> None:

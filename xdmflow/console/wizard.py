@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi.responses import RedirectResponse, Response
 
 from xdmflow.console.web import Ui
-from xdmflow.errors import ValidationFailedError, XdmflowError
+from xdmflow.errors import InvalidValueError, ValidationFailedError, XdmflowError
 from xdmflow.schema.compiled import XdmField
 from xdmflow.services import connections as conn_svc
 from xdmflow.services import flows as flow_svc
@@ -316,7 +316,7 @@ def submit(ui: Ui, form: dict[str, list[str]]) -> Response:
     try:
         interval = int(state["interval"])
         if interval < 1:
-            raise ValueError
+            raise InvalidValueError("invalid value")
     except ValueError:
         errors["interval"] = "The interval is a whole number of at least 1."
         interval = 1
@@ -330,7 +330,7 @@ def submit(ui: Ui, form: dict[str, list[str]]) -> Response:
         try:
             partial = float(state["partial"])
             if not 0 <= partial <= 100:
-                raise ValueError
+                raise InvalidValueError("invalid value")
         except ValueError:
             errors["partial"] = "A percentage between 0 and 100, or empty for none."
     for i, r in enumerate(rows):

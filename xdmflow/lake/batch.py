@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from xdmflow.errors import InternalError
 from xdmflow.lake.files import DataFileInfo, ParquetFileRoller, delete_files, strip_scheme
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class BatchWriter:
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Add rows in the dataset's XDM Arrow shape."""
         if self.result is not None or self._aborted:
-            raise RuntimeError(
+            raise InternalError(
                 f"batch {self.batch_id} is already {'committed' if self.result else 'aborted'}"
             )
         self._roller.write(batch)

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from xdmflow.errors import BadRequestError, ValidationFailedError
+from xdmflow.errors import BadRequestError, InternalError, ValidationFailedError
 
 __all__ = [
     "DataFileInfo",
@@ -194,7 +194,7 @@ class ParquetFileRoller:
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
         """Add rows (any shape :func:`conform` can reshape to the file schema)."""
         if self._closed:
-            raise RuntimeError("writer is closed")
+            raise InternalError("writer is closed")
         for batch in _batches(data):
             if batch.num_rows == 0:
                 continue

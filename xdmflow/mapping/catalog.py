@@ -190,6 +190,6 @@ def validate_expression(text: str, source_fields: dict[str, str] | None = None) 
     try:
         node = parse_expression(text)
     except ExpressionSyntaxError as e:
-        return [{"message": e.message, "position": e.pos}]
+        return [{"message": e.reason, "position": e.pos}]
     _t, issues, _fields = check_expression(node, source_fields)
     return [{"message": i.message, "position": i.pos} for i in issues]

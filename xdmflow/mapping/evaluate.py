@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xdmflow.errors import InvalidTypeError, InvalidValueError, XdmflowError
 from xdmflow.mapping import casts
 from xdmflow.mapping.ast import (
     ArrayLit,
@@ -32,7 +33,7 @@ from xdmflow.mapping.functions.misc import common
 __all__ = ["evaluate", "resolve_column", "ColumnNotFound", "literal_scalar"]
 
 
-class ColumnNotFound(KeyError):
+class ColumnNotFound(XdmflowError, KeyError):
     """A field reference that the batch does not have."""
 
 
@@ -78,7 +79,7 @@ def _safe_divisor(ctx: EvalContext, b: Value) -> Value:
     zero = pc.equal(b, pa.scalar(0, b.type))
     if isinstance(zero, pa.Scalar):
         if zero.as_py():
-            raise ValueError("division by zero")
+            raise InvalidValueError("division by zero")
         return b
     ctx.fail(pc.fill_null(zero, False), "division by zero")
     return pc.if_else(zero, pa.scalar(None, b.type), b)
@@ -149,7 +150,7 @@ def _binary(ctx: EvalContext, node: Binary) -> Value:
         return pc.divide(a, _safe_divisor(ctx, b))
     if op == "%":
         return _rem(ctx, a, _safe_divisor(ctx, b))
-    raise ValueError(f"unknown operator {op!r}")
+    raise InvalidValueError(f"unknown operator {op!r}")
 
 
 def _index(ctx: EvalContext, node: Index) -> Value:
@@ -170,7 +171,7 @@ def _index(ctx: EvalContext, node: Index) -> Value:
             ok = pc.fill_null(pc.greater(lengths, idx), False)
             safe = pc.if_else(ok, target, pa.scalar(None, t))
             return pc.list_element(safe, idx)
-    raise TypeError(f"cannot index a value of type {t}")
+    raise InvalidTypeError(f"cannot index a value of type {t}")
 
 
 def _method(ctx: EvalContext, node: MethodCall) -> Value:
@@ -186,7 +187,7 @@ def _method(ctx: EvalContext, node: MethodCall) -> Value:
     spec = lookup(m)
     if spec is not None:  # s.lower() style: the target becomes the first argument
         return spec.impl(ctx, [target, *args])
-    raise ValueError(f"unknown method {m!r}")
+    raise InvalidValueError(f"unknown method {m!r}")
 
 
 class _Const(Node):
@@ -233,11 +234,11 @@ def evaluate(node: Node, ctx: EvalContext) -> Value:
             return pc.negate(as_num(ctx, v))
         if node.op == "~":
             return pc.bit_wise_not(as_num(ctx, v, pa.int64()))
-        raise ValueError(f"unknown operator {node.op!r}")
+        raise InvalidValueError(f"unknown operator {node.op!r}")
     if isinstance(node, Call):
         spec = lookup(node.name)
         if spec is None:
-            raise ValueError(f"unknown function {node.name!r}")
+            raise InvalidValueError(f"unknown function {node.name!r}")
         if spec.name == "contains_key" and node.args and isinstance(node.args[0], FieldRef):
             try:
                 col = resolve_column(ctx.columns, node.args[0].path)
@@ -257,7 +258,7 @@ def evaluate(node: Node, ctx: EvalContext) -> Value:
         return spec.impl(
             ctx, [evaluate(node.cond, ctx), evaluate(node.then, ctx), evaluate(node.otherwise, ctx)]
         )
-    raise TypeError(f"cannot evaluate {type(node).__name__}")
+    raise InvalidTypeError(f"cannot evaluate {type(node).__name__}")
 
 
 def evaluate_array(node: Node, ctx: EvalContext) -> pa.Array:

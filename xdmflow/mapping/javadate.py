@@ -20,6 +20,7 @@ from functools import lru_cache
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xdmflow.errors import InvalidTypeError, InvalidValueError
 from xdmflow.mapping.casts import TS_TYPE
 
 __all__ = [
@@ -49,7 +50,7 @@ _MONTHS = [
 ]
 
 
-class DatePatternError(ValueError):
+class DatePatternError(InvalidValueError):
     """The pattern is malformed or uses a letter this implementation does not support."""
 
 
@@ -181,7 +182,7 @@ def _offset_pieces(ts: pa.Array, style: str, count: int) -> pa.Array:
 def format_timestamps(ts: pa.Array, pattern: str) -> pa.Array:
     """Format a timestamp array with a Java pattern (vectorised; nulls stay null)."""
     if not pa.types.is_timestamp(ts.type):
-        raise TypeError(f"format_timestamps needs timestamps, got {ts.type}")
+        raise InvalidTypeError(f"format_timestamps needs timestamps, got {ts.type}")
     if ts.type.tz is None:
         ts = ts.cast(pa.timestamp(ts.type.unit, tz="UTC"))
     pieces: list[pa.Array | str] = []

@@ -16,7 +16,7 @@ from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from xdmflow.errors import ValidationFailedError
+from xdmflow.errors import InvalidValueError, ValidationFailedError
 
 __all__ = [
     "SourceType",
@@ -97,18 +97,18 @@ def _bool(v: Any) -> bool:
 def normalize_mapping(item: AbcMapping[str, Any]) -> Mapping:
     """Normalise one mapping dict of either dialect (raises ``ValueError`` on a bad entry)."""
     if not isinstance(item, AbcMapping):
-        raise ValueError("a mapping must be a JSON object")
+        raise InvalidValueError("a mapping must be a JSON object")
     tutorial = "destinationXdmPath" in item or "sourceAttribute" in item
     destination = item.get("destination") or item.get("destinationXdmPath")
     source = item.get("source") if item.get("source") is not None else item.get("sourceAttribute")
     if not isinstance(destination, str) or not destination.strip():
-        raise ValueError("mapping has no destination (destination / destinationXdmPath)")
+        raise InvalidValueError("mapping has no destination (destination / destinationXdmPath)")
     raw_type = item.get("sourceType")
     stored: str | None = None
     st: SourceType
     if raw_type is not None:
         if not isinstance(raw_type, str) or raw_type.lower() not in _SOURCE_TYPE_ALIASES:
-            raise ValueError(f"unknown sourceType {raw_type!r} (ATTRIBUTE, EXPRESSION or STATIC)")
+            raise InvalidValueError(f"unknown sourceType {raw_type!r} (ATTRIBUTE, EXPRESSION or STATIC)")
         st = _SOURCE_TYPE_ALIASES[raw_type.lower()]
         if "/" in raw_type:
             stored = raw_type
@@ -117,7 +117,7 @@ def normalize_mapping(item: AbcMapping[str, Any]) -> Mapping:
     else:
         st = "ATTRIBUTE"
     if source is None or (st != "STATIC" and (not isinstance(source, str) or not source.strip())):
-        raise ValueError("mapping has no source (source / sourceAttribute)")
+        raise InvalidValueError("mapping has no source (source / sourceAttribute)")
     version = item.get("version", 0)
     return Mapping(
         source_type=st,

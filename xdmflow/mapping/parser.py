@@ -23,7 +23,9 @@ must be wrapped. Never uses ``eval``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from xdmflow.errors import InvalidValueError
 from xdmflow.mapping.ast import (
     ArrayLit,
     Binary,
@@ -76,13 +78,16 @@ _BINARY_PRECEDENCE = {
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "\\": "\\", '"': '"', "'": "'", "/": "/"}
 
 
-class ExpressionSyntaxError(ValueError):
+class ExpressionSyntaxError(InvalidValueError):
     """A lexing/parsing error; ``pos`` is the 0-based offset in the expression."""
 
     def __init__(self, message: str, pos: int) -> None:
         super().__init__(f"{message} at position {pos}")
-        self.message = message
+        self.reason = message
         self.pos = pos
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.reason, self.pos))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from xdmflow import regexes
+from xdmflow.errors import InvalidValueError
 from xdmflow.mapping.ast import (
     ArrayLit,
     Binary,
@@ -63,24 +64,24 @@ def _check_zone(v: str) -> None:
     try:
         ZoneInfo(v)
     except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ValueError(f"unknown time zone {v!r}") from e
+        raise InvalidValueError(f"unknown time zone {v!r}") from e
 
 
 def _check_part(v: str) -> None:
     if v.lower() not in DATE_PARTS and v != "SSS":
-        raise ValueError(f"unknown date component {v!r}")
+        raise InvalidValueError(f"unknown date component {v!r}")
 
 
 def _check_regex(v: str) -> None:
     try:
         regexes.compile(v)
     except regexes.RegexError as e:
-        raise ValueError(f"invalid regular expression {v!r}: {e}") from e
+        raise InvalidValueError(f"invalid regular expression {v!r}: {e}") from e
 
 
 def _check_charset(v: str) -> None:
     if v.lower() not in CHARSETS:
-        raise ValueError(f"unsupported charset {v!r} (UTF-8, UTF-16, ISO-8859-1, US-ASCII)")
+        raise InvalidValueError(f"unsupported charset {v!r} (UTF-8, UTF-16, ISO-8859-1, US-ASCII)")
 
 
 #: Literal arguments checked at compile time: function -> {argument index: validator}.

@@ -228,8 +228,12 @@ def _decode_param(raw: bytes | None, oid: int, binary: bool) -> Any:
 # -- the connection -----------------------------------------------------------------------------
 
 
-class ProtocolError(Exception):
-    pass
+class ProtocolError(XdmflowError):
+    """The client broke the PostgreSQL protocol."""
+
+
+class ClientGone(XdmflowError, ConnectionResetError):
+    """The client closed its connection while a query ran."""
 
 
 @dataclass
@@ -560,7 +564,7 @@ class Connection:
                 if self.reader.at_eof() or self.writer.is_closing():
                     if portal.execution is not None:
                         portal.execution.cancel()
-                    raise ConnectionResetError("client gone") from None
+                    raise ClientGone("client gone") from None
 
     async def schema_of(self, portal: Portal) -> bytes:
         if portal.schema_msg is None:

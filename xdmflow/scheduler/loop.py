@@ -21,7 +21,7 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from xdmflow.errors import ConflictError
+from xdmflow.errors import ConflictError, InvalidValueError
 from xdmflow.firetimes import Schedule, count_fires_between, fires_between, next_fire_after
 from xdmflow.ids import holder_id
 from xdmflow.runs.queue import QueueBudget, QueueLimits, enqueue_run
@@ -194,7 +194,7 @@ class SchedulerLoop:
         maintenance_interval: float = 3600.0,
     ) -> None:
         if lease_seconds <= interval:
-            raise ValueError("the scheduler lease must last longer than the scheduler interval")
+            raise InvalidValueError("the scheduler lease must last longer than the scheduler interval")
         self.db = db
         self.interval = interval
         self.clock = clock

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from xdmflow.errors import InvalidValueError
 from xdmflow.schema.compiled import CompiledSchema, XdmField
 
 __all__ = ["PRIMITIVE_ARROW_TYPES", "arrow_type", "arrow_field", "to_arrow_schema"]
@@ -52,13 +53,13 @@ def arrow_type(f: XdmField) -> pa.DataType:
         return pa.struct([arrow_field(c) for c in f.children])
     if f.xdm_type == "array":
         if f.items is None:
-            raise ValueError(f"array field {f.path!r} has no items")
+            raise InvalidValueError(f"array field {f.path!r} has no items")
         return pa.list_(arrow_field(f.items).with_name("element"))
     if f.xdm_type == "map":
         if f.values is None:
-            raise ValueError(f"map field {f.path!r} has no value type")
+            raise InvalidValueError(f"map field {f.path!r} has no value type")
         return pa.map_(pa.string(), arrow_type(f.values))
-    raise ValueError(f"unknown XDM type {f.xdm_type!r} at {f.path!r}")
+    raise InvalidValueError(f"unknown XDM type {f.xdm_type!r} at {f.path!r}")
 
 
 def arrow_field(f: XdmField) -> pa.Field:

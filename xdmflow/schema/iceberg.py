@@ -49,6 +49,7 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
+from xdmflow.errors import InvalidValueError
 from xdmflow.schema.compiled import CompiledSchema, XdmField
 
 __all__ = ["PRIMITIVE_ICEBERG_TYPES", "to_iceberg_schema", "iceberg_to_arrow_schema", "FIELD_ID_KEY"]
@@ -96,14 +97,14 @@ def _iceberg_type(f: XdmField, next_id: Callable[[], int]) -> IcebergType:
         return StructType(*_struct_fields(f.children, next_id))
     if f.xdm_type == "array":
         if f.items is None:
-            raise ValueError(f"array field {f.path!r} has no items")
+            raise InvalidValueError(f"array field {f.path!r} has no items")
         element_id = next_id()
         return ListType(
             element_id=element_id, element=_iceberg_type(f.items, next_id), element_required=False
         )
     if f.xdm_type == "map":
         if f.values is None:
-            raise ValueError(f"map field {f.path!r} has no value type")
+            raise InvalidValueError(f"map field {f.path!r} has no value type")
         key_id, value_id = next_id(), next_id()
         return MapType(
             key_id=key_id,
@@ -112,7 +113,7 @@ def _iceberg_type(f: XdmField, next_id: Callable[[], int]) -> IcebergType:
             value_type=_iceberg_type(f.values, next_id),
             value_required=False,
         )
-    raise ValueError(f"unknown XDM type {f.xdm_type!r} at {f.path!r}")
+    raise InvalidValueError(f"unknown XDM type {f.xdm_type!r} at {f.path!r}")
 
 
 _PRIMITIVE_ARROW: dict[type[PrimitiveType], pa.DataType] = {
@@ -173,4 +174,4 @@ def _arrow_type(t: IcebergType, field_ids: bool) -> pa.DataType:
     for cls, arrow in _PRIMITIVE_ARROW.items():
         if isinstance(t, cls):
             return arrow
-    raise ValueError(f"Iceberg type {t} is not used by xdmflow datasets")
+    raise InvalidValueError(f"Iceberg type {t} is not used by xdmflow datasets")

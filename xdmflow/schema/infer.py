@@ -22,6 +22,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xdmflow.errors import InvalidValueError
+
 __all__ = [
     "InferredField",
     "infer_fields",
@@ -199,7 +201,7 @@ def infer_fields(sample: pa.Table, *, tolerance: float = 0.1) -> list[InferredFi
     counted in ``mismatches``); ``0`` means every value must fit.
     """
     if not 0 <= tolerance < 1:
-        raise ValueError("tolerance must be in [0, 1)")
+        raise InvalidValueError("tolerance must be in [0, 1)")
     out: list[InferredField] = []
     seen: set[str] = set()
     for i, name in enumerate(sample.column_names):

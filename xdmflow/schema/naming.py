@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from xdmflow.errors import InvalidValueError
+
 __all__ = [
     "XDM_BASE",
     "BEHAVIOR_RECORD",
@@ -80,9 +82,9 @@ def make_tenant_id(tenant_id: str, resource_type: str, hex_id: str) -> str:
     """
     kind = "mixins" if resource_type == "fieldgroups" else resource_type
     if kind not in RESOURCE_KINDS:
-        raise ValueError(f"unknown resource type {resource_type!r}")
+        raise InvalidValueError(f"unknown resource type {resource_type!r}")
     if not _HEX_RE.match(hex_id):
-        raise ValueError(f"resource id must be 32-48 lowercase hex digits, got {hex_id!r}")
+        raise InvalidValueError(f"resource id must be 32-48 lowercase hex digits, got {hex_id!r}")
     return f"https://ns.adobe.com/{tenant_id}/{kind}/{hex_id}"
 
 
@@ -95,5 +97,5 @@ def adhoc_namespace(guid: str) -> str:
     """The dataset namespace of an ad-hoc class: ``_`` + the 32-hex guid."""
     guid = guid.replace("-", "").lower()
     if not re.fullmatch(r"[0-9a-f]{32}", guid):
-        raise ValueError(f"ad-hoc guid must be 32 hex digits, got {guid!r}")
+        raise InvalidValueError(f"ad-hoc guid must be 32 hex digits, got {guid!r}")
     return "_" + guid

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from xdmflow.errors import BadRequestError
+from xdmflow.errors import BadRequestError, InvalidValueError
 
 __all__ = [
     "PropertyFilter",
@@ -197,7 +197,7 @@ def decode_token(token: str) -> dict[str, Any]:
         pad = "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(token + pad))
         if not isinstance(data, dict):
-            raise ValueError
+            raise InvalidValueError("invalid value")
         return data
     except ValueError:
         raise _bad(

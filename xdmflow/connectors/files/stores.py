@@ -420,7 +420,7 @@ class SftpStore(FileStore):
         try:
             transport = self._sftp.client.get_transport()
             if transport is None or not transport.is_active():
-                raise ConnectionError("the SSH session is closed")
+                raise SourceRetriableError("the SSH session is closed")
             self._sftp.ftp.stat(clean_user_path(what))
         except FileNotFoundError:
             return SourceFatalError(

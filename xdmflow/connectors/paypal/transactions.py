@@ -36,7 +36,7 @@ from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.paypal.client import DataNotAvailableError, PayPalClient, ResultSetTooLargeError
 from xdmflow.connectors.paypal.streams import Delta, emit, format_time, projection
 from xdmflow.connectors.paypal.tables import TRANSACTIONS, parse_time
-from xdmflow.errors import SourceFatalError, SourceRetriableError
+from xdmflow.errors import InvalidValueError, SourceFatalError, SourceRetriableError
 
 __all__ = ["TransactionParams", "last_refreshed", "plan_windows", "read_transactions"]
 
@@ -80,13 +80,13 @@ class TransactionParams:
             start = params.get("startDate")
             start_epoch = _epoch(start) if start else None
             if start and start_epoch is None:
-                raise ValueError(f"startDate {start!r} is not an ISO 8601 date-time")
+                raise InvalidValueError(f"startDate {start!r} is not an ISO 8601 date-time")
             window = float(params.get("windowDays", 7))
             if not 0 < window <= 31:
-                raise ValueError("windowDays must be more than 0 and at most 31")
+                raise InvalidValueError("windowDays must be more than 0 and at most 31")
             lookback = float(params.get("lookbackHours", 72))
             if lookback < 0:
-                raise ValueError("lookbackHours must not be negative")
+                raise InvalidValueError("lookbackHours must not be negative")
         except (TypeError, ValueError) as exc:
             raise SourceFatalError(f"invalid PayPal.Transactions parameter: {exc}") from None
         return cls(

@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xdmflow.errors import InvalidValueError
 from xdmflow.mapping import casts
 
 __all__ = [
@@ -181,7 +182,7 @@ def _convert(
     out, failed = fn(arr)
     if failed is not None and failed.true_count:
         if scalar:
-            raise ValueError(f"cannot convert {v.as_py()!r} to {what}")
+            raise InvalidValueError(f"cannot convert {v.as_py()!r} to {what}")
         if record:
             ctx.fail(failed, f"cannot convert value to {what}")
     return out[0] if scalar else out
@@ -251,7 +252,7 @@ def rowwise(
         try:
             res = fn(*[a.as_py() for a in args])
         except _ROW_ERRORS as e:
-            raise ValueError(f"{reason}: {e}") from e
+            raise InvalidValueError(f"{reason}: {e}") from e
         if out_type is None and as_map and res is not None:
             vals = [v for _, v in res]
             vt = pa.array(vals).type if vals else pa.string()

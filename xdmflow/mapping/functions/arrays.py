@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xdmflow.errors import InvalidTypeError
 from xdmflow.mapping.functions._base import EvalContext, Value, as_bool, broadcast, register, rowwise
 from xdmflow.mapping.functions.misc import common
 
@@ -156,7 +157,7 @@ def size_of(ctx: EvalContext, args: list[Value]) -> Value:
         return pc.cast(pc.utf8_length(v), pa.int64())
     if pa.types.is_null(v.type):
         return pa.scalar(None, pa.int64())
-    raise TypeError("size_of needs an array, a map or a string")
+    raise InvalidTypeError("size_of needs an array, a map or a string")
 
 
 @register(

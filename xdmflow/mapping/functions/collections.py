@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xdmflow.errors import InvalidTypeError, InvalidValueError
 from xdmflow.mapping.functions._base import (
     EvalContext,
     Value,
@@ -32,7 +33,7 @@ def _items(m: Any) -> list[tuple[str, Any]]:
         return list(m.items())
     if isinstance(m, list):
         return [(k, v) for k, v in m]
-    raise TypeError("not a map")
+    raise InvalidTypeError("not a map")
 
 
 def _as_dict(m: Any) -> dict[str, Any] | None:
@@ -75,13 +76,13 @@ def is_empty(ctx: EvalContext, args: list[Value]) -> Value:
 )
 def to_object(ctx: EvalContext, args: list[Value]) -> Value:
     if len(args) % 2:
-        raise ValueError("to_object needs key/value pairs")
+        raise InvalidValueError("to_object needs key/value pairs")
     names = [const(args[i]) for i in range(0, len(args), 2)]
     if any(
         not isinstance(args[i], pa.Scalar) or n is None
         for i, n in zip(range(0, len(args), 2), names, strict=True)
     ):
-        raise ValueError("to_object keys must be string literals")
+        raise InvalidValueError("to_object keys must be string literals")
     vals = [broadcast(ctx, args[i]) for i in range(1, len(args), 2)]
     vals = [v if not pa.types.is_null(v.type) else v.cast(pa.string()) for v in vals]
     return pa.StructArray.from_arrays(vals, names=[str(n) for n in names])
@@ -162,7 +163,7 @@ def get_keys(ctx: EvalContext, args: list[Value]) -> Value:
     if pa.types.is_struct(v.type):
         names = [v.type.field(i).name for i in range(v.type.num_fields)]
         return rowwise(ctx, lambda o: None if o is None else list(names), [v], pa.list_(pa.string()))
-    raise TypeError("get_keys needs a map or an object")
+    raise InvalidTypeError("get_keys needs a map or an object")
 
 
 @register(
@@ -284,7 +285,7 @@ def array_to_map(ctx: EvalContext, args: list[Value]) -> Value:
 )
 def to_map(ctx: EvalContext, args: list[Value]) -> Value:
     if len(args) % 2:
-        raise ValueError("to_map needs key/value pairs")
+        raise InvalidValueError("to_map needs key/value pairs")
     keys = [as_str(ctx, args[i]) for i in range(0, len(args), 2)]
     vals = common(ctx, [args[i] for i in range(1, len(args), 2)])
     pairs = [x for kv in zip(keys, vals, strict=True) for x in kv]
@@ -312,7 +313,7 @@ def to_map(ctx: EvalContext, args: list[Value]) -> Value:
 )
 def arrays_to_object(ctx: EvalContext, args: list[Value]) -> Value:
     if len(args) % 2:
-        raise ValueError("arrays_to_object needs key/array pairs")
+        raise InvalidValueError("arrays_to_object needs key/array pairs")
 
     def py(*kv: Any) -> list[dict[str, Any]] | None:
         keys, arrays = kv[0::2], kv[1::2]

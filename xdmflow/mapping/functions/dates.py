@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xdmflow.errors import InvalidValueError
 from xdmflow.mapping.casts import TS_TYPE
 from xdmflow.mapping.functions._base import (
     EvalContext,
@@ -133,7 +134,7 @@ def date(ctx: EvalContext, args: list[Value]) -> Value:
                     bad = pc.and_(pc.is_valid(s), pc.is_null(out))
                     if isinstance(bad, pa.Scalar):
                         if bad.as_py():
-                            raise ValueError(f"cannot parse {s.as_py()!r} with pattern {pattern!r}")
+                            raise InvalidValueError(f"cannot parse {s.as_py()!r} with pattern {pattern!r}")
                     else:
                         ctx.fail(bad, f"date does not match pattern {pattern!r}")
         else:
@@ -213,10 +214,10 @@ def _part(ts: pa.Array, comp: str) -> pa.Array:
 def date_part(ctx: EvalContext, args: list[Value]) -> Value:
     comp = const(args[0])
     if not isinstance(args[0], pa.Scalar) or comp is None:
-        raise ValueError("date_part needs a literal component name")
+        raise InvalidValueError("date_part needs a literal component name")
     key = DATE_PARTS.get(str(comp).lower()) if str(comp) != "SSS" else "millisecond"
     if key is None:
-        raise ValueError(f"unknown date component {comp!r}")
+        raise InvalidValueError(f"unknown date component {comp!r}")
     ts = as_ts(ctx, args[1])
     return _scalar_call(ts, lambda a: pc.cast(_part(a, key), pa.int64()))
 
@@ -246,7 +247,7 @@ def set_date_part(ctx: EvalContext, args: list[Value]) -> Value:
     key = DATE_PARTS.get(comp)
     key = "millisecond" if comp == "sss" else key
     if key not in _SET_KEYS:
-        raise ValueError(f"set_date_part cannot set {comp!r}")
+        raise InvalidValueError(f"set_date_part cannot set {comp!r}")
     attr = _SET_KEYS[key]
 
     def py(v: int | None, d: datetime | None) -> datetime | None:
@@ -322,9 +323,9 @@ def zone_date_to_zone(ctx: EvalContext, args: list[Value]) -> Value:
     ts = as_ts(ctx, args[0])
     zone = const(args[1])
     if not isinstance(args[1], pa.Scalar) or zone is None:
-        raise ValueError("zone_date_to_zone needs a literal zone id")
+        raise InvalidValueError("zone_date_to_zone needs a literal zone id")
     try:
         ZoneInfo(str(zone))
     except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ValueError(f"unknown time zone {zone!r}") from e
+        raise InvalidValueError(f"unknown time zone {zone!r}") from e
     return _scalar_call(ts, lambda a: a.cast(pa.timestamp("us", tz=str(zone))))

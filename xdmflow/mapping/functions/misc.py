@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xdmflow.errors import InvalidValueError
 from xdmflow.mapping import casts
 from xdmflow.mapping.functions._base import (
     EvalContext,
@@ -36,7 +37,7 @@ def _hasher(algo: str) -> Callable[[str | None, str | None], str | None]:
             return None
         enc = CHARSETS.get((charset or "UTF-8").lower())
         if enc is None:
-            raise ValueError(f"unsupported charset {charset!r}")
+            raise InvalidValueError(f"unsupported charset {charset!r}")
         data = v.encode(enc)
         if algo == "crc32":
             return format(zlib.crc32(data), "x")
@@ -129,7 +130,7 @@ def _query(u: str | None, anchor: str | None = "retain") -> list[tuple[str, str]
     elif mode == "append" and p.fragment:
         pairs.append(("_anchor_", p.fragment))
     elif mode not in ("retain", "remove", "append"):
-        raise ValueError(f"anchor must be retain, remove or append, not {anchor!r}")
+        raise InvalidValueError(f"anchor must be retain, remove or append, not {anchor!r}")
     return pairs
 
 
