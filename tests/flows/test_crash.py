@@ -25,6 +25,7 @@ def start(home: Path, port: int) -> subprocess.Popen[bytes]:
         **os.environ,
         "XDMFLOW_HOME": str(home),
         "XDMFLOW_LOCAL_ROOTS": str(home.parent),  # the test data is written beside the home
+        "XDMFLOW_PG_PORT": "0",  # no PostgreSQL port for this test service
         "XDMFLOW_WORKERS": "1",
         "XDMFLOW_SCHEDULER_INTERVAL_SECONDS": "0.2",
         "XDMFLOW_RUN_STALE_SECONDS": "2",

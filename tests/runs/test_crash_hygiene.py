@@ -177,6 +177,7 @@ def start(home: Path, port: int, data: Path) -> subprocess.Popen[bytes]:
         "XDMFLOW_HEARTBEAT_SECONDS": "0.5",
         "XDMFLOW_SECRET_KEY": "crash-test-key",
         "XDMFLOW_LOCAL_ROOTS": str(data),
+        "XDMFLOW_PG_PORT": "0",
     }
     env.pop("XDMFLOW_DATABASE_URL", None)
     proc = subprocess.Popen(

@@ -54,7 +54,8 @@ class Deployment:
         self.commands: list[list[str]] = []
 
     def _env(self, name: str) -> dict[str, str]:
-        return {**self.env, "XDMFLOW_HOME": str(self.root / f"home-{name}")}
+        # several service processes on one machine: none opens the Query Service's PostgreSQL port
+        return {"XDMFLOW_PG_PORT": "0", **self.env, "XDMFLOW_HOME": str(self.root / f"home-{name}")}
 
     def cli(self, *args: str, name: str = "admin") -> str:
         """Run ``xdmflow <args>`` and return its stdout (fails on a non-zero exit)."""

@@ -80,10 +80,27 @@ def pid_of(worker_id: str | None) -> int:
     return int(worker_id.split(":")[1])
 
 
-def lake_rows(dep: Deployment, ds: str) -> list[str]:
-    """The dataset's ids, read back with ``xdmflow datasets head`` (as an operator would)."""
-    out = dep.cli("datasets", "head", ds, "-n", "10000", "--json")
-    return [next(iter(json.loads(line).values()))["id"] for line in out.splitlines() if line.strip()]
+def lake_rows(dep: Deployment, api: HttpApi, ds: str) -> list[str]:
+    """The dataset's ids, read back with ``xdmflow datasets head`` against a running API (as an
+    operator would, with the org's token)."""
+    h = api.headers
+    out = dep.cli(
+        "datasets",
+        "head",
+        ds,
+        "-n",
+        "1000",
+        "--json",
+        "--url",
+        str(api.http.base_url).rstrip("/"),
+        "--token",
+        h["Authorization"].removeprefix("Bearer "),
+        "--org",
+        h["x-gw-ims-org-id"],
+        "--api-key",
+        h["x-api-key"],
+    )
+    return [json.loads(line)["id"] for line in out.splitlines() if line.strip()]
 
 
 def test_two_apis_one_scheduler_two_workers(tmp_path: Path, pg_url: str) -> None:
@@ -100,6 +117,7 @@ def test_two_apis_one_scheduler_two_workers(tmp_path: Path, pg_url: str) -> None
             # the operator opens the test's folder (the homes and the lake inside stay excluded)
             "XDMFLOW_LOCAL_ROOTS": str(tmp_path),
             "XDMFLOW_ALLOWED_HOSTS": "127.0.0.0/8,localhost",
+            "XDMFLOW_PG_PORT": "0",  # several API processes on one machine: no PostgreSQL port
             "XDMFLOW_SECRET_KEY": Fernet.generate_key().decode(),
             "XDMFLOW_SCHEDULER_INTERVAL_SECONDS": "0.2",
             "XDMFLOW_SCHEDULER_LEASE_SECONDS": "3",
@@ -158,9 +176,24 @@ def test_two_apis_one_scheduler_two_workers(tmp_path: Path, pg_url: str) -> None
             lease = s.get(Lease, "scheduler")
         assert lease is not None and pid_of(lease.holder) == dep.procs["scheduler"].pid
 
-        ids = lake_rows(dep, ds)
+        ids = lake_rows(dep, api1, ds)
         assert len(ids) == FLOWS * ROWS == len(set(ids))  # each run's rows exactly once
-        listed = json.loads(dep.cli("datasets", "list", "--json"))
+        h = api1.headers
+        listed = json.loads(
+            dep.cli(
+                "datasets",
+                "list",
+                "--json",
+                "--url",
+                str(api1.http.base_url).rstrip("/"),
+                "--token",
+                h["Authorization"].removeprefix("Bearer "),
+                "--org",
+                h["x-gw-ims-org-id"],
+                "--api-key",
+                h["x-api-key"],
+            )
+        )
         assert ds in {d["id"] for d in listed}
         settings = Settings(database_url=pg_url, lake_url=str(lake_dir), home=tmp_path / "home-check")
         lake = Lake.from_settings(settings)
