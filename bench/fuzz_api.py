@@ -43,7 +43,10 @@ PHASES = "examples,coverage,fuzzing,stateful"
 
 
 def _default_specs_dir() -> Path:
-    for candidate in (REPO.parent / "shared/reference/openapi", REPO.parent.parent / "shared/reference/openapi"):
+    for candidate in (
+        REPO.parent / "shared/reference/openapi",
+        REPO.parent.parent / "shared/reference/openapi",
+    ):
         if candidate.is_dir():
             return candidate
     return Path("/work/shared/reference/openapi")
@@ -87,7 +90,9 @@ class StatusCounter:
         except Exception:
             with self.lock:
                 self.counts.setdefault(label, Counter())[599] += 1
-                self.errors.append({"spec": label, "status": 599, "method": scope["method"], "path": scope["path"]})
+                self.errors.append(
+                    {"spec": label, "status": 599, "method": scope["method"], "path": scope["path"]}
+                )
             raise
 
 
@@ -116,10 +121,19 @@ def _base_path(spec: Path) -> str:
     return urlsplit(url).path.rstrip("/") if "://" in url else url.rstrip("/")
 
 
-def _schemathesis(location: str, base_url: str | None, headers: dict[str, str], args: argparse.Namespace) -> int:
+def _schemathesis(
+    location: str, base_url: str | None, headers: dict[str, str], args: argparse.Namespace
+) -> int:
     exe = shutil.which("schemathesis") or "schemathesis"
     cmd = [exe, "run", location, "--phases", args.phases, "--checks", "not_a_server_error"]
-    cmd += ["--max-examples", str(args.max_examples), "--workers", str(args.workers), "--seed", str(args.seed)]
+    cmd += [
+        "--max-examples",
+        str(args.max_examples),
+        "--workers",
+        str(args.workers),
+        "--seed",
+        str(args.seed),
+    ]
     cmd += ["--suppress-health-check", "all", "--request-timeout", "60", "--no-shrink", "--warnings", "off"]
     cmd += ["--continue-on-failure"]
     if args.max_time:
@@ -187,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.monotonic()
             code = _schemathesis(location, base, headers, args)
             n = sum(counter.counts.get(label, Counter()).values())
-            print(f"{label:24} {n:7d} requests  {time.monotonic() - t0:6.0f} s  schemathesis exit {code}", flush=True)
+            print(
+                f"{label:24} {n:7d} requests  {time.monotonic() - t0:6.0f} s  schemathesis exit {code}",
+                flush=True,
+            )
         elapsed = time.monotonic() - started
     finally:
         server.should_exit = True

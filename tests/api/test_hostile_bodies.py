@@ -103,3 +103,11 @@ def test_dataset_with_a_bad_schema_ref_is_a_400(api: Api, schema_ref: object) ->
     r = api.post(f"{CAT}/dataSets", json={"name": "d", "schemaRef": schema_ref})
     assert r.status_code == 400, r.text
     assert "schemaRef" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("expression", ["0²", "3²", "9" * 5000])
+def test_odd_number_literals_are_a_400(api: Api, expression: str) -> None:
+    """Found by the fuzzer: digits ``str.isdigit`` accepts but ``int()`` refuses were a 500."""
+    r = api.post(f"{CONV}/languages/el/validate", json={"expression": expression})
+    assert r.status_code == 400, r.text
+    assert r.json()["valid"] is False

@@ -99,6 +99,11 @@ class Token:
     pos: int
 
 
+def _is_digit(c: str) -> bool:
+    """An ASCII digit: ``str.isdigit`` also accepts ``²`` and other digits ``int()`` refuses."""
+    return "0" <= c <= "9"
+
+
 def _is_name_char(c: str) -> bool:
     return c.isalnum() or c in "_$"
 
@@ -130,23 +135,23 @@ def tokenize(text: str) -> list[Token]:
             if not raw.strip():
                 raise ExpressionSyntaxError("empty ${} field reference", start)
             toks.append(Token("FIELD", raw, start))
-        elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
-            while i < n and text[i].isdigit():
+        elif _is_digit(c) or (c == "." and i + 1 < n and _is_digit(text[i + 1])):
+            while i < n and _is_digit(text[i]):
                 i += 1
             is_float = False
-            if i < n and text[i] == "." and i + 1 < n and text[i + 1].isdigit():
+            if i < n and text[i] == "." and i + 1 < n and _is_digit(text[i + 1]):
                 is_float = True
                 i += 1
-                while i < n and text[i].isdigit():
+                while i < n and _is_digit(text[i]):
                     i += 1
             if i < n and text[i] in "eE":
                 j = i + 1
                 if j < n and text[j] in "+-":
                     j += 1
-                if j < n and text[j].isdigit():
+                if j < n and _is_digit(text[j]):
                     is_float = True
                     i = j
-                    while i < n and text[i].isdigit():
+                    while i < n and _is_digit(text[i]):
                         i += 1
             if i < n and text[i] in "lLdDfF":  # Java literal suffixes
                 is_float = is_float or text[i] in "dDfF"
@@ -156,7 +161,11 @@ def tokenize(text: str) -> list[Token]:
                 lit = text[start:i]
             if i < n and _is_name_char(text[i]):
                 raise ExpressionSyntaxError(f"invalid number literal {text[start : i + 1]!r}", start)
-            toks.append(Token("NUM", float(lit) if is_float else int(lit), start))
+            try:
+                value: int | float = float(lit) if is_float else int(lit)
+            except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+                raise ExpressionSyntaxError(f"number literal {lit[:20]!r}... is too long", start) from None
+            toks.append(Token("NUM", value, start))
         elif c in "\"'":
             quote = c
             i += 1
