@@ -13,10 +13,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
-from xdmflow.runs.queue import empty_metrics
 
 from xdmflow.api.app import create_app
 from xdmflow.ids import new_uuid
+from xdmflow.runs.queue import empty_metrics
 from xdmflow.settings import Settings
 from xdmflow.store.tables import Document, FlowSchedule
 

@@ -204,6 +204,7 @@ def connect(
         settings = settings or Settings()
         port = free_port()
         settings.public_url = f"http://127.0.0.1:{port}"
+        settings.pg_port = 0  # served for one command: no PostgreSQL port of its own
         service = ServiceThread(build_app(settings, role=role), port).start()
         url = service.url
     try:
