@@ -154,3 +154,23 @@ def test_changed_files_is_validated_at_create_and_patch(service: Api, tmp_path: 
     r = service.patch(f"{FS}/flows/{flow.id}", json=ops, headers={"If-Match": etag})
     assert r.status_code == 400, r.text
     assert "changedFiles" in r.text
+
+
+def test_an_mtime_only_watermark_of_an_older_version_keeps_its_files_as_ingested(
+    service: Api, tmp_path: Path
+) -> None:
+    from xdmflow.store.tables import Watermark
+
+    flow = FileFlow(service, tmp_path)
+    _csv(flow.data / "a.csv", range(1, 4))
+    assert _out(flow.start()) == 3
+    with service.ctx.db.session() as s:  # the state an older version left: just the mtime
+        [mark] = s.query(Watermark).filter(Watermark.flow_id == flow.id).all()
+        assert set(mark.value["files"]) == {"/data/a.csv"}
+        mark.value = {"value": mark.value["value"], "dedupe": None}
+    _csv(flow.data / "b.csv", range(4, 6))
+    os.utime(flow.data / "b.csv", (time.time() + 5, time.time() + 5))
+    assert _out(flow.run()) == 2  # a.csv is not read again
+    _csv(flow.data / "late.csv", range(6, 7), age=86_400)
+    assert _out(flow.run()) == 1  # the set has taken over: a late file is read
+    assert flow.ids() == [1, 2, 3, 4, 5, 6]
