@@ -146,15 +146,17 @@ def test_changed_files_is_validated_at_create_and_patch(service: Api, tmp_path: 
     bad = service.post(f"{FS}/flows", json=flow.body)
     assert bad.status_code == 400, bad.text
     assert "changedFiles" in bad.text
-    flow.body["options"] = {"changedFiles": "skip"}
+    flow.body["options"] = {}
     _csv(flow.data / "a.csv", range(1, 2))
     flow.start()
     etag = ok(service.get(f"{FS}/flows/{flow.id}"))["items"][0]["etag"]
-    ops = [{"op": "replace", "path": "/options/changedFiles", "value": "sometimes"}]
+    ops = [{"op": "add", "path": "/options/changedFiles", "value": "sometimes"}]
     r = service.patch(f"{FS}/flows/{flow.id}", json=ops, headers={"If-Match": etag})
     assert r.status_code == 400, r.text
     assert "changedFiles" in r.text
-
+    ops = [{"op": "add", "path": "/options/changedFiles", "value": "skip"}]  # as the guide shows
+    ok(service.patch(f"{FS}/flows/{flow.id}", json=ops, headers={"If-Match": etag}))
+    assert ok(service.get(f"{FS}/flows/{flow.id}"))["items"][0]["options"]["changedFiles"] == "skip"
 
 def test_an_mtime_only_watermark_of_an_older_version_keeps_its_files_as_ingested(
     service: Api, tmp_path: Path
