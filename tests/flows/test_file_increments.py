@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Api
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from tests.conftest import Api, make_settings
 from tests.flows.conftest import (
     CLOUD,
     FS,
@@ -24,7 +27,13 @@ from tests.flows.conftest import (
     target_connection,
     wait_runs,
 )
+from xdmflow.connectors.registry import get_connector
 from xdmflow.lake.lake import namespace_for
+from xdmflow.pipeline.run import execute
+from xdmflow.runs import execute as run_execute
+from xdmflow.runs.claim import claim_next, stale_runs
+from xdmflow.runtime import build_app
+from xdmflow.store.tables import RunQueue, Watermark
 
 FIELDS = {"id": {"type": "string"}, "name": {"type": "string"}}
 
@@ -158,11 +167,10 @@ def test_changed_files_is_validated_at_create_and_patch(service: Api, tmp_path: 
     ok(service.patch(f"{FS}/flows/{flow.id}", json=ops, headers={"If-Match": etag}))
     assert ok(service.get(f"{FS}/flows/{flow.id}"))["items"][0]["options"]["changedFiles"] == "skip"
 
+
 def test_an_mtime_only_watermark_of_an_older_version_keeps_its_files_as_ingested(
     service: Api, tmp_path: Path
 ) -> None:
-    from xdmflow.store.tables import Watermark
-
     flow = FileFlow(service, tmp_path)
     _csv(flow.data / "a.csv", range(1, 4))
     assert _out(flow.start()) == 3
@@ -176,3 +184,39 @@ def test_an_mtime_only_watermark_of_an_older_version_keeps_its_files_as_ingested
     _csv(flow.data / "late.csv", range(6, 7), age=86_400)
     assert _out(flow.run()) == 1  # the set has taken over: a late file is read
     assert flow.ids() == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_run_recovered_after_its_commit_records_its_files(tmp_path: Path, db_url: str) -> None:
+    """A worker dies between the lake commit and its bookkeeping: recovery records the file set
+    from the run's intent, so the file is not read again (no duplicates after a crash)."""
+    settings = make_settings(tmp_path / "home", db_url)
+    with TestClient(build_app(settings, role="api")) as client:  # no loops: the test is the worker
+        api = Api(client)
+        ctx = api.ctx
+        flow = FileFlow(api, tmp_path)
+        _csv(flow.data / "a.csv", range(1, 4))
+        flow.body["scheduleParams"] = {"startTime": str(int(time.time()) + 86_400), "frequency": "once"}
+        flow.id = ok(api.post(f"{FS}/flows", json=flow.body))["id"]
+        run_id = ok(api.post(f"{FS}/runs", json={"flowId": flow.id}))["id"]
+        claim = claim_next(ctx.db, "worker-that-dies")
+        assert claim is not None and claim.run_id == run_id
+        run = run_execute._mark_started(ctx, run_id)
+        assert run is not None
+        with ctx.db.session() as s:
+            spec, _facts = run_execute.build_spec(s, ctx, run)
+        execute(
+            spec,
+            get_connector(spec.connector_spec_id),
+            ctx.lake,
+            before_commit=lambda r: run_execute._save_intent(ctx, claim, spec, r),
+        )
+        with ctx.db.session() as s:
+            assert s.query(Watermark).filter(Watermark.flow_id == flow.id).first() is None  # not yet
+            s.execute(update(RunQueue).where(RunQueue.run_id == run_id).values(heartbeat_at=0))
+        (recovery,) = stale_runs(ctx.db, 1000, "recoverer")
+        run_execute.recover_run(ctx, recovery)
+        assert ok(api.get(f"{FS}/runs/{run_id}"))["items"][0]["state"] == "success"
+        with ctx.db.session() as s:
+            [mark] = s.query(Watermark).filter(Watermark.flow_id == flow.id).all()
+            assert set(mark.value["files"]) == {"/data/a.csv"}
+        assert flow.ids() == [1, 2, 3]
