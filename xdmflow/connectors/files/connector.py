@@ -223,7 +223,8 @@ class FilesConnector(Connector):
     def read(
         self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
-        """Stream every selected file newer than the watermark, file after file, in path order."""
+        """Stream every selected file (not ingested yet, or changed and re-read), file after file, in
+        path order; ``result.files`` gets the signature of each file read or skipped."""
         from xdmflow.connectors.files.formats import FormatOptions, iter_delimited_range, iter_file
 
         store = self.store(auth)
