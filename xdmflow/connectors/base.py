@@ -142,7 +142,12 @@ class ReadRequest:
       ``delta > watermark`` (or ``>=`` plus de-duplication where the source needs it, see
       ``watermark_inclusive``) are read;
     * ``window_end`` - optional upper bound (epoch seconds, exclusive) for windowed sources;
-    * ``batch_size`` - target rows per record batch (memory bound).
+    * ``batch_size`` - target rows per record batch (memory bound);
+    * ``ingested_files`` - file sources: ``{path: signature}`` of every file already ingested
+      by the flow (kept by the runs package beside the watermark), ``None`` = not tracked yet
+      (files are then selected by ``mtime > watermark``);
+    * ``changed_files`` - file sources: what to do with an ingested file whose signature
+      changed (the flow's ``options.changedFiles``: ``reread`` or ``skip``).
     """
 
     object: str
@@ -155,6 +160,8 @@ class ReadRequest:
     #: Read ``delta >= watermark`` instead of ``>``: set by the pipeline when it holds the
     #: de-duplication state of the rows at the watermark (sources that honour it re-read them).
     watermark_inclusive: bool = False
+    ingested_files: Mapping[str, str] | None = None
+    changed_files: str = "reread"
 
 
 @dataclass
@@ -169,6 +176,9 @@ class ReadResult:
     input_bytes: int = 0
     input_files: int = 0
     extensions: dict[str, Any] = field(default_factory=dict)
+    #: File sources: ``{path: signature}`` of the files this read ingested (or skipped as
+    #: changed); the runs package adds them to the flow's file set after the commit.
+    files: dict[str, str] | None = None
     #: Records that could not be parsed, appended while reading (the pipeline drains the list).
     rejects: list[ParseReject] = field(default_factory=list)
 

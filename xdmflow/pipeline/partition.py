@@ -131,6 +131,7 @@ class PartitionResult:
     input_bytes: int = 0
     input_files: int = 0
     new_watermark: Any = None
+    source_files: dict[str, str] | None = None
     error_counts: dict[str, int] = field(default_factory=dict)
     sample_errors: list[dict[str, Any]] = field(default_factory=list)
     extensions: dict[str, Any] = field(default_factory=dict)
@@ -336,6 +337,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
     out.input_files = read.input_files
     out.extensions = dict(read.extensions)
     out.new_watermark = read.new_watermark
+    out.source_files = read.files
     if spec.dedupe is not None:
         out.dedupe_hashes, out.dedupe_deltas = spec.dedupe.observed()
     return out

@@ -115,6 +115,8 @@ class RunResult:
     snapshot_id: int | None = None
     data_files: list[str] = field(default_factory=list)
     new_watermark: Any = None
+    #: File sources: ``{path: signature}`` of the files this run ingested or skipped.
+    source_files: dict[str, str] | None = None
     dedupe: DedupeState | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     sample_errors: list[dict[str, Any]] = field(default_factory=list)
@@ -198,13 +200,15 @@ def later_watermark(a: Any, b: Any) -> Any:
 
 
 def _merge_extensions(into: dict[str, Any], other: Mapping[str, Any]) -> None:
-    """Source statistics of partitions: counts add up, a range's start is the earliest, other
-    values the latest."""
+    """Source statistics of partitions: counts add up, lists concatenate, a range's start is the
+    earliest, other values the latest."""
     for key, value in other.items():
         old = into.get(key)
         if old is None:
             into[key] = value
         elif isinstance(value, int | float) and isinstance(old, int | float) and not isinstance(value, bool):
+            into[key] = old + value
+        elif isinstance(value, list) and isinstance(old, list):
             into[key] = old + value
         elif isinstance(value, str) and isinstance(old, str):
             into[key] = min(old, value) if key.lower().endswith("start") else max(old, value)
@@ -228,6 +232,8 @@ def _merge(spec: RunSpec, result: RunResult, parts: list[PartitionResult]) -> No
             result.sample_errors.extend(p.sample_errors[:room])
         _merge_extensions(result.extensions, p.extensions)
         watermark = later_watermark(watermark, p.new_watermark)
+        if p.source_files is not None:
+            result.source_files = {**(result.source_files or {}), **p.source_files}
         if spec.dedupe is not None:
             spec.dedupe.absorb(p.dedupe_hashes, p.dedupe_deltas)
     result.new_watermark = watermark if parts else spec.read.watermark

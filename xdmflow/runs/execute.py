@@ -18,6 +18,7 @@ finishes step 4 from the intent. Killed before 3, nothing was committed: the run
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -88,22 +89,25 @@ def build_spec(s: Session, ctx: AppContext, run: Document) -> tuple[RunSpec, dic
     }
     obj = str(params.get("tableName") or params.get("path") or "")
     connector = get_connector(source.body["connectionSpec"]["id"])
-    read = ReadRequest(object=obj, source_params=params, delta_column=delta.get("name"), watermark=watermark)
+    options = flow.body.get("options") or {}
+    files = (mark.value or {}).get("files") if mark is not None else None
+    read = ReadRequest(
+        object=obj,
+        source_params=params,
+        delta_column=delta.get("name"),
+        watermark=watermark,
+        # file sources: the files ingested so far (kept beside the watermark, see _advance_watermark)
+        ingested_files=dict(files) if isinstance(files, dict) else None,
+        changed_files=str(options.get("changedFiles") or "reread"),
+    )
     run_params = run.body.get("params", {})
     if run_params.get("windowEndTime"):
-        read = ReadRequest(
-            object=obj,
-            source_params=params,
-            delta_column=delta.get("name"),
-            watermark=watermark,
-            window_end=float(run_params["windowEndTime"]),
-        )
+        read = dataclasses.replace(read, window_end=float(run_params["windowEndTime"]))
     dedupe = None
     policy = connector.dedupe_policy(read)
     if policy is not None and delta.get("name"):
         state = (mark.value or {}).get("dedupe") if mark is not None else None
         dedupe = DedupeState.from_state(state, policy[0], str(delta["name"]), policy[1])
-    options = flow.body.get("options") or {}
     partial = options.get("partialIngestionPercent")
     plan = plan_for_flow(s, scope, flow.body, schema)
     write_mode, key_columns = write_options(options, connector, read, plan, schema)
@@ -287,7 +291,7 @@ def _finalize_once(
             client_id=str(run.body.get("createdClient", "xdmflow")),
         )
         if result.status == RunState.SUCCESS:
-            _advance_watermark(s, facts, watermark, dedupe, batch_id)
+            _advance_watermark(s, facts, watermark, dedupe, batch_id, result.source_files)
         body = run_report.finished_body(run.body, result, batch_id, facts)
         body.pop("pending", None)
         RUNS.save(s, run, body, state=body["state"])
@@ -295,12 +299,22 @@ def _finalize_once(
 
 
 def _advance_watermark(
-    s: Session, facts: dict[str, Any], value: Any, dedupe: dict[str, Any] | None, batch_id: str
+    s: Session,
+    facts: dict[str, Any],
+    value: Any,
+    dedupe: dict[str, Any] | None,
+    batch_id: str,
+    files: dict[str, str] | None,
 ) -> None:
     mark = s.get(Watermark, (facts["flow_id"], facts["source_id"]))
     if value is None and mark is not None:
         value = (mark.value or {}).get("value")
-    payload = {"value": value, "dedupe": dedupe}
+    payload: dict[str, Any] = {"value": value, "dedupe": dedupe}
+    # file sources: the set of files ingested grows by this committed run's files (never before
+    # the commit: a failed run's files are read again)
+    known = (mark.value or {}).get("files") if mark is not None else None
+    if files is not None or known is not None:
+        payload["files"] = {**(known or {}), **(files or {})}
     if mark is None:
         s.add(
             Watermark(

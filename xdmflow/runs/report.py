@@ -87,7 +87,7 @@ def finished_body(
         "failedRecordCount": r.failed_records,
         "skippedRecordCount": r.skipped_records,
     }
-    copy_activity = {
+    copy_activity: dict[str, Any] = {
         "id": "copyActivity",
         "name": "Copy Activity",
         "updatedAtUTC": r.read_completed,
@@ -111,6 +111,9 @@ def finished_body(
             }
         ],
     }
+    warnings = _changed_file_warnings(r.extensions)
+    if warnings:  # files changed in place since ingested: re-read whole or skipped, never silent
+        copy_activity["statusSummary"]["warnings"] = warnings
     promotion = {
         "id": "promotionActivity",
         "name": "Promotion Activity",
@@ -163,6 +166,32 @@ def finished_body(
     if r.extensions:
         body["metrics"]["customSummary"] = {"source": _jsonable(r.extensions)}
     return body
+
+
+def _changed_file_warnings(extensions: dict[str, Any]) -> list[dict[str, Any]]:
+    """Warnings of the copy activity for the files a file source found changed in place."""
+    out = []
+    reread = extensions.get("changedFilesReread") or []
+    if reread:
+        out.append(
+            {
+                "code": "CONNECTOR-FILES-REREAD",
+                "message": f"{len(reread)} file(s) changed since they were ingested and were read again "
+                "whole (options.changedFiles: reread); their earlier rows stay in the dataset.",
+                "files": list(reread),
+            }
+        )
+    skipped = extensions.get("changedFilesSkipped") or []
+    if skipped:
+        out.append(
+            {
+                "code": "CONNECTOR-FILES-SKIPPED",
+                "message": f"{len(skipped)} file(s) changed since they were ingested and were not read "
+                "(options.changedFiles: skip).",
+                "files": list(skipped),
+            }
+        )
+    return out
 
 
 def failed_body(run_body: dict[str, Any], code: str, message: str, *, retriable: bool) -> dict[str, Any]:

@@ -113,6 +113,13 @@ _OPTION_SPEC = {
                 "items": {"type": "string", "minLength": 1},
                 "minItems": 1,
             },
+            "changedFiles": {
+                "title": "File sources: an ingested file changed in place is read again whole "
+                "(reread) or skipped and reported in the run (skip).",
+                "type": "string",
+                "enum": ["reread", "skip"],
+                "default": "reread",
+            },
         },
     },
 }

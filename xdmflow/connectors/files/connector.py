@@ -4,11 +4,18 @@ A read names a file, a folder or a wildcard pattern (``source_params.path``, els
 ``ReadRequest.object``) with ``recursive``; every matched file is parsed with the source
 connection's format options (``xdmflow.connectors.files.formats``).
 
-Incremental reads go by file **modification time**: ``ReadRequest.watermark`` is the last
-committed mtime (ISO-8601 UTC); only files whose mtime is strictly later are read, and
-``ReadResult.new_watermark`` becomes the latest mtime read (unchanged when nothing is new).
-A file rewritten in place with a later mtime is read again in full. S3 and SFTP report mtimes to
-the second: a file written in the same second as the last read one, after that read, is missed.
+Incremental reads go by the **set of ingested files**: ``ReadRequest.ingested_files`` maps
+each file the flow already ingested to its signature (size and modification time); the runs
+package keeps it beside the watermark and adds ``ReadResult.files`` to it after the commit. A
+file not in the set is read whatever its mtime (a file moved in late with an old mtime is not
+lost); unchanged files are not read again; a file whose signature changed is read again whole
+(``ReadRequest.changed_files == "reread"``, the default; listed in the extension
+``changedFilesReread``) or skipped (``"skip"``; listed in ``changedFilesSkipped`` and logged) —
+either way it takes its new signature in the set, so it is reported once per change. Without a
+set (``None``: a flow's first run, or a watermark of an older version) files whose mtime is
+strictly later than ``ReadRequest.watermark`` are read and those not later join the set as
+already ingested. ``ReadResult.new_watermark`` stays the latest mtime read (compared with ``>``).
+S3 and SFTP report mtimes to the second; deleted files stay in the set.
 
 A record that cannot be parsed (wrong column count, undecodable bytes, an invalid JSON line) is
 not an error of the read: it lands in ``ReadResult.rejects`` with its file and 1-based record
@@ -20,6 +27,7 @@ per call, closed even when a reader stops early).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -41,7 +49,12 @@ from xdmflow.connectors.files.specs import LOCALFILES_SPEC, S3_SPEC, SFTP_SPEC
 from xdmflow.connectors.policy import Reach
 from xdmflow.errors import SourceError, SourceFatalError
 
-__all__ = ["FilesConnector", "LocalFilesConnector", "S3Connector", "SftpConnector"]
+__all__ = ["FilesConnector", "LocalFilesConnector", "S3Connector", "SftpConnector", "CHANGED_FILES"]
+
+log = logging.getLogger(__name__)
+
+#: The values of a flow's ``options.changedFiles``.
+CHANGED_FILES = ("reread", "skip")
 
 #: Smallest partition worth its overhead when a read is split for parallel execution.
 _MIN_PARTITION_BYTES = 4 << 20
@@ -49,6 +62,11 @@ _MIN_PARTITION_BYTES = 4 << 20
 
 def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def signature(entry: Any) -> str:
+    """What identifies the content of a file as ingested: its size and modification time."""
+    return f"{entry.size}:{_iso(entry.mtime)}"
 
 
 def parse_watermark(value: Any) -> datetime | None:
@@ -169,6 +187,10 @@ class FilesConnector(Connector):
         return path, params
 
     def _selected(self, store: Any, request: ReadRequest) -> list[Any]:
+        return self._select(store, request)[0]
+
+    def _select(self, store: Any, request: ReadRequest) -> tuple[list[Any], list[Any], list[Any]]:
+        """``(files to read, changed files skipped, files already ingested by an mtime watermark)``."""
         path, params = self._params(request)
         part = params.get("partition") or {}
         recursive = bool(params.get("recursive", False))
@@ -179,15 +201,30 @@ class FilesConnector(Connector):
             if part.get("files") is not None:
                 wanted = set(part["files"])
                 files = [f for f in files if f.path in wanted]
-        since = parse_watermark(request.watermark)
-        if since is not None:
-            files = [f for f in files if f.mtime > since]
-        return files
+        tracked = request.ingested_files
+        if tracked is None:
+            since = parse_watermark(request.watermark)
+            if since is None:
+                return files, [], []
+            return [f for f in files if f.mtime > since], [], [f for f in files if f.mtime <= since]
+        if part:  # a partition of a planned read: the plan chose its files
+            return files, [], []
+        policy = str(request.changed_files or "reread")
+        if policy not in CHANGED_FILES:
+            raise SourceFatalError(
+                f"options.changedFiles must be one of {', '.join(CHANGED_FILES)}, not {policy!r}."
+            )
+        new = [f for f in files if f.path not in tracked]
+        changed = [f for f in files if f.path in tracked and tracked[f.path] != signature(f)]
+        if policy == "reread":
+            return sorted(new + changed, key=lambda f: f.path), [], []
+        return new, changed, []
 
     def read(
         self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
-        """Stream every selected file newer than the watermark, file after file, in path order."""
+        """Stream every selected file (not ingested yet, or changed and re-read), file after file, in
+        path order; ``result.files`` gets the signature of each file read or skipped."""
         from xdmflow.connectors.files.formats import FormatOptions, iter_delimited_range, iter_file
 
         store = self.store(auth)
@@ -197,7 +234,22 @@ class FilesConnector(Connector):
         byte_range = part.get("byteRange")
         newest = parse_watermark(request.watermark)
         result.new_watermark = request.watermark
-        for entry in self._selected(store, request):
+        result.files = dict(part.get("known") or {})  # already ingested (an mtime watermark's files)
+        skipped = dict(part.get("skipped") or {})
+        tracked = request.ingested_files or {}
+        if not part:  # an unplanned read decides here what it skips
+            to_read, changed, known = self._select(store, request)
+            skipped.update({f.path: signature(f) for f in changed})
+            result.files.update({f.path: signature(f) for f in known})
+        else:
+            to_read = self._selected(store, request)
+        if skipped:  # changed in place, not read again (changedFiles: skip): reported, never silent
+            result.files.update(skipped)
+            result.extensions["changedFilesSkipped"] = sorted(skipped)
+            log.warning(
+                "changed since ingested, skipped (changedFiles: skip): %s", ", ".join(sorted(skipped))
+            )
+        for entry in to_read:
             opts = FormatOptions.from_params(params, entry.path)
             opener = self._opener(store, entry, opts)
             try:
@@ -227,6 +279,13 @@ class FilesConnector(Connector):
             if part.get("counts", True):  # a file split in pieces is counted by its first piece
                 result.input_files += 1
                 result.input_bytes += entry.size
+                if entry.path in tracked:  # changed in place (changedFiles: reread): read again whole
+                    reread = result.extensions.setdefault("changedFilesReread", [])
+                    reread.append(entry.path)
+                    log.warning(
+                        "changed since ingested, read again whole (changedFiles: reread): %s", entry.path
+                    )
+            result.files[entry.path] = signature(entry)
             if newest is None or entry.mtime > newest:
                 newest = entry.mtime
                 result.new_watermark = _iso(newest)
@@ -241,12 +300,32 @@ class FilesConnector(Connector):
         big uncompressed delimited file on a local folder by byte ranges on line boundaries —
         unless a quote or escape character occurs in it (a quoted field may hold a newline).
         """
-        from xdmflow.connectors.files.formats import FormatOptions, row_group_count
-
         store = self.store(auth)
         _, params = self._params(request)
         params.pop("partition", None)
-        entries = self._selected(store, request)
+        entries, changed, known = self._select(store, replace(request, source_params=params))
+        # the bookkeeping of the run (changed files skipped, files an mtime watermark covered)
+        # rides on its first partition, or on one that reads no file when nothing is to be read
+        extra: dict[str, Any] = {}
+        if changed:
+            extra["skipped"] = {f.path: signature(f) for f in changed}
+        if known:
+            extra["known"] = {f.path: signature(f) for f in known}
+        parts = self._plan(store, params, entries, request)
+        if extra:
+            if parts:
+                first = parts[0]
+                part0 = {**first.source_params["partition"], **extra}
+                parts[0] = replace(first, source_params={**first.source_params, "partition": part0})
+            else:
+                parts.append(replace(request, source_params={**params, "partition": {"files": [], **extra}}))
+        return parts
+
+    def _plan(
+        self, store: Any, params: dict[str, Any], entries: list[Any], request: ReadRequest
+    ) -> list[ReadRequest]:
+        from xdmflow.connectors.files.formats import FormatOptions, row_group_count
+
         target = int(params.get("targetPartitions") or 0)
         split_groups = bool(params.get("splitRowGroups"))
 
