@@ -119,6 +119,8 @@ class RunResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     sample_errors: list[dict[str, Any]] = field(default_factory=list)
     error_counts: dict[str, int] = field(default_factory=dict)
+    #: record numbers of the rejected rows per error code (Batch Ingestion lists them in the batch)
+    error_rows: dict[str, list[int]] = field(default_factory=dict)
     read_started: int = 0
     read_completed: int = 0
     started: int = 0

@@ -1,7 +1,7 @@
 """The one bad-row policy of file reading: records that cannot be parsed become row errors.
 
 Used by the flows' file reader (:mod:`xdmflow.connectors.files.formats`) and by Batch Ingestion
-(``services/ingest/readers.py``), so a malformed record gets the same row error — file, 1-based
+(``connectors/files/uploaded.py``), so a malformed record gets the same row error — file, 1-based
 record number, reason — through either path:
 
 * delimited text: a row with the wrong number of columns (pyarrow's ``invalid_row_handler``);

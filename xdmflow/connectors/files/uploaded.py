@@ -1,4 +1,10 @@
-"""Read uploaded batch files as raw Arrow chunks, streaming, with row-level parse rejects.
+"""Batch Ingestion's uploaded files read as raw Arrow chunks, streaming, with row-level parse rejects.
+
+The files of a batch (the upload area, ``services/ingest/uploads.py``) are read against the
+dataset's shape; bad records follow the files connector's one bad-row policy
+(:mod:`xdmflow.connectors.files.rows`), so a malformed record gets the same row error here and
+in a flow.
+
 
 * JSON Lines: blocks of lines parsed by ``pyarrow.json`` against the dataset's shape; a block
   that fails is split in halves until the failing lines are isolated (each rejected with the
@@ -33,9 +39,8 @@ from xdmflow.connectors.base import ParseReject
 from xdmflow.connectors.files.rows import CsvRows, parse_json_lines
 from xdmflow.errors import BadRequestError
 from xdmflow.schema.compiled import CompiledSchema
-from xdmflow.services.ingest.convert import relaxed_schema
 
-__all__ = ["Chunk", "ParseReject", "FileFormatError", "InputFormat", "read_file"]
+__all__ = ["Chunk", "ParseReject", "FileFormatError", "InputFormat", "read_file", "relaxed_schema"]
 
 BLOCK_BYTES = 8 * 1024 * 1024
 BATCH_ROWS = 64 * 1024
@@ -85,6 +90,21 @@ class InputFormat:
             header=bool(header),
             charset=charset,
         )
+
+
+def relaxed_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` for the JSON reader: dates as text, maps left out (it infers them as structs)."""
+    return pa.schema([pa.field(f.name, _relax(f.type)) for f in schema if not pa.types.is_map(f.type)])
+
+
+def _relax(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_date32(t):
+        return pa.string()
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _relax(f.type)) for f in t if not pa.types.is_map(f.type)])
+    if pa.types.is_list(t):
+        return pa.list_(pa.field(t.value_field.name, _relax(t.value_type)))
+    return t
 
 
 @dataclass
