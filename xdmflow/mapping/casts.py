@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -319,23 +318,27 @@ def cast_to(arr: pa.Array, target: pa.DataType) -> CastResult:
 # -- whole tables onto a dataset's shape (Batch Ingestion of XDM JSON, Parquet and CSV) ---------
 #
 # Raw Arrow data reshaped to a dataset's Arrow schema, failing only the rows whose values cannot
-# convert. A column that casts in one go costs one ``cast``; when a cast fails, DuckDB's
-# ``TRY_CAST`` converts the column and the positions that became null are the bad values (strings
-# meant as integers must also look like integers, so ``"1.5"`` is not rounded). Structs match
-# children by name, lists recurse into their elements; a bad element marks its row. Python only
-# runs per failing position, to describe it.
+# convert. A column that casts in one go costs one ``cast``; when a cast fails, :func:`cast_to`
+# (Data Prep's implicit conversions) converts the column and the positions that became null are
+# the bad values. Two rules are stricter than Data Prep's: strings meant as integers must look like
+# integers (``"1.5"``, ``"12.0"`` are not rounded) and date/date-time text must not be bare digits
+# (not read as epoch ms). Structs match children by name, lists recurse into their elements; a bad
+# element marks its row. Python only runs per failing position, to describe it.
 
-_DUCK_TYPES = {
-    pa.string(): "VARCHAR",
-    pa.float64(): "DOUBLE",
-    pa.int64(): "BIGINT",
-    pa.int32(): "INTEGER",
-    pa.int16(): "SMALLINT",
-    pa.int8(): "TINYINT",
-    pa.bool_(): "BOOLEAN",
-    pa.date32(): "DATE",
-    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
-}
+#: The primitive Arrow types of XDM fields a column is cast to (anything else cannot convert).
+_TABLE_TARGETS = frozenset(
+    {
+        pa.string(),
+        pa.float64(),
+        pa.int64(),
+        pa.int32(),
+        pa.int16(),
+        pa.int8(),
+        pa.bool_(),
+        pa.date32(),
+        pa.timestamp("us", tz="UTC"),
+    }
+)
 _INTEGER_TEXT = r"^\s*[-+]?\d+\s*$"
 _MAX_VALUE = 200
 
@@ -388,25 +391,16 @@ def _try_cast(arr: pa.Array, target: pa.DataType) -> tuple[pa.Array, np.ndarray]
         return arr.cast(target), np.zeros(len(arr), dtype=bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         pass
-    duck = _DUCK_TYPES.get(target)
-    if duck is None:
-        return pa.nulls(len(arr), target), _valid(arr)
-    source = arr
-    if not (
+    if target not in _TABLE_TARGETS or not (
         pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_primitive(arr.type)
     ):
         return pa.nulls(len(arr), target), _valid(arr)
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone='UTC'")
-        con.register("src", pa.table({"v": source}))
-        out = (
-            con.sql(f"SELECT TRY_CAST(v AS {duck}) AS v FROM src").to_arrow_table().column(0).combine_chunks()
-        )
-    finally:
-        con.close()
-    out = out.cast(target)
+    out, _ = cast_to(arr, target)  # the implicit conversions of Data Prep, the one cast layer
     bad = _valid(arr) & ~_valid(out)
+    if (pa.types.is_timestamp(target) or pa.types.is_date32(target)) and pa.types.is_string(arr.type):
+        # a dataset's date and date-time fields take ISO-8601 text; digits are not read as epoch ms
+        epoch = pc.fill_null(pc.match_substring_regex(arr, _EPOCH_RE), False)
+        bad |= np.asarray(epoch.to_numpy(zero_copy_only=False), dtype=bool)
     if pa.types.is_integer(target) and (pa.types.is_string(arr.type) or pa.types.is_floating(arr.type)):
         if pa.types.is_string(arr.type):
             looks = pc.match_substring_regex(arr, _INTEGER_TEXT)
