@@ -141,6 +141,7 @@ def ingest_uploaded(
             out.snapshot_id = result.snapshot_id
             out.data_files = list(result.data_files)
             out.output_files = len(result.data_files)
+            out.partitions = 1 if result.data_files else 0
             out.output_bytes = result.byte_size
     if out.status != "success":
         out.output_records = 0

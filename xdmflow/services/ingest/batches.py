@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from xdmflow.connectors.files.uploaded import FileFormatError, InputFormat
 from xdmflow.errors import BadRequestError, NotFoundError, PreconditionFailedError
 from xdmflow.ids import new_batch_id, now_ms
-from xdmflow.pipeline.run import RunResult
+from xdmflow.pipeline.run import RunResult, batch_metrics
 from xdmflow.pipeline.uploads import CORRUPT_CODE, REQUIRED_CODE, ingest_uploaded
 from xdmflow.services.catalog.batches import new_batch_body, record_batch, save_batch
 from xdmflow.services.catalog.common import PRIVATE, public, require_object
@@ -130,20 +130,6 @@ def _outcome_failed(
         status="failed", input_files=len(files), input_bytes=sum(p.stat().st_size for _, p in files)
     )
     return out, [{"code": code, "description": message}]
-
-
-def batch_metrics(out: RunResult) -> dict[str, int]:
-    """The Catalog batch ``metrics`` of a Batch Ingestion run."""
-    return {
-        "inputByteSize": out.input_bytes,
-        "inputFileCount": out.input_files,
-        "inputRecordCount": out.input_records,
-        "outputRecordCount": out.output_records,
-        "failedRecordCount": out.failed_records,
-        "outputByteSize": out.output_bytes,
-        "outputFileCount": len(out.data_files),
-        "partitionCount": 1 if out.data_files else 0,
-    }
 
 
 def _rows(numbers: list[int]) -> list[str]:
