@@ -13,7 +13,7 @@ in a flow.
 * CSV: ``pyarrow.csv`` streaming reader, every value read as text; header names map to leaf
   fields (``name``, ``a.b``, or a field of the ad-hoc/tenant namespace object), so CSV needs a
   flat schema. Rows with the wrong number of columns are rejected.
-* Parquet: record batches of the file.
+* Parquet: the files connector's Parquet reader (:func:`~xdmflow.connectors.files.formats.iter_file`).
 
 Unreadable files and bad headers raise :class:`FileFormatError` (the batch fails as a whole).
 Row numbers are 1-based record numbers within the file (CSV: data rows, header excluded; a
@@ -36,8 +36,9 @@ import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
 from xdmflow.connectors.base import ParseReject
+from xdmflow.connectors.files.formats import FormatOptions, Opener, iter_file
 from xdmflow.connectors.files.rows import CsvRows, parse_json_lines
-from xdmflow.errors import BadRequestError
+from xdmflow.errors import BadRequestError, SourceFatalError
 from xdmflow.schema.compiled import CompiledSchema
 
 __all__ = ["Chunk", "ParseReject", "FileFormatError", "InputFormat", "read_file", "relaxed_schema"]
@@ -140,18 +141,30 @@ def _check_columns(names: list[str], target: pa.Schema, name: str) -> None:
         )
 
 
+def _local(path: Path) -> Opener:
+    """An opener of the files connector's readers over a local file."""
+
+    def opener(random_access: bool) -> Any:
+        return pa.memory_map(str(path)) if random_access else pa.OSFile(str(path), "rb")
+
+    return opener
+
+
 def _parquet(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk]:
+    """The files connector's Parquet reader (read one batch ahead) over the uploaded file."""
+    opener = _local(path)
     try:
-        pf = pq.ParquetFile(path)
+        with opener(True) as f:
+            names = pq.ParquetFile(f).schema_arrow.names
     except (pa.ArrowInvalid, OSError) as exc:
         raise FileFormatError(f"File {name} is not a readable Parquet file: {exc}") from None
-    _check_columns(pf.schema_arrow.names, target, name)
+    _check_columns(names, target, name)
     row = 1
     try:
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+        for batch in iter_file(opener, FormatOptions(file_type="parquet"), BATCH_ROWS, name=name):
             yield Chunk(pa.Table.from_batches([batch]), row, name)
             row += batch.num_rows
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (SourceFatalError, pa.ArrowInvalid, OSError) as exc:
         raise FileFormatError(f"File {name} could not be read past record {row}: {exc}") from None
 
 
