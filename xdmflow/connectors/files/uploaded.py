@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from xdmflow.connectors.base import ParseReject
 from xdmflow.connectors.files.formats import FormatOptions, Opener, iter_file
-from xdmflow.connectors.files.rows import CsvRows, parse_json_lines
+from xdmflow.connectors.files.rows import CsvRows, json_line_blocks, parse_json_lines
 from xdmflow.errors import BadRequestError, SourceFatalError
 from xdmflow.schema.compiled import CompiledSchema
 
@@ -173,25 +173,9 @@ def _parquet(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk]:
 
 def _json_lines(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk | ParseReject]:
     opts = pjson.ParseOptions(explicit_schema=relaxed_schema(target), unexpected_field_behavior="infer")
-    line = 1
-    carry = b""
     with path.open("rb") as fh:
-        while True:
-            data = fh.read(BLOCK_BYTES)
-            block = carry + data
-            if not data:
-                if block.strip():
-                    yield from _parse_block(
-                        block if block.endswith(b"\n") else block + b"\n", line, name, opts, target
-                    )
-                return
-            cut = block.rfind(b"\n")
-            if cut < 0:
-                carry = block
-                continue
-            head, carry = block[: cut + 1], block[cut + 1 :]
-            yield from _parse_block(head, line, name, opts, target)
-            line += head.count(b"\n")
+        for line, block in json_line_blocks(fh.read, BLOCK_BYTES):
+            yield from _parse_block(block, line, name, opts, target)
 
 
 def _parse_block(
