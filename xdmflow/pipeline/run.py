@@ -50,6 +50,7 @@ __all__ = [
     "RunResult",
     "SAMPLE_ERRORS",
     "auto_plan",
+    "batch_metrics",
     "execute",
     "threshold_status",
 ]
@@ -121,6 +122,8 @@ class RunResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     sample_errors: list[dict[str, Any]] = field(default_factory=list)
     error_counts: dict[str, int] = field(default_factory=dict)
+    #: record numbers of the rejected rows per error code (Batch Ingestion lists them in the batch)
+    error_rows: dict[str, list[int]] = field(default_factory=dict)
     read_started: int = 0
     read_completed: int = 0
     started: int = 0
@@ -128,6 +131,20 @@ class RunResult:
     extensions: dict[str, Any] = field(default_factory=dict)
     already_committed: bool = False
     partitions: int = 0
+
+
+def batch_metrics(r: RunResult) -> dict[str, Any]:
+    """The Catalog batch ``metrics`` of a run's result (flow runs and Batch Ingestion alike)."""
+    return {
+        "inputByteSize": r.input_bytes,
+        "inputFileCount": r.input_files,
+        "inputRecordCount": r.input_records,
+        "outputRecordCount": r.output_records,
+        "failedRecordCount": r.failed_records,
+        "outputByteSize": r.output_bytes,
+        "outputFileCount": r.output_files,
+        "partitionCount": r.partitions,
+    }
 
 
 def _summary_errors(result: RunResult, partial: float | None, diagnostics: bool) -> list[dict[str, Any]]:

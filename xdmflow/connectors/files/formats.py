@@ -27,7 +27,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from xdmflow.connectors.base import ParseReject
-from xdmflow.connectors.files.rows import CsvRows, parse_json_lines, read_json_block
+from xdmflow.connectors.files.rows import CsvRows, json_line_blocks, parse_json_lines, read_json_block
 from xdmflow.errors import SourceFatalError
 
 __all__ = [
@@ -277,23 +277,12 @@ def _iter_json_lines(
     """JSON lines in blocks; the first block that parses fixes the types, a line that does not
     parse (or does not fit them) goes to ``sink`` (see ``rows.parse_json_lines``)."""
     schema: pa.Schema | None = None
-    line, carry = 1, b""
 
     def parse(block: bytes) -> pa.Table:
         return read_json_block(block, schema)
 
     with opener(False) as stream:
-        while True:
-            data = stream.read(_BLOCK)
-            block = carry + data
-            if data:
-                cut = block.rfind(b"\n")
-                if cut < 0:
-                    carry = block
-                    continue
-                head, carry = block[: cut + 1], block[cut + 1 :]
-            else:
-                head, carry = (block if block.endswith(b"\n") or not block.strip() else block + b"\n"), b""
+        for line, head in json_line_blocks(stream.read, _BLOCK):
             for item in parse_json_lines(head, line, name, parse):
                 if isinstance(item, ParseReject):
                     sink(item)
@@ -302,9 +291,6 @@ def _iter_json_lines(
                 if schema is None:
                     schema = table.schema
                 yield from _rebatch(iter(table.to_batches()), batch_size)
-            line += head.count(b"\n")
-            if not data:
-                return
 
 
 def _iter_json(

@@ -1,7 +1,7 @@
 """The one bad-row policy of file reading: records that cannot be parsed become row errors.
 
 Used by the flows' file reader (:mod:`xdmflow.connectors.files.formats`) and by Batch Ingestion
-(``services/ingest/readers.py``), so a malformed record gets the same row error — file, 1-based
+(``connectors/files/uploaded.py``), so a malformed record gets the same row error — file, 1-based
 record number, reason — through either path:
 
 * delimited text: a row with the wrong number of columns (pyarrow's ``invalid_row_handler``);
@@ -25,7 +25,7 @@ import pyarrow.json as pjson
 
 from xdmflow.connectors.base import ParseReject
 
-__all__ = ["CsvRows", "json_reason", "parse_json_lines", "read_json_block"]
+__all__ = ["CsvRows", "json_line_blocks", "json_reason", "parse_json_lines", "read_json_block"]
 
 UTF8_REASON = "a value is not valid UTF-8"
 
@@ -123,6 +123,26 @@ def json_reason(message: str) -> str:
     if "unexpected field" in msg:
         return "the record has a field the dataset's schema does not have"
     return f"the record cannot be read: {msg}"
+
+
+def json_line_blocks(read: Callable[[int], bytes], size: int) -> Iterator[tuple[int, bytes]]:
+    """A JSON-lines stream in blocks of whole lines: ``(1-based number of its first line, block)``,
+    every block ending in a newline; ``read(size)`` returns ``b""`` at the end."""
+    line, carry = 1, b""
+    while True:
+        data = read(size)
+        block = carry + data
+        if not data:
+            if block.strip():
+                yield line, block if block.endswith(b"\n") else block + b"\n"
+            return
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            carry = block
+            continue
+        head, carry = block[: cut + 1], block[cut + 1 :]
+        yield line, head
+        line += head.count(b"\n")
 
 
 def parse_json_lines(

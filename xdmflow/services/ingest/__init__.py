@@ -1,22 +1,21 @@
-"""Batch ingestion: uploads, reading and casting files, COMPLETE into the lake, previews."""
+"""Batch ingestion: uploads, COMPLETE (run by ``pipeline/uploads.py``) into the lake, previews."""
 
 from __future__ import annotations
 
+from xdmflow.connectors.files.uploaded import FileFormatError, InputFormat
 from xdmflow.services.ingest.batches import (
     abort_batch,
     batch_action,
+    batch_errors,
     batch_of_dataset,
     complete_batch,
     create_batch,
     upload_target,
 )
-from xdmflow.services.ingest.pipeline import IngestOutcome, batch_errors, ingest_files
-from xdmflow.services.ingest.readers import FileFormatError, InputFormat
 from xdmflow.services.ingest.uploads import Uploads, parse_content_range
 
 __all__ = [
     "FileFormatError",
-    "IngestOutcome",
     "InputFormat",
     "Uploads",
     "abort_batch",
@@ -25,7 +24,6 @@ __all__ = [
     "batch_of_dataset",
     "complete_batch",
     "create_batch",
-    "ingest_files",
     "parse_content_range",
     "upload_target",
 ]

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from xdmflow.connectors.files.uploaded import FileFormatError, InputFormat
 from xdmflow.errors import BadRequestError, NotFoundError, PreconditionFailedError
 from xdmflow.ids import new_batch_id, now_ms
+from xdmflow.pipeline.run import RunResult, batch_metrics
+from xdmflow.pipeline.uploads import CORRUPT_CODE, REQUIRED_CODE, ingest_uploaded
 from xdmflow.services.catalog.batches import new_batch_body, record_batch, save_batch
 from xdmflow.services.catalog.common import PRIVATE, public, require_object
 from xdmflow.services.catalog.datasets import dataset_target
 from xdmflow.services.identity import Principal
-from xdmflow.services.ingest.pipeline import IngestOutcome, batch_errors, ingest_files
-from xdmflow.services.ingest.readers import FileFormatError, InputFormat
 from xdmflow.services.ingest.uploads import Uploads
 from xdmflow.services.kinds import BATCHES, DATASETS
 from xdmflow.store.documents import Scope
@@ -124,11 +125,64 @@ def upload_target(s: Session, p: Principal, batch_id: str, dataset_id: str) -> D
 
 def _outcome_failed(
     files: list[tuple[str, Path]], message: str, code: str = "400"
-) -> tuple[IngestOutcome, list[dict[str, Any]]]:
-    out = IngestOutcome(
+) -> tuple[RunResult, list[dict[str, Any]]]:
+    out = RunResult(
         status="failed", input_files=len(files), input_bytes=sum(p.stat().st_size for _, p in files)
     )
     return out, [{"code": code, "description": message}]
+
+
+def _rows(numbers: list[int]) -> list[str]:
+    return [str(n) for n in sorted(numbers)[:_MAX_ROWS_LISTED]]
+
+
+def batch_errors(out: RunResult, *, diagnostics: bool, partial_percent: float | None) -> list[dict[str, Any]]:
+    """The batch's ``errors`` for its row failures (INGEST-1212/1401/1555/1211-400)."""
+    if not out.failed_records:
+        return []
+    if out.status == "success":
+        summary = (
+            f"Encountered {out.failed_records} errors in the data. Successfully ingested "
+            f"{out.output_records} rows. Review the associated diagnostics for more details."
+        )
+    else:
+        limit = "no partial ingestion" if partial_percent is None else f"the threshold of {partial_percent}%"
+        summary = (
+            f"Encountered {out.failed_records} errors in {out.input_records} rows, exceeding {limit}; "
+            "no rows were ingested."
+        )
+    if not diagnostics:
+        return [
+            {
+                "code": "INGEST-1211-400",
+                "description": f"{summary} To see which rows failed and why, resend the data with error "
+                "diagnostics enabled.",
+            }
+        ]
+    errors: list[dict[str, Any]] = [{"code": "INGEST-1212-400", "description": summary}]
+    corrupt = out.error_rows.get(CORRUPT_CODE, [])
+    if corrupt:
+        errors.append(
+            {
+                "code": CORRUPT_CODE,
+                "description": "The row has corrupted data and cannot be read or converted. Please correct "
+                "the data and try again.",
+                "recordCount": len(corrupt),
+                "rows": _rows(corrupt),
+            }
+        )
+    required = out.error_rows.get(REQUIRED_CODE, [])
+    if required:
+        errors.append(
+            {
+                "code": REQUIRED_CODE,
+                "description": "A required field is either missing or has a value of null. Please correct "
+                "the data and try again.",
+                "recordCount": len(required),
+                "rows": _rows(required),
+            }
+        )
+    return errors
 
 
 def complete_batch(
@@ -155,7 +209,17 @@ def complete_batch(
         started = now_ms()
         save_batch(s, doc, {**doc.body, "status": "processing", "started": started})
     try:
-        outcome = ingest_files(lake, namespace, dataset_id, batch_id, schema, files, fmt, percent)
+        outcome = ingest_uploaded(
+            lake,
+            namespace,
+            dataset_id,
+            batch_id,
+            schema,
+            files,
+            fmt,
+            percent,
+            errors if diagnostics else None,
+        )
         errs = batch_errors(outcome, diagnostics=diagnostics, partial_percent=percent)
     except FileFormatError as exc:
         outcome, errs = _outcome_failed(files, exc.message)
@@ -165,11 +229,6 @@ def complete_batch(
     finally:
         uploads.release(batch_id)  # staged copies of remote uploads (the uploads themselves stay)
     errors.write_input_files(batch_id, [name for name, _ in files])
-    if diagnostics:
-        if outcome.parsing:
-            errors.write_row_errors(batch_id, "parsing", outcome.parsing)
-        if outcome.conversion:
-            errors.write_row_errors(batch_id, "conversion", outcome.conversion)
     completed = now_ms()
     # Batches of the same dataset completing at the same moment (through any API process) update
     # its document with compare-and-swap: a lost race re-reads the documents and records again.
@@ -182,7 +241,7 @@ def complete_batch(
                     dataset_id=dataset_id,
                     batch_id=batch_id,
                     status=outcome.status,
-                    metrics=outcome.metrics(),
+                    metrics=batch_metrics(outcome),
                     errors=errs,
                     input_format=doc.body.get("inputFormat") or {},
                     tags={},
@@ -201,6 +260,7 @@ def complete_batch(
 
 
 _RECORD_ATTEMPTS = 10
+_MAX_ROWS_LISTED = 100
 
 
 def abort_batch(s: Session, p: Principal, batch_id: str, status: str = "aborted") -> dict[str, Any]:

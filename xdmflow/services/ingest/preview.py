@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from xdmflow.connectors.files.uploaded import Chunk, InputFormat, read_file
 from xdmflow.errors import BadRequestError
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.services.catalog.datasets import dataset_target
 from xdmflow.services.flowbase import rows_to_json
 from xdmflow.services.identity import Principal
-from xdmflow.services.ingest.readers import Chunk, InputFormat, read_file
 from xdmflow.services.ingest.uploads import Uploads
 from xdmflow.services.kinds import BATCHES
 from xdmflow.store.documents import Scope

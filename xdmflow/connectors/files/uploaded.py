@@ -1,4 +1,10 @@
-"""Read uploaded batch files as raw Arrow chunks, streaming, with row-level parse rejects.
+"""Batch Ingestion's uploaded files read as raw Arrow chunks, streaming, with row-level parse rejects.
+
+The files of a batch (the upload area, ``services/ingest/uploads.py``) are read against the
+dataset's shape; bad records follow the files connector's one bad-row policy
+(:mod:`xdmflow.connectors.files.rows`), so a malformed record gets the same row error here and
+in a flow.
+
 
 * JSON Lines: blocks of lines parsed by ``pyarrow.json`` against the dataset's shape; a block
   that fails is split in halves until the failing lines are isolated (each rejected with the
@@ -7,7 +13,7 @@
 * CSV: ``pyarrow.csv`` streaming reader, every value read as text; header names map to leaf
   fields (``name``, ``a.b``, or a field of the ad-hoc/tenant namespace object), so CSV needs a
   flat schema. Rows with the wrong number of columns are rejected.
-* Parquet: record batches of the file.
+* Parquet: the files connector's Parquet reader (:func:`~xdmflow.connectors.files.formats.iter_file`).
 
 Unreadable files and bad headers raise :class:`FileFormatError` (the batch fails as a whole).
 Row numbers are 1-based record numbers within the file (CSV: data rows, header excluded; a
@@ -30,12 +36,12 @@ import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
 from xdmflow.connectors.base import ParseReject
-from xdmflow.connectors.files.rows import CsvRows, parse_json_lines
-from xdmflow.errors import BadRequestError
+from xdmflow.connectors.files.formats import FormatOptions, Opener, iter_file
+from xdmflow.connectors.files.rows import CsvRows, json_line_blocks, parse_json_lines
+from xdmflow.errors import BadRequestError, SourceFatalError
 from xdmflow.schema.compiled import CompiledSchema
-from xdmflow.services.ingest.convert import relaxed_schema
 
-__all__ = ["Chunk", "ParseReject", "FileFormatError", "InputFormat", "read_file"]
+__all__ = ["Chunk", "ParseReject", "FileFormatError", "InputFormat", "read_file", "relaxed_schema"]
 
 BLOCK_BYTES = 8 * 1024 * 1024
 BATCH_ROWS = 64 * 1024
@@ -87,6 +93,21 @@ class InputFormat:
         )
 
 
+def relaxed_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` for the JSON reader: dates as text, maps left out (it infers them as structs)."""
+    return pa.schema([pa.field(f.name, _relax(f.type)) for f in schema if not pa.types.is_map(f.type)])
+
+
+def _relax(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_date32(t):
+        return pa.string()
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _relax(f.type)) for f in t if not pa.types.is_map(f.type)])
+    if pa.types.is_list(t):
+        return pa.list_(pa.field(t.value_field.name, _relax(t.value_type)))
+    return t
+
+
 @dataclass
 class Chunk:
     """Raw records of one file; row ``i`` has record number ``first_row + i``."""
@@ -120,18 +141,30 @@ def _check_columns(names: list[str], target: pa.Schema, name: str) -> None:
         )
 
 
+def _local(path: Path) -> Opener:
+    """An opener of the files connector's readers over a local file."""
+
+    def opener(random_access: bool) -> Any:
+        return pa.memory_map(str(path)) if random_access else pa.OSFile(str(path), "rb")
+
+    return opener
+
+
 def _parquet(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk]:
+    """The files connector's Parquet reader (read one batch ahead) over the uploaded file."""
+    opener = _local(path)
     try:
-        pf = pq.ParquetFile(path)
+        with opener(True) as f:
+            names = pq.ParquetFile(f).schema_arrow.names
     except (pa.ArrowInvalid, OSError) as exc:
         raise FileFormatError(f"File {name} is not a readable Parquet file: {exc}") from None
-    _check_columns(pf.schema_arrow.names, target, name)
+    _check_columns(names, target, name)
     row = 1
     try:
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+        for batch in iter_file(opener, FormatOptions(file_type="parquet"), BATCH_ROWS, name=name):
             yield Chunk(pa.Table.from_batches([batch]), row, name)
             row += batch.num_rows
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (SourceFatalError, pa.ArrowInvalid, OSError) as exc:
         raise FileFormatError(f"File {name} could not be read past record {row}: {exc}") from None
 
 
@@ -140,25 +173,9 @@ def _parquet(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk]:
 
 def _json_lines(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk | ParseReject]:
     opts = pjson.ParseOptions(explicit_schema=relaxed_schema(target), unexpected_field_behavior="infer")
-    line = 1
-    carry = b""
     with path.open("rb") as fh:
-        while True:
-            data = fh.read(BLOCK_BYTES)
-            block = carry + data
-            if not data:
-                if block.strip():
-                    yield from _parse_block(
-                        block if block.endswith(b"\n") else block + b"\n", line, name, opts, target
-                    )
-                return
-            cut = block.rfind(b"\n")
-            if cut < 0:
-                carry = block
-                continue
-            head, carry = block[: cut + 1], block[cut + 1 :]
-            yield from _parse_block(head, line, name, opts, target)
-            line += head.count(b"\n")
+        for line, block in json_line_blocks(fh.read, BLOCK_BYTES):
+            yield from _parse_block(block, line, name, opts, target)
 
 
 def _parse_block(
