@@ -60,7 +60,8 @@ def test_markers_are_parsed() -> None:
 def service(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     home = tmp_path / "home"
     db = f"sqlite:///{home / 'xdmflow.db'}"
-    settings = make_settings(home, db, scheduler_interval_seconds=0.2, workers=1)
+    # the reading-data guide queries through the Query Service's PostgreSQL port
+    settings = make_settings(home, db, scheduler_interval_seconds=0.2, workers=1, pg_port=free_port())
     port = free_port()
     settings.public_url = f"http://127.0.0.1:{port}"
     server = ServiceThread(build_app(settings, role="all"), port).start()
