@@ -175,6 +175,16 @@ def test_a_ctas_schedule_fires_through_the_scheduler_and_disable_stops_it(api_bo
     )
     assert api.patch(f"{Q}/schedules/{sid}/runs/{made[0]}", json={"op": "cancel"}).status_code == 400
 
+    # enabled again: no catch-up of the days it was off, only the newest due fire time runs
+    r = api.patch(f"{Q}/schedules/{sid}", json=[{"op": "replace", "path": "/state", "value": "enable"}])
+    assert r.status_code == 202 and r.json()["state"] == "ENABLED", r.text
+    clock[0] = _ts("2030-01-06 09:00:00")
+    made3 = loop.step()
+    assert len(made3) == 1
+    assert _wait_run(api, sid, made3[0])["created"].startswith("2030-01-06T02:00:00")
+    r = api.patch(f"{Q}/schedules/{sid}", json=[{"op": "replace", "path": "/state", "value": "disable"}])
+    assert r.status_code == 202
+
     # another org sees none of it
     other = api.as_other(OTHER)
     assert other.get(f"{Q}/schedules/{sid}").status_code == 404
@@ -187,7 +197,7 @@ def test_a_ctas_schedule_fires_through_the_scheduler_and_disable_stops_it(api_bo
     assert api.get(f"{Q}/schedules/{sid}").status_code == 404
 
 
-def test_a_ctas_schedule_creates_a_dataset_and_enable_resumes_from_now(api: Any) -> None:
+def test_a_ctas_schedule_from_a_template_creates_a_dataset_until_its_end_date(api: Any) -> None:
     _, ns = csv_dataset(api)
     tpl = api.post(
         f"{Q}/query-templates",
