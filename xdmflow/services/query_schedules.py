@@ -513,34 +513,35 @@ class _Sched:
         return cls(doc.org_id, doc.sandbox_name, doc.id, copy.deepcopy(doc.body))
 
 
-def _start_run(
-    ctx: AppContext, schedule: _Sched, run_doc_id: str, fire: int, *, external: bool
-) -> str | None:
-    """Record the run (unique per schedule and fire time) and submit its query; the run id or
-    ``None`` when that fire time already has its run."""
-    from xdmflow.services.queries import principal_for
-
-    scope = Scope(schedule.org_id, schedule.sandbox_name)
-    body = schedule.body
+def _record_run(s: Session, schedule: _Sched, run_doc_id: str, fire: int, *, external: bool) -> bool:
+    """Record the run of a fire time (unique per schedule and fire time); false when it has one."""
     run = {
         "id": run_doc_id,
         "scheduleId": schedule.id,
         "created": _iso(fire * 1000),
         "externalTrigger": external,
     }
-    with ctx.db.session() as s:
-        try:
-            with s.begin_nested():
-                SCHEDULE_RUNS.insert(
-                    s,
-                    scope,
-                    run_doc_id,
-                    run,
-                    parent_id=schedule.id,
-                    dedupe_key=f"{schedule.id}@{'manual' if external else 'cron'}@{fire}",
-                )
-        except ConflictError:
-            return None
+    try:
+        with s.begin_nested():
+            SCHEDULE_RUNS.insert(
+                s,
+                Scope(schedule.org_id, schedule.sandbox_name),
+                run_doc_id,
+                run,
+                parent_id=schedule.id,
+                dedupe_key=f"{schedule.id}@{'manual' if external else 'cron'}@{fire}",
+            )
+    except ConflictError:
+        return False
+    return True
+
+
+def _submit_run(ctx: AppContext, schedule: _Sched, run_doc_id: str) -> None:
+    """Submit the recorded run's query (the path of ``POST /queries``) and link it to the run."""
+    from xdmflow.services.queries import principal_for
+
+    scope = Scope(schedule.org_id, schedule.sandbox_name)
+    body = schedule.body
     query = body.get("query") or {}
     try:
         with ctx.db.session() as s:
@@ -566,7 +567,6 @@ def _start_run(
         for d in doc:
             if d.id == run_doc_id:
                 SCHEDULE_RUNS.save(s, d, {**d.body, **changes})
-    return run_doc_id
 
 
 def _active_runs(s: Session, scope: Scope, schedule_id: str) -> int:
@@ -607,17 +607,19 @@ def fire_query_schedules(ctx: AppContext, now: float) -> list[str]:
                 SCHEDULES.save(s, doc, body)  # compare-and-swap: another scheduler may have claimed it
             except PreconditionFailedError:
                 continue
+            if end is not None and fire > end:
+                continue
             max_active = body["schedule"].get("maxActiveRuns")
-            busy = max_active is not None and _active_runs(s, scope, sid) >= max_active
+            if max_active is not None and _active_runs(s, scope, sid) >= max_active:
+                log.info("schedule %s: fire %s skipped, %s active run(s)", sid, fire, max_active)
+                continue
             sched = _Sched.of(doc)
-        if end is not None and fire > end:
-            continue
-        if busy:
-            log.info("schedule %s: fire %s skipped, %s active run(s)", sid, fire, max_active)
-            continue
-        run_id = _start_run(ctx, sched, _run_id("scheduled", fire), fire, external=False)
-        if run_id is not None:
-            made.append(run_id)
+            run_id = _run_id("scheduled", fire)
+            # claimed and recorded in one transaction: a crash loses neither or both
+            if not _record_run(s, sched, run_id, fire, external=False):
+                continue
+        _submit_run(ctx, sched, run_id)
+        made.append(run_id)
     return made
 
 
@@ -627,8 +629,11 @@ def trigger_run(ctx: AppContext, scope: Scope, schedule_id: str) -> dict[str, An
         sched = _Sched.of(SCHEDULES.get(s, scope, schedule_id))
     fire = now_ms() // 1000
     for offset in range(60):  # two triggers within one second get distinct runs
-        run_id = _start_run(ctx, sched, _run_id("manual", fire + offset), fire + offset, external=True)
-        if run_id is not None:
+        run_id = _run_id("manual", fire + offset)
+        with ctx.db.session() as s:
+            recorded = _record_run(s, sched, run_id, fire + offset, external=True)
+        if recorded:
+            _submit_run(ctx, sched, run_id)
             return {"message": "Trigger run successful", "statusCode": 202, "runId": run_id}
     raise ConflictError("Too many triggered runs in one minute; try again shortly")
 
