@@ -290,3 +290,24 @@ def test_a_schedule_with_another_ingested_batch_sees_it(api: Any) -> None:
     loop.clock = lambda: _ts("2030-01-01 01:00:00")
     run = _wait_run(api, sid, loop.step()[0])
     assert run["state"] == "SUCCESS" and run["rowCount"] == 3
+
+
+def test_a_run_whose_query_was_never_submitted_fails_after_a_grace_period(api: Any) -> None:
+    from xdmflow.services import query_schedules as qs
+    from xdmflow.store.documents import Scope
+
+    good = {"schedule": "0 2 * * *", "startDate": "2030-01-01 00:00:00+00:00"}
+    sid = api.post(f"{Q}/schedules", json={"query": {"sql": "SELECT 1"}, "schedule": good}).json()["id"]
+    api.patch(f"{Q}/schedules/{sid}", json=[{"op": "replace", "path": "/state", "value": "disable"}])
+    scope = Scope(api.creds["org_id"], "prod")
+    with api.ctx.db.session() as s:  # the scheduler recorded the run, then its process died
+        sched = qs._Sched.of(qs.SCHEDULES.get(s, scope, sid))
+        assert qs._record_run(s, sched, "crashed", int(_ts("2030-01-01 02:00:00")), external=False)
+    assert api.get(f"{Q}/schedules/{sid}/runs/crashed").json()["state"] == "IN_PROGRESS"
+    assert api.delete(f"{Q}/schedules/{sid}").status_code == 400  # an active run
+    with api.ctx.db.session() as s:
+        (doc,) = qs.SCHEDULE_RUNS.query(s, scope, ids=["crashed"])
+        qs.SCHEDULE_RUNS.save(s, doc, {**doc.body, "recordedAt": doc.body["recordedAt"] - 301_000})
+    run = api.get(f"{Q}/schedules/{sid}/runs/crashed").json()
+    assert run["state"] == "FAILED" and "never submitted" in run["taskStatusList"][0]["message"]
+    assert api.delete(f"{Q}/schedules/{sid}").status_code == 202

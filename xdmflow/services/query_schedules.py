@@ -450,11 +450,17 @@ def _run_id(kind: str, fire: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}__{stamp}".encode()).decode().rstrip("=")
 
 
+#: A recorded run whose query is not submitted within this long is FAILED (its scheduler stopped).
+_SUBMIT_GRACE_MS = 300_000
+
+
 def _run_state(s: Session, scope: Scope, run: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """(the run's state, its query object or None)."""
     qid = run.get("queryId")
     if qid is None:
-        return ("FAILED" if run.get("errors") else "IN_PROGRESS"), None
+        if run.get("errors") or now_ms() - int(run.get("recordedAt") or 0) > _SUBMIT_GRACE_MS:
+            return "FAILED", None  # its query was never submitted (the process stopped in between)
+        return "IN_PROGRESS", None
     q = QUERIES.find(s, scope, qid)
     if q is None:
         return "FAILED", None
@@ -486,6 +492,8 @@ def _run_view(s: Session, scope: Scope, run: dict[str, Any], *, details: bool) -
             out["referenced_datasets"] = q["referenced_datasets"]
     if details:
         errors = (q or {}).get("errors") or run.get("errors") or []
+        if state == "FAILED" and not errors:
+            errors = [{"message": "The run's query was never submitted: the scheduler stopped first"}]
         out["taskStatusList"] = [
             {
                 "taskId": run.get("queryId") or run["id"],
@@ -520,6 +528,7 @@ def _record_run(s: Session, schedule: _Sched, run_doc_id: str, fire: int, *, ext
         "scheduleId": schedule.id,
         "created": _iso(fire * 1000),
         "externalTrigger": external,
+        "recordedAt": now_ms(),
     }
     try:
         with s.begin_nested():
