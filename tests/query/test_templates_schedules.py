@@ -311,3 +311,19 @@ def test_a_run_whose_query_was_never_submitted_fails_after_a_grace_period(api: A
     run = api.get(f"{Q}/schedules/{sid}/runs/crashed").json()
     assert run["state"] == "FAILED" and "never submitted" in run["taskStatusList"][0]["message"]
     assert api.delete(f"{Q}/schedules/{sid}").status_code == 202
+
+
+def test_a_disabled_client_s_schedule_runs_fail(api: Any) -> None:
+    from xdmflow.store.tables import ApiClient
+
+    other = api.as_other(OTHER)
+    good = {"schedule": "0 2 * * *", "startDate": "2030-01-01 00:00:00+00:00"}
+    sid = other.post(f"{Q}/schedules", json={"query": {"sql": "SELECT 1"}, "schedule": good}).json()["id"]
+    with api.ctx.db.session() as s:
+        client = s.get(ApiClient, other.creds["client_id"])
+        client.disabled = True
+    made = _loop(api, [_ts("2030-01-01 02:00:00")]).step()
+    assert len(made) == 1
+    run = other.client.get(f"{Q}/schedules/{sid}/runs/{made[0]}", headers=api.as_other(OTHER).headers).json()
+    assert run["state"] == "FAILED" and "disabled" in run["taskStatusList"][0]["message"], run
+    assert run["queryId"] is None

@@ -36,7 +36,7 @@ from xdmflow.services.context import AppContext
 from xdmflow.services.identity import Principal
 from xdmflow.services.queries import QUERIES, _iso, _matches, cancel_query, prepare, submit_query
 from xdmflow.store.documents import DocumentStore, Scope
-from xdmflow.store.tables import Document
+from xdmflow.store.tables import ApiClient, Document
 
 __all__ = [
     "TEMPLATES",
@@ -554,6 +554,9 @@ def _submit_run(ctx: AppContext, schedule: _Sched, run_doc_id: str) -> None:
     query = body.get("query") or {}
     try:
         with ctx.db.session() as s:
+            client = s.get(ApiClient, body[PRIVATE]["clientId"])
+            if client is None or client.disabled:
+                raise BadRequestError("The API client that created this schedule is disabled or deleted")
             p = principal_for(s, schedule.org_id, schedule.sandbox_name, body[PRIVATE]["clientId"])
             params = _str_params(query.get("queryParameters"), "query")
             if query.get("templateId"):
