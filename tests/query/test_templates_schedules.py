@@ -327,3 +327,32 @@ def test_a_disabled_client_s_schedule_runs_fail(api: Any) -> None:
     run = other.client.get(f"{Q}/schedules/{sid}/runs/{made[0]}", headers=api.as_other(OTHER).headers).json()
     assert run["state"] == "FAILED" and "disabled" in run["taskStatusList"][0]["message"], run
     assert run["queryId"] is None
+
+
+def test_two_schedulers_at_once_start_one_run_per_fire_time(api_both: Any) -> None:
+    import threading
+
+    api = api_both
+    good = {"schedule": "*/5 * * * *", "startDate": "2030-01-01 00:00:00+00:00"}
+    sids = [
+        api.post(f"{Q}/schedules", json={"query": {"sql": f"SELECT {i}"}, "schedule": good}).json()["id"]
+        for i in range(4)
+    ]
+    now = _ts("2030-01-01 00:05:00")
+    barrier = threading.Barrier(2)
+    made: list[list[str]] = [[], []]
+
+    def fire(i: int) -> None:
+        barrier.wait()
+        made[i] = fire_query_schedules(api.ctx, now)
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(made[0]) + len(made[1]) == 4, made
+    for sid in sids:
+        runs = api.get(f"{Q}/schedules/{sid}/runs").json()["runsSchedules"]
+        assert len(runs) == 1 and runs[0]["created"].startswith("2030-01-01T00:05:00"), runs
+        _wait_run(api, sid, runs[0]["id"])

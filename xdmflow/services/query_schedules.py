@@ -445,9 +445,13 @@ def delete_schedule(ctx: AppContext, scope: Scope, schedule_id: str) -> dict[str
 # -- runs ---------------------------------------------------------------------------------------
 
 
-def _run_id(kind: str, fire: int) -> str:
+def _run_id(schedule_id: str, kind: str, fire: int) -> str:
+    """``{base64url("scheduled__<fire time>")}_{schedule id}`` — the platform's
+    run-id shape, unique per (kind, id, org, sandbox) as the store requires even when several
+    schedules share a fire time."""
     stamp = datetime.fromtimestamp(fire, UTC).isoformat()
-    return base64.urlsafe_b64encode(f"{kind}__{stamp}".encode()).decode().rstrip("=")
+    head = base64.urlsafe_b64encode(f"{kind}__{stamp}".encode()).decode().rstrip("=")
+    return f"{head}_{schedule_id}"
 
 
 #: A recorded run whose query is not submitted within this long is FAILED (its scheduler stopped).
@@ -626,7 +630,7 @@ def fire_query_schedules(ctx: AppContext, now: float) -> list[str]:
                 log.info("schedule %s: fire %s skipped, %s active run(s)", sid, fire, max_active)
                 continue
             sched = _Sched.of(doc)
-            run_id = _run_id("scheduled", fire)
+            run_id = _run_id(sid, "scheduled", fire)
             # claimed and recorded in one transaction: a crash loses neither or both
             if not _record_run(s, sched, run_id, fire, external=False):
                 continue
@@ -641,7 +645,7 @@ def trigger_run(ctx: AppContext, scope: Scope, schedule_id: str) -> dict[str, An
         sched = _Sched.of(SCHEDULES.get(s, scope, schedule_id))
     fire = now_ms() // 1000
     for offset in range(60):  # two triggers within one second get distinct runs
-        run_id = _run_id("manual", fire + offset)
+        run_id = _run_id(schedule_id, "manual", fire + offset)
         with ctx.db.session() as s:
             recorded = _record_run(s, sched, run_id, fire + offset, external=True)
         if recorded:
