@@ -54,6 +54,10 @@ def test_template_crud_and_a_query_from_a_template(api_both: Any) -> None:
     api.post(f"{Q}/query-templates", json={"name": "second", "sql": "SELECT 1"})
     listed = api.get(f"{Q}/query-templates?orderby=-created&limit=1").json()
     assert [x["name"] for x in listed["templates"]] == ["second"] and "next" in listed["_links"]
+    oldest = api.get(f"{Q}/query-templates?orderby=%2Bcreated&limit=1").json()
+    assert [x["name"] for x in oldest["templates"]] == ["by qty"] and oldest["_page"]["orderby"] == "+created"
+    assert api.get(f"{Q}/query-templates?orderby=name").status_code == 400
+    assert api.get(f"{Q}/query-templates?property=sql~x").status_code == 400
     assert [x["id"] for x in api.get(f"{Q}/query-templates?property=name~qty").json()["templates"]] == [tid]
     assert api.get(f"{Q}/query-templates/count").json()["totalCount"] == 2
 

@@ -94,8 +94,10 @@ def _page(
     field = order.lstrip("+- ") or "created"
     if field not in ("created", "updated"):
         raise BadRequestError(f"orderby {order!r}: use created or updated (with + or -)")
-    desc = not order.startswith(("+", " "))  # a '+' that was not escaped arrives as a space
-    docs = sorted(docs, key=lambda d: str(d.get(field, "")), reverse=desc)
+    desc = order.startswith("-")  # '+created' (a '+' not escaped arrives as a space) or 'created': ascending
+    # ties (one millisecond) in store order, which is creation order
+    ranked = sorted(enumerate(docs), key=lambda e: (str(e[1].get(field, "")), e[0]), reverse=desc)
+    docs = [d for _, d in ranked]
     try:
         limit = int(values.get("limit", "50"))
         start = int(values.get("start", "0"))
