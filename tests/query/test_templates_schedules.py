@@ -360,3 +360,34 @@ def test_two_schedulers_at_once_start_one_run_per_fire_time(api_both: Any) -> No
         runs = api.get(f"{Q}/schedules/{sid}/runs").json()["runsSchedules"]
         assert len(runs) == 1 and runs[0]["created"].startswith("2030-01-01T00:05:00"), runs
         _wait_run(api, sid, runs[0]["id"])
+
+
+def test_the_served_scheduler_fires_a_query_schedule(tmp_path: Any) -> None:
+    """``xdmflow serve`` (role ``all``): the background scheduler loop fires schedules by itself."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import Api, make_settings
+    from xdmflow.runtime import build_app
+
+    settings = make_settings(tmp_path / "home", scheduler_interval_seconds=0.2, scheduler_lease_seconds=5.0)
+    with TestClient(build_app(settings, role="all")) as client:
+        api = Api(client)
+        r = api.post(
+            f"{Q}/schedules",
+            json={
+                "query": {"sql": "SELECT 42 AS answer"},
+                "schedule": {"schedule": "* * * * *", "startDate": "2020-01-01 00:00:00+00:00"},
+            },
+        )
+        assert r.status_code == 202, r.text
+        sid = r.json()["id"]
+        deadline = time.monotonic() + 20
+        runs: list[dict[str, Any]] = []
+        while not runs and time.monotonic() < deadline:
+            time.sleep(0.1)
+            runs = api.get(f"{Q}/schedules/{sid}/runs").json()["runsSchedules"]
+        assert len(runs) == 1, "the scheduler loop did not fire the due schedule"
+        run = _wait_run(api, sid, runs[0]["id"])
+        assert run["state"] == "SUCCESS" and run["rowCount"] == 1, run
