@@ -31,8 +31,15 @@ def _loop(api: Any, clock: list[float]) -> SchedulerLoop:
 
 
 def _wait_run(api: Any, sid: str, run_id: str) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + 10
     run: dict[str, Any] = api.get(f"{Q}/schedules/{sid}/runs/{run_id}").json()
-    assert run["queryId"], run
+    while not run["queryId"] and run["state"] == "IN_PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.05)  # recorded, its query not yet linked (a background scheduler)
+        run = api.get(f"{Q}/schedules/{sid}/runs/{run_id}").json()
+    if not run["queryId"]:
+        return run
     wait(api, run["queryId"])
     out: dict[str, Any] = api.get(f"{Q}/schedules/{sid}/runs/{run_id}").json()
     return out
@@ -391,3 +398,45 @@ def test_the_served_scheduler_fires_a_query_schedule(tmp_path: Any) -> None:
         assert len(runs) == 1, "the scheduler loop did not fire the due schedule"
         run = _wait_run(api, sid, runs[0]["id"])
         assert run["state"] == "SUCCESS" and run["rowCount"] == 1, run
+
+
+def test_max_active_runs_skips_fires_and_cancel_kills_a_run(api: Any) -> None:
+    import time
+
+    r = api.post(
+        f"{Q}/schedules",
+        json={
+            "query": {"sql": "SELECT count(*) FROM range(100000000000) a"},
+            "schedule": {"schedule": "* * * * *", "startDate": "2030-01-01 00:00:00", "maxActiveRuns": 1},
+        },
+    )
+    sid = r.json()["id"]
+    clock = [_ts("2030-01-01 00:00:00")]
+    loop = _loop(api, clock)
+    (first,) = loop.step()
+    run = api.get(f"{Q}/schedules/{sid}/runs/{first}").json()
+    assert run["state"] == "IN_PROGRESS"
+    deadline = time.monotonic() + 10
+    while (
+        api.get(f"{Q}/queries/{run['queryId']}").json()["state"] == "SUBMITTED"
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    clock[0] = _ts("2030-01-01 00:01:00")
+    assert loop.step() == []  # one run is still running: this fire time is skipped
+    r = api.patch(f"{Q}/schedules/{sid}/runs/{first}", json={"op": "cancel"})
+    assert r.status_code == 202, r.text
+    assert wait(api, run["queryId"])["state"] == "KILLED"
+    run = api.get(f"{Q}/schedules/{sid}/runs/{first}").json()
+    assert run["state"] == "FAILED"
+    assert api.patch(f"{Q}/schedules/{sid}/runs/{first}", json={"op": "pause"}).status_code == 400
+    clock[0] = _ts("2030-01-01 00:02:00")
+    (second,) = loop.step()
+    q = api.get(f"{Q}/schedules/{sid}/runs/{second}").json()["queryId"]
+    assert api.patch(f"{Q}/queries/{q}", json={"op": "cancel"}).status_code == 202
+    assert wait(api, q)["state"] == "KILLED"
+    # the pool is free again (a query cancelled before it started never runs): a new query finishes
+    assert (
+        wait(api, api.post(f"{Q}/queries", json={"sql": "SELECT 1"}).json()["id"], timeout=20)["state"]
+        == "SUCCESS"
+    )
