@@ -10,7 +10,11 @@ dlt Arrow, dlt dicts; CSV, plus Parquet and JSON lines for xdmflow and DuckDB), 
 ``big`` (``--big-rows`` through the file flow, peak RSS), ``api`` (wrk vs a minimal FastAPI
 app), ``scheduler`` (10,000 flows, SQLite and PostgreSQL), ``profile`` (pyinstrument of one
 file-flow run, embedded in the report), ``stripe`` (``--stripe-rows`` charges through the Stripe
-emulator over HTTP: xdmflow's pipeline vs dlt's REST API source).
+emulator over HTTP: xdmflow's pipeline vs dlt's REST API source), ``query`` (``--query-rows``
+through the Query Service's PostgreSQL port with psql vs DuckDB on the same Parquet files:
+``bench/query_bench.py``).
+
+    python -m bench --only query --query-rows 100000 --repeat 1 --out /tmp/perf.md   # a quick look
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from typing import Any
 
 from bench.common import Measurement
 
-STEPS = ("file", "postgres", "incremental", "big", "api", "scheduler", "profile", "stripe")
+STEPS = ("file", "postgres", "incremental", "big", "api", "scheduler", "profile", "stripe", "query")
+#: The steps that read the generated bench data (``bench.data.prepare``); ``query`` makes its own.
+DATA_STEPS = {"file", "postgres", "incremental", "big", "profile"}
 
 
 def _child(module: str, args: list[str], workdir: Path, tag: str) -> list[dict[str, Any]]:
@@ -148,6 +154,13 @@ def run_steps(a: argparse.Namespace, steps: list[str]) -> tuple[list[dict[str, A
                 w,
                 f"stripe-{system}",
             )
+    if "query" in steps and a.query_rows:
+        res += _child(
+            "bench.query_bench",
+            ["--rows", str(a.query_rows), "--repeat", rep, "--threads", str(a.query_threads)],
+            w,
+            "query",
+        )
     if "profile" in steps:
         cmd = [sys.executable, "-m", "bench.profile", "--workdir", str(w), "--source", "full/tx.csv"]
         print(f"  $ {' '.join(cmd[2:])}", flush=True)
@@ -174,6 +187,10 @@ def main() -> None:
         default=1_000_000,
         help="charges read through the Stripe emulator (0 skips)",
     )
+    ap.add_argument(
+        "--query-rows", type=int, default=10_000_000, help="rows of the Query Service step (0 skips)"
+    )
+    ap.add_argument("--query-threads", type=int, default=2, help="DuckDB threads of the query step")
     ap.add_argument("--only", default="", help=f"comma-separated steps of {', '.join(STEPS)}")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/xdmflow-bench"))
     ap.add_argument("--out", type=Path, default=Path("docs/performance.md"))
@@ -205,7 +222,7 @@ def main() -> None:
             f"work dir {a.workdir}",
             flush=True,
         )
-        if not a.skip_data:
+        if not a.skip_data and DATA_STEPS & set(steps):
             from bench.data import prepare
 
             t0 = time.perf_counter()

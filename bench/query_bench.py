@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -42,7 +43,9 @@ def main() -> None:
     from xdmflow.services import identity, queries
     from xdmflow.settings import Settings
 
-    workdir = a.workdir or Path(tempfile.mkdtemp(prefix="xdmflow-query-bench-"))
+    # a fresh home each run (the CTAS below needs its table name free)
+    workdir = Path(tempfile.mkdtemp(prefix="query-bench-", dir=a.workdir)) if a.workdir else None
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="xdmflow-query-bench-"))
     settings = Settings(
         home=workdir / "home", query_threads=a.threads, query_max_rows=a.rows + 1, query_memory_limit="4GB"
     )
@@ -99,10 +102,11 @@ def main() -> None:
             theirs.append(time.perf_counter() - t0)
         best_ours, best_theirs = min(ours), min(theirs)
         print(f"{case:34} {best_ours:9.3f} {best_theirs:9.3f} {best_theirs / best_ours:6.2f}", flush=True)
-        results.append(Measurement("xdmflow (psql)", f"query {case}", a.rows, ours))
+        results.append(Measurement("xdmflow (psql)", f"query {case}", a.rows, ours, wall_seconds=ours))
         results.append(Measurement("DuckDB (read_parquet)", f"query {case}", a.rows, theirs))
     server.stop()
     ctx.close()
+    shutil.rmtree(workdir, ignore_errors=True)
     if a.json_out:
         a.json_out.write_text(json.dumps([asdict(m) for m in results], indent=2))
 

@@ -178,7 +178,15 @@ def render(
             + "; ".join(f"{r['case']} ({r['notes']})" for r in failed)
             + "\n"
         )
-    if set(steps) - {"stripe"} != {"file", "postgres", "incremental", "big", "api", "scheduler", "profile"}:
+    if set(steps) - {"stripe", "query"} != {
+        "file",
+        "postgres",
+        "incremental",
+        "big",
+        "api",
+        "scheduler",
+        "profile",
+    }:
         add(f"Steps run: {', '.join(steps)} (a partial run).\n")
 
     # ---- figures
@@ -237,6 +245,16 @@ def render(
             "xdmflow ≥ dlt's REST API source",
             f"{rates} ({_x(r_st)})",
             None if r_st is None else r_st >= 1.0,
+        )
+    for q_case in ("count(*)", "filtered GROUP BY sum(amount)", "SELECT * LIMIT 10"):
+        q_o = _find(results, "xdmflow (psql)", f"query {q_case}")
+        if q_o is None:
+            continue
+        q_r = _ratio(_med(_find(results, "DuckDB (read_parquet)", f"query {q_case}")), _med(q_o))
+        target(
+            f"Query Service `{q_case}` through psql ({q_o['rows']:,} rows) ≥ 0.8 × DuckDB on the same Parquet files",
+            _x(q_r),
+            None if q_r is None else q_r >= 0.8,
         )
     r_pg = _ratio(_rate(pg_full), anchor)
     target(
@@ -454,6 +472,30 @@ def render(
             add(
                 f"| {'SQLite' if st == 'sqlite' else 'PostgreSQL'} | {idle_txt} ({idle_span}) | "
                 f"{_s(fire_med)} ({_span(fire_r)}) | {rate} |"
+            )
+        add("")
+
+    # ---- query service
+    query_cases = ("count(*)", "filtered GROUP BY sum(amount)", "SELECT * LIMIT 10")
+    q_ours = {c: _find(results, "xdmflow (psql)", f"query {c}") for c in query_cases}
+    q_duck = {c: _find(results, "DuckDB (read_parquet)", f"query {c}") for c in query_cases}
+    if any(q_ours.values()):
+        q_rows = next(r["rows"] for r in q_ours.values() if r is not None)
+        add(f"## Query Service, {q_rows:,} rows\n")
+        add(
+            "`python -m bench.query_bench` (the `query` step): a dataset made by `CREATE TABLE … AS SELECT` "
+            "through the Query Service, then each statement through psql on our PostgreSQL port (connect, "
+            "sign in, plan the Iceberg scan, run, print) against DuckDB reading the same Parquet files "
+            "directly (`read_parquet`) in the same run. Target: DuckDB time / psql time ≥ 0.8.\n"
+        )
+        add("| statement | psql (median, min–max) | DuckDB (median, min–max) | DuckDB / psql | ≥ 0.8 |")
+        add("| --- | --- | --- | --- | --- |")
+        for c in query_cases:
+            o, d = q_ours[c], q_duck[c]
+            ratio = _ratio(_med(d), _med(o))
+            add(
+                f"| `{c}` | {_s(_med(o), 3)} ({_span(o, digits=3)}) | {_s(_med(d), 3)} ({_span(d, digits=3)}) | "
+                f"{_x(ratio)} | {_verdict(None if ratio is None else ratio >= 0.8)} |"
             )
         add("")
 

@@ -11,6 +11,7 @@ from xdmflow.runs.worker import Worker
 from xdmflow.scheduler.loop import SchedulerLoop
 from xdmflow.services.context import AppContext
 from xdmflow.services.lake_maintenance import maintain_lake
+from xdmflow.services.query_schedules import fire_query_schedules
 
 __all__ = ["background_hooks", "start_worker", "start_scheduler"]
 
@@ -25,6 +26,7 @@ def start_scheduler(ctx: AppContext) -> SchedulerLoop:
         limits=QueueLimits.from_settings(ctx.settings),
         maintenance=lambda: maintain_lake(ctx.settings, ctx.db, ctx.lake),
         maintenance_interval=ctx.settings.lake_maintenance_interval_seconds,
+        queries=functools.partial(fire_query_schedules, ctx),
     )
     loop.start()
     ctx.extras["scheduler"] = loop

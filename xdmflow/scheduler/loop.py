@@ -192,6 +192,7 @@ class SchedulerLoop:
         limits: QueueLimits | None = None,
         maintenance: Callable[[], object] | None = None,
         maintenance_interval: float = 3600.0,
+        queries: Callable[[float], list[str]] | None = None,
     ) -> None:
         if lease_seconds <= interval:
             raise InvalidValueError("the scheduler lease must last longer than the scheduler interval")
@@ -210,6 +211,8 @@ class SchedulerLoop:
         self.maintenance_interval = maintenance_interval
         self.maintenance_runs = 0
         self._last_maintenance: float | None = None
+        #: Fires the due query schedules at a time (the Query Service's ``/schedules``), lease holder only.
+        self.queries = queries
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="xdmflow-scheduler", daemon=True)
 
@@ -229,7 +232,8 @@ class SchedulerLoop:
         self.is_leader = False
 
     def step(self) -> list[str]:
-        """One iteration: acquire/renew the lease, tick if held; returns the runs queued."""
+        """One iteration: acquire/renew the lease, tick if held; returns the runs queued (flow
+        runs, then query schedule runs)."""
         now = self.clock()
         held = lease.acquire(
             self.db, self.LEASE, self.holder, ttl_ms=int(self.lease_seconds * 1000), now_ms=int(now * 1000)
@@ -241,6 +245,11 @@ class SchedulerLoop:
             return []
         self.ticks += 1
         made = tick(self.db, now, limits=self.limits)
+        if self.queries is not None:
+            try:
+                made += self.queries(now)
+            except Exception:  # flows keep firing; the next iteration retries the query schedules
+                log.exception("firing query schedules failed")
         self._maybe_maintain(now)
         return made
 

@@ -327,6 +327,9 @@ def _run_query(ctx: AppContext, p: Principal, query_id: str, sql: str) -> None:
     started = now_ms()
     try:
         _save_state(ctx, scope, query_id, state="IN_PROGRESS")
+        with ctx.db.session() as s:
+            if QUERIES.get(s, scope, query_id).body.get("state") == "KILLED":
+                return  # cancelled while it waited for the pool: it never runs
         checked = prepare(sql)
         if checked.kind in ("ctas", "insert"):
             w = write_statement(ctx, p, checked)
@@ -344,6 +347,11 @@ def _run_query(ctx: AppContext, p: Principal, query_id: str, sql: str) -> None:
         ex = execution(ctx, p, checked)
         with _RUNNING_LOCK:
             _RUNNING[query_id] = ex
+        with ctx.db.session() as s:  # a cancel between the check above and now found nothing to kill
+            if QUERIES.get(s, scope, query_id).body.get("state") == "KILLED":
+                with _RUNNING_LOCK:
+                    _RUNNING.pop(query_id, None)
+                return
         try:
             table = ex.to_table()
         finally:

@@ -1,5 +1,5 @@
-"""The Query Service API (``/data/foundation/query``, openapi/query-service.yaml): queries and the
-PostgreSQL connection parameters."""
+"""The Query Service API (``/data/foundation/query``, openapi/query-service.yaml): queries, the
+PostgreSQL connection parameters, and (:mod:`.schedules`) query templates and schedules."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, scope_of
-from xdmflow.services import queries
+from xdmflow.api.query import schedules
+from xdmflow.errors import BadRequestError
+from xdmflow.services import queries, query_schedules
 
 router = APIRouter(prefix="/data/foundation/query", tags=["query"])
+router.include_router(schedules.router)
 
 
 class QueryRequest(BaseModel):
@@ -21,8 +24,14 @@ class QueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dbName: str | None = Field(default=None, description="`{sandbox}:all` (the request's sandbox).")
-    sql: str = Field(
-        min_length=1, description="One statement: SELECT, CREATE TABLE … AS SELECT, INSERT INTO … SELECT."
+    sql: str | None = Field(
+        default=None,
+        min_length=1,
+        description="One statement: SELECT, CREATE TABLE … AS SELECT, INSERT INTO … SELECT.",
+    )
+    templateId: str | None = Field(default=None, description="Run this query template instead of `sql`.")
+    queryParameters: dict[str, str] | None = Field(
+        default=None, description="Values of the `$name` placeholders (over the template's defaults)."
     )
     name: str | None = Field(default=None, max_length=512)
     description: str | None = None
@@ -38,9 +47,19 @@ class QueryPatch(BaseModel):
 
 @router.post("/queries", status_code=202)
 def create_query(body: QueryRequest, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
-    out = queries.submit_query(
-        ctx, p, sql=body.sql, db_name=body.dbName, name=body.name, description=body.description
-    )
+    if (body.sql is None) == (body.templateId is None):
+        raise BadRequestError("Give either 'sql' or 'templateId'")
+    name = body.name
+    if body.templateId is not None:
+        with ctx.db.session() as s:
+            sql, template_name = query_schedules.template_sql(
+                s, scope_of(p), body.templateId, body.queryParameters
+            )
+        name = name or template_name
+    else:
+        assert body.sql is not None
+        sql = query_schedules.render_template(body.sql, body.queryParameters or {})
+    out = queries.submit_query(ctx, p, sql=sql, db_name=body.dbName, name=name, description=body.description)
     return JSONResponse(out, status_code=202)
 
 
