@@ -167,3 +167,36 @@ def test_api_docs_need_no_cdn(api: Api) -> None:
     for asset in re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', page.text):
         assert api.client.get(asset).status_code == 200, asset
     assert "/docs/assets/swagger-ui-bundle.js" in page.text
+
+
+def test_dataset_page_sql_box(api: Api) -> None:
+    """The dataset page runs SQL through the Query Service's engine: rows of this sandbox only,
+    the guard's refusals shown on the page, CTAS refused, CSRF required."""
+    from tests.query.qhelp import csv_dataset
+
+    ds, ns = csv_dataset(api, name="Console Orders")
+    client = api.client
+    _sign_in(client, api.creds)
+    page = client.get(f"/datasets/{ds}").text
+    assert f"SELECT * FROM &#34;{ds}&#34; LIMIT 10" in page or f'SELECT * FROM "{ds}" LIMIT 10' in page
+    csrf = _csrf(page)
+    sql = f"SELECT {ns}.name AS who, {ns}.qty AS qty FROM console_orders ORDER BY qty"
+    r = client.post(f"/datasets/{ds}/sql", data={"csrf": csrf, "sql": sql})
+    assert r.status_code == 200, r.text
+    assert '<th scope="col">who</th>' in r.text and "<td>ann</td>" in r.text and "<td>bob</td>" in r.text
+    assert "2 row(s)" in r.text
+    refused = client.post(
+        f"/datasets/{ds}/sql", data={"csrf": csrf, "sql": "SELECT * FROM read_csv('/etc/passwd')"}
+    )
+    assert (
+        refused.status_code == 200
+        and 'id="sql-error"' in refused.text
+        and "passwd"
+        not in refused.text.split('id="sql-error"', 1)[1]
+        .split("</p>", 1)[0]
+        .replace("read_csv('/etc/passwd')", "")
+    )
+    ctas = client.post(f"/datasets/{ds}/sql", data={"csrf": csrf, "sql": "CREATE TABLE x AS SELECT 1 AS a"})
+    assert 'id="sql-error"' in ctas.text and "read-only" in ctas.text
+    no_csrf = client.post(f"/datasets/{ds}/sql", data={"sql": sql})
+    assert no_csrf.status_code == 403

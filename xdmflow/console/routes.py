@@ -568,10 +568,53 @@ def datasets_list(request: Request) -> Response:
     return ui.render("datasets.html", pg=pg)
 
 
+#: most rows the dataset page's SQL box shows
+SQL_BOX_ROWS = 200
+
+
 @router.get("/datasets/{dataset_id}")
 @page
 def dataset_page(dataset_id: str, request: Request) -> Response:
+    return _dataset_page(Ui(request), dataset_id)
+
+
+@router.post("/datasets/{dataset_id}/sql")
+@page
+async def dataset_sql(dataset_id: str, request: Request) -> Response:
+    """The dataset page's SQL box: one read-only statement through the Query Service's engine, with
+    the same guard, limits and tenant scope as psql and ``POST /queries``."""
+    from starlette.concurrency import run_in_threadpool
+
+    from xdmflow.services import queries
+
     ui = Ui(request)
+    form = await ui.form()
+    sql = form.get("sql", "").strip()
+    result: dict[str, Any] = {"sql": sql}
+    try:
+        if not sql:
+            raise BadRequestError("Write a SELECT statement to run.")
+        checked = queries.prepare(sql)
+        if checked.kind in ("ctas", "insert"):
+            raise BadRequestError(
+                "The dataset page runs read-only queries; CREATE TABLE AS and INSERT go through psql, "
+                "xdmflow sql or POST /data/foundation/query/queries."
+            )
+        table, _write, truncated = await run_in_threadpool(queries.run_statement, ui.ctx, ui.principal, sql)
+        assert table is not None
+        shown = table.slice(0, SQL_BOX_ROWS)
+        result.update(
+            columns=shown.column_names,
+            rows=shown.to_pylist(),
+            total=table.num_rows,
+            truncated=truncated or table.num_rows > SQL_BOX_ROWS,
+        )
+    except XdmflowError as exc:
+        result["error"] = exc.message
+    return _dataset_page(ui, dataset_id, sql_box=result)
+
+
+def _dataset_page(ui: Ui, dataset_id: str, sql_box: dict[str, Any] | None = None) -> Response:
     with ui.ctx.db.session() as s:
         ds = ds_svc.get_dataset(s, ui.scope, dataset_id, [])[dataset_id]
         batches = overview.batches_of_dataset(s, ui.scope, dataset_id)
@@ -580,8 +623,17 @@ def dataset_page(dataset_id: str, request: Request) -> Response:
         rows = dataset_preview(s, ui.scope, ui.ctx.lake, dataset_id, {"limit": "20"})
     total = sum(b["records"] for b in batches if b["status"] == "success")
     size = sum(b["size"] for b in batches if b["status"] == "success")
+    sql_box = sql_box or {"sql": f'SELECT * FROM "{dataset_id}" LIMIT 10'}
     return ui.render(
-        "dataset.html", ds=ds, ds_id=dataset_id, batches=batches, tree=tree, rows=rows, total=total, size=size
+        "dataset.html",
+        ds=ds,
+        ds_id=dataset_id,
+        batches=batches,
+        tree=tree,
+        rows=rows,
+        total=total,
+        size=size,
+        sql_box=sql_box,
     )
 
 
