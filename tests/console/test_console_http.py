@@ -188,14 +188,8 @@ def test_dataset_page_sql_box(api: Api) -> None:
     refused = client.post(
         f"/datasets/{ds}/sql", data={"csrf": csrf, "sql": "SELECT * FROM read_csv('/etc/passwd')"}
     )
-    assert (
-        refused.status_code == 200
-        and 'id="sql-error"' in refused.text
-        and "passwd"
-        not in refused.text.split('id="sql-error"', 1)[1]
-        .split("</p>", 1)[0]
-        .replace("read_csv('/etc/passwd')", "")
-    )
+    assert refused.status_code == 200 and 'id="sql-error"' in refused.text
+    assert "root:x:0:0" not in refused.text  # the guard refused it: no host file was read
     ctas = client.post(f"/datasets/{ds}/sql", data={"csrf": csrf, "sql": "CREATE TABLE x AS SELECT 1 AS a"})
     assert 'id="sql-error"' in ctas.text and "read-only" in ctas.text
     no_csrf = client.post(f"/datasets/{ds}/sql", data={"sql": sql})
