@@ -46,8 +46,8 @@ def populate(
 ) -> list[str]:
     """Create ``flows`` enabled flows (``api_sample`` of them over HTTP); returns their ids."""
     from xdmflow.runs.queue import enqueue_run
+    from xdmflow.services.document_stores import FLOWS
     from xdmflow.services.flows import create_flow
-    from xdmflow.services.kinds import FLOWS
     from xdmflow.store.documents import Scope
 
     schema_id, _ = svc.target("populate")

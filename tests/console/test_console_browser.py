@@ -123,7 +123,7 @@ def test_second_org_sees_nothing(console: Console, page: Any) -> None:
         assert page.get_by_text(empty).is_visible(), path
     # another org's resource by URL: the platform's not-found message with a request id
     with ctx.db.session() as s:
-        from xdmflow.services.kinds import FLOWS
+        from xdmflow.services.document_stores import FLOWS
         from xdmflow.store.documents import Scope
 
         flows = FLOWS.query(s, Scope(console.credentials["org_id"], "prod"))

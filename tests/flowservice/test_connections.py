@@ -178,7 +178,7 @@ def test_patching_secret_keeps_it_encrypted(api: Api) -> None:
     assert r.status_code == 200, r.text
     assert "AnotherSecret99" not in api.get(f"{FS}/connections/{cid}").text
     from xdmflow.services.connections import auth_params
-    from xdmflow.services.kinds import CONNECTIONS
+    from xdmflow.services.document_stores import CONNECTIONS
     from xdmflow.store.documents import Scope
 
     with api.ctx.db.session() as s:

@@ -18,7 +18,7 @@ from xdmflow.firetimes import (
     parse_schedule,
 )
 from xdmflow.scheduler.loop import tick
-from xdmflow.services.kinds import FLOWS, RUNS
+from xdmflow.services.document_stores import FLOWS, RUNS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope
 from xdmflow.store.migrate import upgrade

@@ -12,7 +12,7 @@ from tests.scheduler.test_scheduler import tick_concurrently
 from xdmflow.firetimes import Schedule
 from xdmflow.scheduler import loop
 from xdmflow.scheduler.loop import tick
-from xdmflow.services.kinds import FLOWS, RUNS
+from xdmflow.services.document_stores import FLOWS, RUNS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope
 from xdmflow.store.migrate import upgrade

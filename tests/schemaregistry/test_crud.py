@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xdmflow.services.kinds import DATASETS
+from xdmflow.services.document_stores import DATASETS
 from xdmflow.store.documents import Scope
 
 from .helpers import (

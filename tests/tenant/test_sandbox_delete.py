@@ -268,11 +268,11 @@ def test_delete_dataset_drops_its_table_files_and_diagnostics(api_db: Api, tmp_p
     worker = Worker(ctx.db, lambda r: execute_run(ctx, r), lambda r: recover_run(ctx, r), slots=1)
     assert worker.run_once()
     [batch_id] = list(ok(api.get(f"{CAT}/batches")))
-    assert ctx.errors.exists(batch_id), "the run should have kept its rejected row"
+    assert ctx.diagnostics.exists(batch_id), "the run should have kept its rejected row"
     ns = namespace_for(api.creds["org_id"], "prod")
     location = Path(ctx.lake.table_location(ns, ds).removeprefix("file://"))
     assert any(p.is_file() for p in location.rglob("*.parquet"))
     assert api.delete(f"{CAT}/dataSets/{ds}").status_code == 200
     assert not ctx.lake.table_exists(ns, ds)
     assert not location.exists()
-    assert not ctx.errors.exists(batch_id)
+    assert not ctx.diagnostics.exists(batch_id)

@@ -53,7 +53,7 @@ def _store() -> Iterator[Any]:
 def _datasets(db: Any, org: str | None, sandbox: str | None, dataset_id: str | None = None) -> list[Any]:
     from sqlalchemy import select
 
-    from xdmflow.services.kinds import DATASETS
+    from xdmflow.services.document_stores import DATASETS
     from xdmflow.store.tables import Document
 
     q = select(Document).where(Document.kind == DATASETS.kind)

@@ -21,8 +21,15 @@ from xdmflow.services import connections as conn_svc
 from xdmflow.services import flows as flow_svc
 from xdmflow.services import identity, overview
 from xdmflow.services.catalog import datasets as ds_svc
+from xdmflow.services.document_stores import (
+    CONNECTIONS,
+    DATASETS,
+    FLOWS,
+    RUNS,
+    TARGET_CONNECTIONS,
+    XDM_RESOURCES,
+)
 from xdmflow.services.ingest.preview import dataset_preview
-from xdmflow.services.kinds import CONNECTIONS, DATASETS, FLOWS, RUNS, TARGET_CONNECTIONS, XDM_RESOURCES
 from xdmflow.services.schemas import compiled_schema, resolved_schema
 
 router = APIRouter(include_in_schema=False)
@@ -513,7 +520,7 @@ def run_page(run_id: str, request: Request) -> Response:
         run = runs.run_view(doc)
         summary = overview.run_summary(doc)
         rejected = overview.rejected_rows(
-            s, ui.scope, ui.ctx.errors, run_id, _int(request.query_params.get("page"))
+            s, ui.scope, ui.ctx.diagnostics, run_id, _int(request.query_params.get("page"))
         )
     live = summary["state"] in ("scheduled", "inProgress", "queued", "pending", "running")
     return ui.render("run.html", run=run, summary=summary, rejected=rejected, live=live)
@@ -536,7 +543,7 @@ def run_diagnostics(run_id: str, request: Request) -> Response:
         batch = run.body.get("batchId")
     lines = []
     if batch:
-        lines = [json.dumps(r, default=str, ensure_ascii=False) for r in ui.ctx.errors.rows(str(batch))]
+        lines = [json.dumps(r, default=str, ensure_ascii=False) for r in ui.ctx.diagnostics.rows(str(batch))]
     return Response(
         ("\n".join(lines) + "\n") if lines else "",
         media_type="application/x-ndjson",

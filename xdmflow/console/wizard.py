@@ -20,8 +20,8 @@ from xdmflow.services import flows as flow_svc
 from xdmflow.services import mappings, overview
 from xdmflow.services.catalog import datasets as ds_svc
 from xdmflow.services.connections import DATA_LAKE_SPEC_ID
+from xdmflow.services.document_stores import CONNECTIONS
 from xdmflow.services.flowspecs import CLOUD_STORAGE_TO_AEP, CRM_TO_AEP
-from xdmflow.services.kinds import CONNECTIONS
 from xdmflow.services.schemas import compiled_schema
 from xdmflow.services.schemas.resources import create_resource
 

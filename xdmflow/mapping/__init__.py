@@ -7,8 +7,8 @@ Typical use::
     result = apply(plan, record_batch)                  # result.good / result.rejects
 """
 
-from xdmflow.mapping.catalog import functions_catalog, operators_catalog, validate_expression
 from xdmflow.mapping.engine import MappedBatch, Reject, apply
+from xdmflow.mapping.function_catalog import functions_catalog, operators_catalog, validate_expression
 from xdmflow.mapping.model import (
     Mapping,
     normalize_mapping,

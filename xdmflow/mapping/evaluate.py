@@ -28,7 +28,7 @@ from xdmflow.mapping.ast import (
 )
 from xdmflow.mapping.functions import EvalContext, lookup
 from xdmflow.mapping.functions._base import Value, as_bool, as_num, as_str, as_ts, broadcast, null_of
-from xdmflow.mapping.functions.misc import common
+from xdmflow.mapping.functions.logic import common
 
 __all__ = ["evaluate", "resolve_column", "ColumnNotFound", "literal_scalar"]
 

@@ -27,7 +27,7 @@ from xdmflow.mapping.ast import (
 )
 from xdmflow.mapping.functions import lookup
 from xdmflow.mapping.functions.dates import DATE_PARTS
-from xdmflow.mapping.functions.misc import CHARSETS
+from xdmflow.mapping.functions.hashing_urls import CHARSETS
 from xdmflow.mapping.javadate import tokenize_pattern
 
 __all__ = ["TypeIssue", "check_expression", "ACCEPTS"]

@@ -38,7 +38,7 @@ from xdmflow.runs.claim import Claim, ClaimLostError
 from xdmflow.runs.states import RunState, can_move
 from xdmflow.services.connections import policed_auth
 from xdmflow.services.context import AppContext
-from xdmflow.services.kinds import CONNECTIONS, FLOWS, RUNS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
+from xdmflow.services.document_stores import CONNECTIONS, FLOWS, RUNS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, Watermark
 
@@ -200,7 +200,7 @@ def execute_run(ctx: AppContext, claim: Claim) -> None:
             spec,
             connector,
             ctx.lake,
-            ctx.errors,
+            ctx.diagnostics,
             before_commit=lambda r: _save_intent(ctx, claim, spec, r),
             executor=ctx.executor,
         )

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from xdmflow.errors import BadRequestError, ConflictError, XdmflowError
 from xdmflow.ids import new_uuid, now_ms
 from xdmflow.runs.states import FINISHED, QueueStatus, RunState
-from xdmflow.services.flowbase import audit_create, require_object
+from xdmflow.services.document_stores import FLOWS, RUNS
 from xdmflow.services.identity import Principal
-from xdmflow.services.kinds import FLOWS, RUNS
+from xdmflow.services.resource_docs import audit_create, require_object
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, RunQueue
 

@@ -26,7 +26,7 @@ from xdmflow.firetimes import Schedule, count_fires_between, fires_between, next
 from xdmflow.ids import holder_id
 from xdmflow.runs.queue import QueueBudget, QueueLimits, enqueue_run
 from xdmflow.scheduler import lease
-from xdmflow.services.kinds import FLOWS
+from xdmflow.services.document_stores import FLOWS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, FlowSchedule

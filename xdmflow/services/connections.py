@@ -14,17 +14,23 @@ from xdmflow.connectors.policy import AccessPolicy, attach
 from xdmflow.connectors.registry import all_connectors, get_connector
 from xdmflow.errors import BadRequestError, ConflictError, NotFoundError, ValidationFailedError
 from xdmflow.ids import new_uuid
-from xdmflow.services.flowbase import (
+from xdmflow.services.document_stores import (
+    CONNECTIONS,
+    DATASETS,
+    FLOWS,
+    SOURCE_CONNECTIONS,
+    TARGET_CONNECTIONS,
+)
+from xdmflow.services.identity import Principal
+from xdmflow.services.jsonpatch import apply_patch
+from xdmflow.services.query import parse_list_query
+from xdmflow.services.resource_docs import (
     audit_create,
     audit_update,
     require_object,
     rows_to_json,
     spec_ref,
 )
-from xdmflow.services.identity import Principal
-from xdmflow.services.jsonpatch import apply_patch
-from xdmflow.services.kinds import CONNECTIONS, DATASETS, FLOWS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
-from xdmflow.services.query import parse_list_query
 from xdmflow.services.secrets import Keyring
 from xdmflow.store.documents import DocumentStore, Scope
 from xdmflow.store.tables import Document

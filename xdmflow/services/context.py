@@ -75,7 +75,7 @@ class AppContext:
             return policy
 
     @property
-    def errors(self) -> ErrorStore:
+    def diagnostics(self) -> ErrorStore:
         """Where rejected rows and batch diagnostics are kept."""
         with self._lock:
             if "errors" not in self.extras:

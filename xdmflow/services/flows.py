@@ -12,11 +12,11 @@ from xdmflow.errors import BadRequestError, ValidationFailedError
 from xdmflow.firetimes import Schedule, next_fire_after, parse_schedule
 from xdmflow.ids import new_uuid, now_ms
 from xdmflow.services.connections import DATA_LAKE_SPEC_ID
-from xdmflow.services.flowbase import audit_create, audit_update, require_object
+from xdmflow.services.document_stores import DATASETS, FLOWS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
 from xdmflow.services.flowspecs import get_flow_spec
 from xdmflow.services.identity import Principal
 from xdmflow.services.jsonpatch import apply_patch
-from xdmflow.services.kinds import DATASETS, FLOWS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
+from xdmflow.services.resource_docs import audit_create, audit_update, require_object
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, FlowSchedule
 

@@ -29,8 +29,8 @@ from xdmflow.errors import BadRequestError
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.infer import InferredField, adhoc_properties, infer_fields, leaf_fields
 from xdmflow.services.connections import auth_params
+from xdmflow.services.document_stores import CONNECTIONS
 from xdmflow.services.identity import Principal
-from xdmflow.services.kinds import CONNECTIONS
 from xdmflow.services.secrets import Keyring
 from xdmflow.store.documents import Scope
 

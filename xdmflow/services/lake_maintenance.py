@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from xdmflow.lake.lake import Lake, namespace_for
 from xdmflow.lake.maintenance import MaintenanceReport, maintain_table
-from xdmflow.services.kinds import DATASETS
+from xdmflow.services.document_stores import DATASETS
 from xdmflow.settings import Settings
 from xdmflow.store.db import Database
 from xdmflow.store.tables import Document

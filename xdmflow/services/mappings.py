@@ -19,9 +19,9 @@ from xdmflow.mapping.engine import apply
 from xdmflow.mapping.model import Mapping, normalize_mapping, normalize_mappings, render_stored_mapping
 from xdmflow.mapping.plan import MappingPlan, compile_mapping
 from xdmflow.schema.compiled import CompiledSchema
-from xdmflow.services.flowbase import require_object, rows_to_json
+from xdmflow.services.document_stores import DATASETS, MAPPING_SET_VERSIONS, MAPPING_SETS, SOURCE_CONNECTIONS
 from xdmflow.services.identity import Principal
-from xdmflow.services.kinds import DATASETS, MAPPING_SET_VERSIONS, MAPPING_SETS, SOURCE_CONNECTIONS
+from xdmflow.services.resource_docs import require_object, rows_to_json
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from xdmflow.lake.diagnostics import ErrorStore
-from xdmflow.services.kinds import BATCHES, CONNECTIONS, DATASETS, FLOWS, RUNS
+from xdmflow.services.document_stores import BATCHES, CONNECTIONS, DATASETS, FLOWS, RUNS
 from xdmflow.store.documents import DocumentStore, Scope
 from xdmflow.store.tables import Document, FlowSchedule
 

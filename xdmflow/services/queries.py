@@ -38,8 +38,8 @@ from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.naming import BEHAVIOR_ADHOC
 from xdmflow.services.catalog.common import PRIVATE
 from xdmflow.services.context import AppContext
+from xdmflow.services.document_stores import DATASETS
 from xdmflow.services.identity import Principal
-from xdmflow.services.kinds import DATASETS
 from xdmflow.store.documents import DocumentStore, Scope
 
 __all__ = [

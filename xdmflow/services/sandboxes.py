@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 from xdmflow.errors import BadRequestError
 from xdmflow.services import identity
 from xdmflow.services.context import AppContext
+from xdmflow.services.document_stores import BATCHES, FLOWS, RUNS
 from xdmflow.services.identity import Principal
-from xdmflow.services.kinds import BATCHES, FLOWS, RUNS
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, FlowSchedule, RunQueue, Sandbox, Watermark
 
@@ -131,7 +131,7 @@ def _delete_files(ctx: AppContext, org_id: str, name: str, purged: Purged) -> No
     uploads = Uploads.from_settings(ctx.settings)
     for batch_id in sorted(set(purged.batches)):
         try:
-            ctx.errors.delete(batch_id)
+            ctx.diagnostics.delete(batch_id)
             uploads.remove(batch_id)
         except BadRequestError:  # not a batch id of ours: nothing was stored under it
             continue

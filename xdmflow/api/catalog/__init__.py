@@ -84,7 +84,7 @@ def patch_dataset(
 @router.delete("/dataSets/{dataset_id}", dependencies=[Depends(allow_query())])
 def delete_dataset(dataset_id: str, p: PrincipalDep, ctx: CtxDep) -> list[str]:
     """``DELETE /dataSets/{id}``: the dataset, its table and its data."""
-    svc.delete_dataset(ctx.db, ctx.lake, p, dataset_id, ctx.errors)
+    svc.delete_dataset(ctx.db, ctx.lake, p, dataset_id, ctx.diagnostics)
     return _ref(dataset_id)
 
 

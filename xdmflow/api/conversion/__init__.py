@@ -12,7 +12,7 @@ from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, get_principal, j
 from xdmflow.api.limits import run_limited
 from xdmflow.api.models.conversion import ExpressionBody, MappingPreview, MappingSetBody
 from xdmflow.errors import BadRequestError, NotFoundError
-from xdmflow.mapping.catalog import functions_catalog, operators_catalog, validate_expression
+from xdmflow.mapping.function_catalog import functions_catalog, operators_catalog, validate_expression
 from xdmflow.services import mappings as svc
 
 router = APIRouter(

@@ -27,7 +27,9 @@ def _base(request: Request) -> str:
 def batch_meta(batch_id: str, request: Request, p: PrincipalDep, ctx: CtxDep) -> Any:
     """Diagnostics of a batch: listings, or one file as JSON Lines."""
     with ctx.db.session() as s:
-        out = svc.batch_meta(s, scope_of(p), ctx.errors, _base(request), batch_id, dict(request.query_params))
+        out = svc.batch_meta(
+            s, scope_of(p), ctx.diagnostics, _base(request), batch_id, dict(request.query_params)
+        )
     if isinstance(out, bytes):
         return Response(out, media_type=JSON_LINES)
     return out

@@ -9,7 +9,7 @@ from xdmflow.api.flowservice import connection_specs, connections, flow_specs, f
 from xdmflow.api.flowservice.resource import resource_router
 from xdmflow.api.models.flowservice import SourceConnectionCreate, TargetConnectionCreate
 from xdmflow.services import connections as csvc
-from xdmflow.services.kinds import SOURCE_CONNECTIONS, TARGET_CONNECTIONS
+from xdmflow.services.document_stores import SOURCE_CONNECTIONS, TARGET_CONNECTIONS
 
 router = APIRouter(prefix="/data/foundation/flowservice", dependencies=[Depends(get_principal)])
 router.include_router(connection_specs.router)

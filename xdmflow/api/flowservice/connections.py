@@ -11,8 +11,8 @@ from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, scope
 from xdmflow.api.models import JsonPatch
 from xdmflow.api.models.flowservice import ConnectionCreate
 from xdmflow.services import connections as svc
-from xdmflow.services.flowbase import LIST_PARAMS, items, list_documents, require_if_match
-from xdmflow.services.kinds import CONNECTIONS
+from xdmflow.services.document_stores import CONNECTIONS
+from xdmflow.services.resource_docs import LIST_PARAMS, items, list_documents, require_if_match
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 BASE = "/data/foundation/flowservice/connections"

@@ -10,8 +10,8 @@ from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query
 from xdmflow.api.flowservice.resource import resource_router
 from xdmflow.api.models.flowservice import FlowCreate
 from xdmflow.services import flows as svc
+from xdmflow.services.document_stores import FLOWS
 from xdmflow.services.identity import Principal
-from xdmflow.services.kinds import FLOWS
 from xdmflow.store.documents import DocumentStore
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, scope_of
 from xdmflow.api.models import JsonPatch
-from xdmflow.services.flowbase import LIST_PARAMS, items, list_documents, require_if_match
 from xdmflow.services.identity import Principal
+from xdmflow.services.resource_docs import LIST_PARAMS, items, list_documents, require_if_match
 from xdmflow.store.documents import DocumentStore
 from xdmflow.store.tables import Document
 

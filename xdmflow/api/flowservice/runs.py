@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, scope_of
 from xdmflow.api.models.flowservice import RunCreate
 from xdmflow.runs import queue as svc
-from xdmflow.services.flowbase import LIST_PARAMS, items, list_documents
-from xdmflow.services.kinds import RUNS
+from xdmflow.services.document_stores import RUNS
+from xdmflow.services.resource_docs import LIST_PARAMS, items, list_documents
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 BASE = "/data/foundation/flowservice/runs"

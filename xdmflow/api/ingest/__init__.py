@@ -111,7 +111,7 @@ def batch_action(batch_id: str, request: Request, p: PrincipalDep, ctx: CtxDep) 
     action = request.query_params.get("action")
     if not action:
         raise BadRequestError("?action= is required: COMPLETE, ABORT or FAIL")
-    return svc.batch_action(ctx.db, ctx.lake, ctx.errors, _uploads(ctx), p, batch_id, action)
+    return svc.batch_action(ctx.db, ctx.lake, ctx.diagnostics, _uploads(ctx), p, batch_id, action)
 
 
 @router.get("/batches/{batch_id}/datasets/{dataset_id}/preview")

@@ -10,15 +10,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from xdmflow.api.deps import get_principal
-from xdmflow.api.schemaregistry import descriptors, misc, resources
+from xdmflow.api.schemaregistry import descriptors, resources, stats_unions
 
 registry = APIRouter(prefix="/data/foundation/schemaregistry", dependencies=[Depends(get_principal)])
-registry.include_router(misc.router)
+registry.include_router(stats_unions.router)
 registry.include_router(descriptors.router)
 registry.include_router(resources.router)
 
 router = APIRouter()
 router.include_router(registry)
 router.include_router(
-    misc.identity_router, prefix="/data/foundation/identity", dependencies=[Depends(get_principal)]
+    stats_unions.identity_router, prefix="/data/foundation/identity", dependencies=[Depends(get_principal)]
 )

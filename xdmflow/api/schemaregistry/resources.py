@@ -17,8 +17,8 @@ from xdmflow.api.models import JsonPatch
 from xdmflow.api.models.schemaregistry import XdmResource
 from xdmflow.api.schemaregistry.accept import list_format, lookup_format
 from xdmflow.errors import XdmflowError
-from xdmflow.services.schemas import extras, views
 from xdmflow.services.schemas import resources as svc
+from xdmflow.services.schemas import stats_unions, views
 from xdmflow.services.schemas.listing import LIST_PARAMS
 from xdmflow.services.schemas.repo import kind_of, not_found
 
@@ -64,8 +64,8 @@ def lookup_resource(
     _container(container, rtype)
     fmt = lookup_format(accept, rid)
     with ctx.db.session() as s:
-        if container == "tenant" and rtype == "schemas" and rid.endswith(extras.UNION_SUFFIX):
-            return extras.lookup_union(s, scope_of(p), rid, fmt)
+        if container == "tenant" and rtype == "schemas" and rid.endswith(stats_unions.UNION_SUFFIX):
+            return stats_unions.lookup_union(s, scope_of(p), rid, fmt)
         return views.lookup_resource(s, scope_of(p), container, rtype, rid, fmt)
 
 

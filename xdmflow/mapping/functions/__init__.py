@@ -1,6 +1,6 @@
 """The expression-language function library; importing it fills :data:`REGISTRY`."""
 
-from xdmflow.mapping.functions import arrays, collections, dates, misc, strings
+from xdmflow.mapping.functions import arrays, collections, dates, hashing_urls, logic, strings
 from xdmflow.mapping.functions._base import REGISTRY, EvalContext, FunctionSpec, Param, lookup
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "arrays",
     "collections",
     "dates",
-    "misc",
+    "hashing_urls",
+    "logic",
     "strings",
 ]

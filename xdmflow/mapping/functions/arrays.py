@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from xdmflow.errors import InvalidTypeError
 from xdmflow.mapping.functions._base import EvalContext, Value, as_bool, broadcast, register, rowwise
-from xdmflow.mapping.functions.misc import common
+from xdmflow.mapping.functions.logic import common
 
 ARR = "Arrays"
 

@@ -21,7 +21,7 @@ from xdmflow.mapping.functions._base import (
     register,
     rowwise,
 )
-from xdmflow.mapping.functions.misc import common
+from xdmflow.mapping.functions.logic import common
 
 OBJ, ARR = "Objects", "Arrays"
 

@@ -22,7 +22,7 @@ from xdmflow.pipeline.outcome import threshold_status
 from xdmflow.services.catalog.common import PRIVATE, bump_version, public
 from xdmflow.services.catalog.datasets import save_dataset
 from xdmflow.services.catalog.query import Predicate, parse_catalog_query, project, time_filter
-from xdmflow.services.kinds import BATCHES, DATASETS
+from xdmflow.services.document_stores import BATCHES, DATASETS
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document
 

@@ -27,9 +27,9 @@ from xdmflow.services.catalog.common import (
     require_object,
 )
 from xdmflow.services.catalog.query import parse_catalog_query, project
+from xdmflow.services.document_stores import BATCHES, DATASETS
 from xdmflow.services.identity import Principal
 from xdmflow.services.jsonpatch import apply_patch
-from xdmflow.services.kinds import BATCHES, DATASETS
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document
 

@@ -24,9 +24,9 @@ from xdmflow.pipeline.uploads import CORRUPT_CODE, REQUIRED_CODE, ingest_uploade
 from xdmflow.services.catalog.batches import new_batch_body, record_batch, save_batch
 from xdmflow.services.catalog.common import PRIVATE, public, require_object
 from xdmflow.services.catalog.datasets import dataset_target
+from xdmflow.services.document_stores import BATCHES, DATASETS
 from xdmflow.services.identity import Principal
 from xdmflow.services.ingest.uploads import Uploads
-from xdmflow.services.kinds import BATCHES, DATASETS
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from xdmflow.errors import BadRequestError, NotFoundError
 from xdmflow.services.catalog.batches import file_views, find_dataset_file
+from xdmflow.services.document_stores import BATCHES
 from xdmflow.services.ingest.uploads import Uploads
-from xdmflow.services.kinds import BATCHES
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document
 

@@ -11,10 +11,10 @@ from xdmflow.connectors.files.uploaded import Chunk, InputFormat, read_file
 from xdmflow.errors import BadRequestError
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.services.catalog.datasets import dataset_target
-from xdmflow.services.flowbase import rows_to_json
+from xdmflow.services.document_stores import BATCHES
 from xdmflow.services.identity import Principal
 from xdmflow.services.ingest.uploads import Uploads
-from xdmflow.services.kinds import BATCHES
+from xdmflow.services.resource_docs import rows_to_json
 from xdmflow.store.documents import Scope
 
 if TYPE_CHECKING:

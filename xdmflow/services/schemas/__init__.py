@@ -2,7 +2,7 @@
 
 Other layers use :func:`compiled_schema`, :func:`resolved_schema`, :func:`schema_exists`
 and :func:`tenant_id`; the HTTP routers in :mod:`xdmflow.api.schemaregistry` use the
-submodules (``resources``, ``views``, ``descriptors``, ``extras``).
+submodules (``resources``, ``views``, ``descriptors``, ``stats_unions``).
 """
 
 from __future__ import annotations

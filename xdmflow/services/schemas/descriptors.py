@@ -22,8 +22,8 @@ from xdmflow.ids import new_hex_id, now_ms
 from xdmflow.schema.compile import compile_schema, normalize_path
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.resolve import resolve_body
+from xdmflow.services.document_stores import DESCRIPTORS
 from xdmflow.services.identity import Principal
-from xdmflow.services.kinds import DESCRIPTORS
 from xdmflow.services.schemas.listing import page_list, parse_filter
 from xdmflow.services.schemas.namespaces import canonical_namespace
 from xdmflow.services.schemas.repo import Json, find_doc, not_found

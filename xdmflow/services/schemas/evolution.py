@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from xdmflow.errors import ValidationFailedError
 from xdmflow.schema.compile import compile_schema
 from xdmflow.schema.resolve import resolve_body
-from xdmflow.services.kinds import DATASETS
+from xdmflow.services.document_stores import DATASETS
 from xdmflow.services.schemas.repo import Json
 from xdmflow.store.documents import Scope
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from xdmflow.services.kinds import DESCRIPTORS
+from xdmflow.services.document_stores import DESCRIPTORS
 from xdmflow.store.documents import Scope
 
 __all__ = ["STANDARD_NAMESPACES", "canonical_namespace", "is_standard", "list_namespaces"]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from xdmflow.errors import NotFoundError
 from xdmflow.ids import tenant_id_for_org
 from xdmflow.schema.builtins import global_resource, global_resources
-from xdmflow.services.kinds import XDM_RESOURCES
+from xdmflow.services.document_stores import XDM_RESOURCES
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, Org
 

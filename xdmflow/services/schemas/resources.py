@@ -31,9 +31,9 @@ from xdmflow.schema.registry_model import (
     resource_kind,
 )
 from xdmflow.schema.resolve import resolve_body
+from xdmflow.services.document_stores import DESCRIPTORS, XDM_RESOURCES
 from xdmflow.services.identity import Principal
 from xdmflow.services.jsonpatch import apply_patch
-from xdmflow.services.kinds import DESCRIPTORS, XDM_RESOURCES
 from xdmflow.services.schemas.evolution import check_evolution, datasets_using
 from xdmflow.services.schemas.repo import Json, body_etag, get_doc, kind_of, load_tenant
 from xdmflow.store.documents import Scope

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from xdmflow.errors import NotAcceptableError
 from xdmflow.schema.builtins import global_resource
 from xdmflow.schema.resolve import resolve_body
-from xdmflow.services.kinds import DESCRIPTORS, XDM_RESOURCES
+from xdmflow.services.document_stores import DESCRIPTORS, XDM_RESOURCES
 from xdmflow.services.schemas.listing import page_list
 from xdmflow.services.schemas.repo import Json, find_doc, global_of_kind, kind_of, load_tenant, not_found
 from xdmflow.store.documents import Scope

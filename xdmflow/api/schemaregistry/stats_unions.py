@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Request
 
 from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, scope_of
 from xdmflow.api.schemaregistry.accept import list_format, lookup_format
-from xdmflow.services.schemas import extras, views
+from xdmflow.services.schemas import stats_unions, views
 from xdmflow.services.schemas.listing import LIST_PARAMS
 from xdmflow.services.schemas.namespaces import list_namespaces
 
@@ -26,7 +26,7 @@ def _href(request: Request) -> str:
 def stats(p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
     """Counts, recent resources and class usage of the tenant container (no Accept needed)."""
     with ctx.db.session() as s:
-        return extras.stats(s, scope_of(p), p.tenant_id)
+        return stats_unions.stats(s, scope_of(p), p.tenant_id)
 
 
 @router.get("/global/behaviors", dependencies=[Depends(allow_query(*LIST_PARAMS))])
@@ -56,7 +56,7 @@ def list_unions(
     fmt = list_format(accept)
     with ctx.db.session() as s:
         params = list(request.query_params.multi_items())
-        return extras.list_unions(s, scope_of(p), fmt, params, _href(request))
+        return stats_unions.list_unions(s, scope_of(p), fmt, params, _href(request))
 
 
 @router.get("/tenant/unions/{uid:path}", dependencies=[Depends(allow_query())])
@@ -64,7 +64,7 @@ def get_union(uid: str, p: PrincipalDep, ctx: CtxDep, accept: AcceptHeader = Non
     """One union (``$id`` or altId), e.g. ``_xdm.context.profile__union``."""
     fmt = lookup_format(accept, uid)
     with ctx.db.session() as s:
-        return extras.lookup_union(s, scope_of(p), uid, fmt)
+        return stats_unions.lookup_union(s, scope_of(p), uid, fmt)
 
 
 @identity_router.get("/idnamespace/namespaces", dependencies=[Depends(allow_query())])

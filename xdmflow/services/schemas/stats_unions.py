@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from xdmflow.schema.naming import alt_id
 from xdmflow.schema.resolve import make_lookup, resolve_body
-from xdmflow.services.kinds import XDM_RESOURCES
+from xdmflow.services.document_stores import XDM_RESOURCES
 from xdmflow.services.schemas.listing import page_list
 from xdmflow.services.schemas.repo import Json, not_found
 from xdmflow.services.schemas.views import summary, tenant_resources

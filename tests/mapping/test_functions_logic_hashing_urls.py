@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from tests.mapping.helpers import run, run_with_failures
-from xdmflow.mapping.functions.misc import uuid_array
+from xdmflow.mapping.functions.logic import uuid_array
 
 
 @pytest.mark.parametrize("algo", ["sha1", "sha256", "sha512", "md5"])
