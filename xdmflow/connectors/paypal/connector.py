@@ -19,6 +19,7 @@ from xdmflow.connectors.base import (
     ReadRequest,
     ReadResult,
 )
+from xdmflow.connectors.payments import first_rows, list_tables
 from xdmflow.connectors.paypal.spec import PAYPAL_SPEC, TABLE_NAMES
 from xdmflow.connectors.policy import Reach, url_reach
 from xdmflow.errors import SourceFatalError
@@ -122,12 +123,7 @@ class PayPalConnector(Connector):
         self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None
     ) -> list[ExploreItem]:
         """``root`` lists the tables (no call to PayPal); tabular sources have no folders."""
-        if object_type != "root":
-            raise SourceFatalError(
-                f"PayPal is a tabular source: explore objectType=root lists its tables, objectType=table "
-                f"describes one (got objectType={object_type!r})"
-            )
-        return [ExploreItem(type="table", name=name, path=name) for name in TABLE_NAMES]
+        return list_tables("PayPal", object_type, TABLE_NAMES)
 
     def describe(
         self,
@@ -149,20 +145,7 @@ class PayPalConnector(Connector):
             params["startDate"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - PREVIEW_SPAN))
             params.setdefault("windowDays", 1)
         request = ReadRequest(object=table.name, source_params=params, batch_size=max(1, preview_rows))
-        batches: list[pa.RecordBatch] = []
-        rows = 0
-        reader = self.read(auth, request, ReadResult())
-        try:
-            for batch in reader:
-                batches.append(batch.slice(0, preview_rows - rows))
-                rows += batches[-1].num_rows
-                if rows >= preview_rows:
-                    break
-        finally:
-            close = getattr(reader, "close", None)
-            if close is not None:
-                close()
-        data = pa.Table.from_batches(batches, schema=table.schema)
+        data = first_rows(self.read(auth, request, ReadResult()), preview_rows, table.schema)
         return ObjectDescription(columns=table.columns, preview=data)
 
     def read(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from xdmflow.connectors.base import ConnectionSpec
+from xdmflow.connectors.payments import DRAFT_07, PAYMENTS_PROVIDER_ID, payments_spec_body
 
 __all__ = ["SPEC_ID", "PROVIDER_ID", "AUTH_SPEC_NAME", "TABLE_NAMES", "PAYPAL_SPEC"]
 
 SPEC_ID = "221c7626-58f6-4eec-8ee2-042b0226f03b"
-PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
+PROVIDER_ID = PAYMENTS_PROVIDER_ID
 AUTH_SPEC_NAME = "Client-Id-Secret Based Authentication"
-DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 
 #: Tables served, in explore order (the four of the platform's docs first).
 TABLE_NAMES = (
@@ -89,50 +89,13 @@ _SOURCE_SCHEMA: dict[str, Any] = {
     "oneOf": [{"required": ["tableName"]}, {"required": ["path"]}],
 }
 
-BODY: dict[str, Any] = {
-    "id": SPEC_ID,
-    "name": "PayPal",
-    "providerId": PROVIDER_ID,
-    "version": "1.0",
-    "type": "Payments",
-    "authSpec": [{"name": AUTH_SPEC_NAME, "type": "ClientCredentials", "spec": _AUTH_SCHEMA}],
-    "sourceSpec": {
-        "name": "PayPal",
-        "type": "Tabular",
-        "spec": _SOURCE_SCHEMA,
-        "attributes": {
-            "uiAttributes": {
-                "isSource": True,
-                "isPreview": True,
-                "isBeta": True,
-                "category": {"key": "payments"},
-                "label": {"key": "paypal", "value": "PayPal"},
-                "documentationLink": "https://experienceleague.adobe.com/docs/experience-platform/sources/connectors/payments/paypal.html",
-            }
-        },
-    },
-    "exploreSpec": {
-        "name": "Tabular",
-        "type": "Tabular",
-        "requestSpec": {"$schema": DRAFT_07, "type": "object", "properties": {}},
-        "responseSpec": {
-            "$schema": DRAFT_07,
-            "type": "object",
-            "properties": {
-                "format": {"type": "string"},
-                "schema": {"type": "object", "properties": {"columns": {"type": "array"}}},
-            },
-        },
-    },
-    "attributes": {
-        "category": "Payments",
-        "isSource": True,
-        "uiAttributes": {"apiFeatures": {"explorePaginationSupported": False}},
-    },
-    "permissionsInfo": {
-        "view": [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": ["read"]}],
-        "manage": [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": ["write"]}],
-    },
-}
+BODY: dict[str, Any] = payments_spec_body(
+    spec_id=SPEC_ID,
+    name="PayPal",
+    auth_specs=[{"name": AUTH_SPEC_NAME, "type": "ClientCredentials", "spec": _AUTH_SCHEMA}],
+    source_schema=_SOURCE_SCHEMA,
+    label_key="paypal",
+    documentation="https://experienceleague.adobe.com/docs/experience-platform/sources/connectors/payments/paypal.html",
+)
 
 PAYPAL_SPEC = ConnectionSpec(id=SPEC_ID, name="PayPal", body=BODY, secret_params=frozenset({"clientSecret"}))

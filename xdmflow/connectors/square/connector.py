@@ -15,6 +15,7 @@ from xdmflow.connectors.base import (
     ReadRequest,
     ReadResult,
 )
+from xdmflow.connectors.payments import first_rows, list_tables
 from xdmflow.connectors.policy import Reach, url_reach
 from xdmflow.connectors.square.spec import SQUARE_SPEC, TABLE_NAMES
 from xdmflow.errors import SourceFatalError
@@ -82,12 +83,7 @@ class SquareConnector(Connector):
     def explore(
         self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None
     ) -> list[ExploreItem]:
-        if object_type != "root":
-            raise SourceFatalError(
-                "Square is a tabular source: explore objectType=root lists its tables, objectType=table "
-                f"describes one (got objectType={object_type!r})"
-            )
-        return [ExploreItem(type="table", name=name, path=name) for name in TABLE_NAMES]
+        return list_tables("Square", object_type, TABLE_NAMES)
 
     def describe(
         self,
@@ -108,20 +104,8 @@ class SquareConnector(Connector):
             source_params={"tableName": t.name, **(options or {})},
             batch_size=max(1, preview_rows),
         )
-        batches: list[pa.RecordBatch] = []
-        rows = 0
-        reader = self.read(auth, request, ReadResult())
-        try:
-            for batch in reader:
-                batches.append(batch.slice(0, preview_rows - rows))
-                rows += batches[-1].num_rows
-                if rows >= preview_rows:
-                    break
-        finally:
-            close = getattr(reader, "close", None)
-            if close is not None:
-                close()
-        return ObjectDescription(columns=t.columns, preview=pa.Table.from_batches(batches, schema=t.schema))
+        preview_table = first_rows(self.read(auth, request, ReadResult()), preview_rows, t.schema)
+        return ObjectDescription(columns=t.columns, preview=preview_table)
 
     def read(
         self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from xdmflow.connectors.base import ConnectionSpec
+from xdmflow.connectors.payments import DRAFT_07, PAYMENTS_PROVIDER_ID, payments_spec_body
 
 __all__ = ["SPEC_ID", "AUTH_SPEC_NAME", "TABLE_NAMES", "SQUARE_SPEC", "SQUARE_VERSION", "SECRET_PARAMS"]
 
 SPEC_ID = "2acf109f-9b66-4d5e-bc18-ebb2adcff8d5"
-PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
+PROVIDER_ID = PAYMENTS_PROVIDER_ID
 AUTH_SPEC_NAME = "OAuth2 Refresh Code"
 #: The API version every request pins (``Square-Version``); the one the official SDK we test with sends.
 SQUARE_VERSION = "2026-09-16"
-DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 
 TABLE_NAMES = (
     "Square.Payments",
@@ -78,50 +78,13 @@ _SOURCE_SCHEMA: dict[str, Any] = {
     "oneOf": [{"required": ["tableName"]}, {"required": ["path"]}],
 }
 
-BODY: dict[str, Any] = {
-    "id": SPEC_ID,
-    "name": "Square",
-    "providerId": PROVIDER_ID,
-    "version": "1.0",
-    "type": "Payments",
-    "authSpec": [{"name": AUTH_SPEC_NAME, "type": "OAuth2RefreshCode", "spec": _AUTH_SCHEMA}],
-    "sourceSpec": {
-        "name": "Square",
-        "type": "Tabular",
-        "spec": _SOURCE_SCHEMA,
-        "attributes": {
-            "uiAttributes": {
-                "isSource": True,
-                "isPreview": True,
-                "isBeta": True,
-                "category": {"key": "payments"},
-                "label": {"key": "square", "value": "Square"},
-                "documentationLink": "https://experienceleague.adobe.com/docs/experience-platform/sources/connectors/payments/square.html",
-            }
-        },
-    },
-    "exploreSpec": {
-        "name": "Tabular",
-        "type": "Tabular",
-        "requestSpec": {"$schema": DRAFT_07, "type": "object", "properties": {}},
-        "responseSpec": {
-            "$schema": DRAFT_07,
-            "type": "object",
-            "properties": {
-                "format": {"type": "string"},
-                "schema": {"type": "object", "properties": {"columns": {"type": "array"}}},
-            },
-        },
-    },
-    "attributes": {
-        "category": "Payments",
-        "isSource": True,
-        "uiAttributes": {"apiFeatures": {"explorePaginationSupported": False}},
-    },
-    "permissionsInfo": {
-        "view": [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": ["read"]}],
-        "manage": [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": ["write"]}],
-    },
-}
+BODY: dict[str, Any] = payments_spec_body(
+    spec_id=SPEC_ID,
+    name="Square",
+    auth_specs=[{"name": AUTH_SPEC_NAME, "type": "OAuth2RefreshCode", "spec": _AUTH_SCHEMA}],
+    source_schema=_SOURCE_SCHEMA,
+    label_key="square",
+    documentation="https://experienceleague.adobe.com/docs/experience-platform/sources/connectors/payments/square.html",
+)
 
 SQUARE_SPEC = ConnectionSpec(id=SPEC_ID, name="Square", body=BODY, secret_params=SECRET_PARAMS)

@@ -20,6 +20,7 @@ from xdmflow.connectors.base import (
     ReadRequest,
     ReadResult,
 )
+from xdmflow.connectors.payments import list_tables
 from xdmflow.connectors.policy import Reach, url_reach
 from xdmflow.connectors.stripe.spec import STRIPE_SPEC, TABLE_NAMES
 from xdmflow.errors import SourceAuthError, SourceFatalError
@@ -118,12 +119,7 @@ class StripeConnector(Connector):
         self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None
     ) -> list[ExploreItem]:
         """``root`` lists the tables (no call to Stripe)."""
-        if object_type != "root":
-            raise SourceFatalError(
-                "Stripe is a tabular source: explore objectType=root lists its tables, objectType=table "
-                f"describes one (got objectType={object_type!r})"
-            )
-        return [ExploreItem(type="table", name=name, path=name) for name in TABLE_NAMES]
+        return list_tables("Stripe", object_type, TABLE_NAMES)
 
     def describe(
         self,

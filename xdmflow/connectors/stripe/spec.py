@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from xdmflow.connectors.base import ConnectionSpec
+from xdmflow.connectors.payments import DRAFT_07, PAYMENTS_PROVIDER_ID, payments_spec_body
 
 __all__ = ["SPEC_ID", "AUTH_SPEC_NAME", "TABLE_NAMES", "STRIPE_SPEC", "STRIPE_VERSION"]
 
 SPEC_ID = "cc2c31d6-7b8c-4581-b49f-5c8698aa3ab3"
-PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
+PROVIDER_ID = PAYMENTS_PROVIDER_ID
 AUTH_SPEC_NAME = "OAuth2 Refresh Code"
 KEY_AUTH_SPEC_NAME = "API Key"
-DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 #: The API version every request pins (response shapes follow it).
 STRIPE_VERSION = "2024-06-20"
 
@@ -97,55 +97,18 @@ _SOURCE_SCHEMA: dict[str, Any] = {
     },
 }
 
-BODY: dict[str, Any] = {
-    "id": SPEC_ID,
-    "name": "Stripe",
-    "providerId": PROVIDER_ID,
-    "version": "1.0",
-    "type": "Payments",
-    "authSpec": [
+BODY: dict[str, Any] = payments_spec_body(
+    spec_id=SPEC_ID,
+    name="Stripe",
+    auth_specs=[
         {"name": AUTH_SPEC_NAME, "type": "OAuth2RefreshCode", "spec": _OAUTH_SCHEMA},
         {"name": KEY_AUTH_SPEC_NAME, "type": "KeyBased", "spec": _KEY_SCHEMA},
     ],
-    "sourceSpec": {
-        "name": "Stripe",
-        "type": "Tabular",
-        "spec": _SOURCE_SCHEMA,
-        "attributes": {
-            "uiAttributes": {
-                "isSource": True,
-                "isPreview": True,
-                "isBeta": True,
-                "category": {"key": "payments"},
-                "label": {"key": "stripe", "value": "Stripe"},
-                "documentationLink": "https://experienceleague.adobe.com/docs/experience-platform/sources/connectors/payments/stripe.html",
-            }
-        },
-    },
-    "exploreSpec": {
-        "name": "Tabular",
-        "type": "Tabular",
-        "requestSpec": {"$schema": DRAFT_07, "type": "object", "properties": {}},
-        "responseSpec": {
-            "$schema": DRAFT_07,
-            "type": "object",
-            "properties": {
-                "format": {"type": "string"},
-                "schema": {"type": "object", "properties": {"columns": {"type": "array"}}},
-            },
-        },
-    },
-    "attributes": {
-        "category": "Payments",
-        "isSource": True,
-        "objectType": "rest",
-        "uiAttributes": {"apiFeatures": {"explorePaginationSupported": False}},
-    },
-    "permissionsInfo": {
-        "view": [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": ["read"]}],
-        "manage": [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": ["write"]}],
-    },
-}
+    source_schema=_SOURCE_SCHEMA,
+    label_key="stripe",
+    documentation="https://experienceleague.adobe.com/docs/experience-platform/sources/connectors/payments/stripe.html",
+    attributes={"objectType": "rest"},
+)
 
 STRIPE_SPEC = ConnectionSpec(
     id=SPEC_ID, name="Stripe", body=BODY, secret_params=frozenset({"accessToken", "apiKey"})
