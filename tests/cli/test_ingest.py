@@ -160,3 +160,38 @@ def test_malformed_csv_rows_are_row_errors(home: Path, tmp_path: Path) -> None:
         f.write("77,c77,1.5,01/03/2026,extra,columns\n")
     got = ingest(str(src), "--infer")
     assert (got["state"], got["rowsIn"], got["rowsOut"], got["rowsFailed"]) == ("success", 31, 30, 1)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_square_payments_incremental(home: Path) -> None:
+    """``xdmflow ingest square+http://TOKEN@host?table=Square.Payments``: every location's payments,
+    then only the changed and new ones; the token never shows in the connection."""
+    from xdmflow.cli.demo import ServiceThread, free_port
+    from xdmflow.emulators.square import DEFAULT_ACCESS_TOKEN, SquareConfig, create_app
+
+    emulator = create_app(3, config=SquareConfig(n_payments=60, refund_fraction=0.0))
+    state = emulator.state.emulator
+    server = ServiceThread(emulator, free_port()).start()
+    try:
+        source = f"square+http://{DEFAULT_ACCESS_TOKEN}@127.0.0.1:{server.port}?table=Square.Payments"
+        first = ingest(source, "--infer", "--delta-column", "updated_at")
+        assert first["state"] == "success", first
+        assert first["rowsOut"] == 60
+        assert sorted(r["id"] for r in dataset_rows(first["datasetId"])) == sorted(
+            p["id"] for p in state.dump("payments")
+        )
+        state.advance(3600)
+        old = state.dump("payments")[0]
+        state.refund(old["id"], 10)
+        new = state.add_payment(amount=999)
+        second = ingest(source, "--delta-column", "updated_at")
+        assert second["flowId"] == first["flowId"]
+        assert (second["rowsIn"], second["rowsOut"]) == (2, 2), second
+        with connect() as api:
+            flow = api.get(f"{FS}/flows/{first['flowId']}")["items"][0]
+            src = api.get(f"{FS}/sourceConnections/{flow['sourceConnectionIds'][0]}")["items"][0]
+            base = api.get(f"{FS}/connections/{src['baseConnectionId']}")["items"][0]
+        assert DEFAULT_ACCESS_TOKEN not in json.dumps(base)
+        assert new["id"] in {r["id"] for r in dataset_rows(first["datasetId"])}
+    finally:
+        server.stop()

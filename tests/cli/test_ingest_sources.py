@@ -40,6 +40,14 @@ def test_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert (my.object, my.name) == ("orders", "my orders")
     pp = parse_source("paypal+http://id:secret@127.0.0.1:8089?table=PayPal.Transactions", settings)
     assert pp.auth == {"host": "http://127.0.0.1:8089", "clientId": "id", "clientSecret": "secret"}
+    st = parse_source("stripe://sk_test_1@api.stripe.com?table=Stripe.Charges", settings)
+    assert (st.auth, st.object, st.name) == (
+        {"host": "https://api.stripe.com", "apiKey": "sk_test_1"},
+        "Stripe.Charges",
+        "charges",
+    )
+    sq = parse_source("square+http://EAAA1@127.0.0.1:8091?table=Square.Payments", settings)
+    assert sq.auth == {"host": "http://127.0.0.1:8091", "accessToken": "EAAA1"} and sq.name == "payments"
 
 
 def test_outside_the_roots_is_copied_once(tmp_path: Path) -> None:
@@ -55,7 +63,16 @@ def test_outside_the_roots_is_copied_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["ftp://x/y.csv", "postgresql://db/shop", "s3://", "sftp:///x", "/no/such/file.csv", "paypal://h"],
+    [
+        "ftp://x/y.csv",
+        "postgresql://db/shop",
+        "s3://",
+        "sftp:///x",
+        "/no/such/file.csv",
+        "paypal://h",
+        "stripe://api.stripe.com?table=Stripe.Charges",
+        "square://tok@h",
+    ],
 )
 def test_bad_sources_are_usage_errors(tmp_path: Path, source: str) -> None:
     with pytest.raises(IngestFailed) as exc:

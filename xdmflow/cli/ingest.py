@@ -8,8 +8,10 @@ since the last run, SQL flows with ``--delta-column`` only rows above the last v
 
 SOURCE is a local file or folder, ``s3://bucket/prefix``, ``sftp://user:password@host:port/path``,
 ``postgresql://user:password@host:port/db?table=schema.table``, ``mysql://…?table=…`` or
-``paypal://CLIENT_ID:SECRET@api-m.paypal.com?table=PayPal.Transactions`` (``paypal+http://`` for
-the emulator).
+``paypal://CLIENT_ID:SECRET@api-m.paypal.com?table=PayPal.Transactions``,
+``stripe://SECRET_KEY@api.stripe.com?table=Stripe.Charges`` or
+``square://ACCESS_TOKEN@connect.squareup.com?table=Square.Payments`` (``paypal+http://``,
+``stripe+http://``, ``square+http://`` for the emulators).
 A local file outside the operator's local roots (``XDMFLOW_LOCAL_ROOTS``) is copied into
 ``<first root>/ingest/<name>/`` — a Local Folder connection may only read under the roots.
 """
@@ -40,6 +42,8 @@ POSTGRES = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 MYSQL = "26d738e0-8963-47ea-aadf-c60de735468a"
 MARIADB = "3000eb99-cd47-43f3-827c-43caf170f015"
 PAYPAL = "221c7626-58f6-4eec-8ee2-042b0226f03b"
+STRIPE = "cc2c31d6-7b8c-4581-b49f-5c8698aa3ab3"
+SQUARE = "2acf109f-9b66-4d5e-bc18-ebb2adcff8d5"
 LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 CLOUD_FLOW = "CloudStorageToAEP"
 CRM_FLOW = "CRMToAEP"
@@ -174,6 +178,8 @@ def parse_source(text: str, settings: Settings, name: str | None = None) -> Sour
         }
         label = name or table.split(".")[-1].lower()
         return Source(PAYPAL, "Client-Id-Secret Based Authentication", auth, table, label, "sql")
+    if scheme in ("stripe", "stripe+http", "square", "square+http"):
+        return _keyed_payments(scheme, parts, name)
     specs = {"postgresql": POSTGRES, "postgres": POSTGRES, "mysql": MYSQL, "mariadb": MARIADB}
     if scheme in specs:
         query = parse_qsl(parts.query)
@@ -192,8 +198,31 @@ def parse_source(text: str, settings: Settings, name: str | None = None) -> Sour
             "sql",
         )
     raise IngestFailed(
-        f"unsupported source {text!r}: use a local path, s3://, sftp://, postgresql:// or mysql://", 2
+        f"unsupported source {text!r}: use a local path, s3://, sftp://, postgresql://, mysql://, "
+        "paypal://, stripe:// or square://",
+        2,
     )
+
+
+def _keyed_payments(scheme: str, parts: Any, name: str | None) -> Source:
+    """``stripe://KEY@host?table=…`` (an API key) or ``square://TOKEN@host?table=…`` (an access token)."""
+    app = scheme.split("+")[0]
+    query = parse_qsl(parts.query)
+    table = next((v for k, v in query if k == "table"), None)
+    secret = unquote(parts.username or "")
+    if not table or not parts.hostname or not secret:
+        example = (
+            "SECRET_KEY@api.stripe.com?table=Stripe.Charges"
+            if app == "stripe"
+            else ("ACCESS_TOKEN@connect.squareup.com?table=Square.Payments")
+        )
+        raise IngestFailed(f"a {app}:// source is {app}://{example}", 2)
+    http = "http" if scheme.endswith("+http") else "https"
+    host = f"{http}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    label = name or table.split(".")[-1].lower()
+    if app == "stripe":
+        return Source(STRIPE, "API Key", {"host": host, "apiKey": secret}, table, label, "sql")
+    return Source(SQUARE, "OAuth2 Refresh Code", {"host": host, "accessToken": secret}, table, label, "sql")
 
 
 @dataclass
