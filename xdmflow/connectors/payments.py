@@ -5,6 +5,8 @@ first rows. Pure data and helpers; each connector keeps its own auth, tables and
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -12,7 +14,14 @@ import pyarrow as pa
 from xdmflow.connectors.base import ExploreItem
 from xdmflow.errors import SourceFatalError
 
-__all__ = ["DRAFT_07", "PAYMENTS_PROVIDER_ID", "payments_spec_body", "list_tables", "first_rows"]
+__all__ = [
+    "DRAFT_07",
+    "PAYMENTS_PROVIDER_ID",
+    "payments_spec_body",
+    "list_tables",
+    "first_rows",
+    "minor_to_decimal",
+]
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 #: The provider id the platform gives its payments sources.
@@ -103,3 +112,20 @@ def first_rows(reader: Iterator[pa.RecordBatch], limit: int, schema: pa.Schema) 
         if close is not None:
             close()
     return pa.Table.from_batches(batches, schema=schema)
+
+
+def minor_to_decimal(
+    amount: Any, currency: Any, *, zero_decimal: AbstractSet[str], three_decimal: AbstractSet[str]
+) -> str | None:
+    """An amount in the currency's smallest unit as a decimal string in major units, by the vendor's
+    own lists of zero- and three-decimal currencies (upper-case codes): ``1050 USD`` -> ``10.50``,
+    ``1050 JPY`` -> ``1050``, ``1050 KWD`` -> ``1.050``; ``None`` when either is missing or not a number."""
+    if amount is None or not currency or isinstance(amount, bool):
+        return None
+    try:
+        value = Decimal(int(amount))
+    except (TypeError, ValueError):
+        return None
+    code = str(currency).upper()
+    exponent = 0 if code in zero_decimal else 3 if code in three_decimal else 2
+    return f"{value.scaleb(-exponent):.{exponent}f}"

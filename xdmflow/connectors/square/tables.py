@@ -9,12 +9,12 @@ nested structures the table does not flatten (order line items) are JSON strings
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 
 from xdmflow.connectors.base import Column
+from xdmflow.connectors.payments import minor_to_decimal
 from xdmflow.connectors.paypal.tables import Field, Table, boolean, long, string, timestamp
 
 __all__ = ["TABLES", "ZERO_DECIMAL", "decimal_amount"]
@@ -56,16 +56,8 @@ def _path(*keys: str) -> Any:
 
 
 def decimal_amount(amount: Any, currency: Any) -> str | None:
-    """Minor units -> decimal string in the currency's exponent.
-
-    ``1050 USD`` -> ``10.50``; ``1050 JPY`` -> ``1050``; ``1050 KWD`` -> ``1.050``.
-    """
-    if amount is None or currency is None:
-        return None
-    code = str(currency).upper()
-    exponent = 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
-    value = Decimal(int(amount)).scaleb(-exponent)
-    return f"{value:.{exponent}f}"
+    """Minor units -> decimal string in the currency's exponent (ISO 4217's lists)."""
+    return minor_to_decimal(amount, currency, zero_decimal=ZERO_DECIMAL, three_decimal=THREE_DECIMAL)
 
 
 def money(prefix: str, *keys: str) -> tuple[Field, ...]:

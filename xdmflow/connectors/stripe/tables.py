@@ -15,11 +15,11 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 
+from xdmflow.connectors import payments
 from xdmflow.connectors.base import Column
 
 __all__ = ["Field", "Table", "TABLES", "build_batch", "minor_to_decimal", "ZERO_DECIMAL", "THREE_DECIMAL"]
@@ -29,39 +29,31 @@ Getter = Callable[[dict[str, Any]], Any]
 #: currencies without a minor unit (Stripe's list)
 ZERO_DECIMAL = frozenset(
     {
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
     }
 )
 #: currencies with three decimals
-THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 
 
 def minor_to_decimal(amount: Any, currency: Any) -> str | None:
-    """A minor-unit integer as a decimal string in major units (``None`` when either is missing)."""
-    if amount is None or not currency or isinstance(amount, bool):
-        return None
-    try:
-        value = Decimal(int(amount))
-    except (TypeError, ValueError):
-        return None
-    code = str(currency).lower()
-    exponent = 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
-    return str(value.scaleb(-exponent)) if exponent else str(value)
+    """A minor-unit integer as a decimal string in major units, by Stripe's currency lists."""
+    return payments.minor_to_decimal(amount, currency, zero_decimal=ZERO_DECIMAL, three_decimal=THREE_DECIMAL)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ __all__ = [
     "DEFAULT_CLIENT_ID",
     "DEFAULT_CLIENT_SECRET",
     "DEFAULT_REFRESH_TOKEN",
-    "ZERO_DECIMAL",
     "format_time",
     "parse_time",
 ]
@@ -34,9 +33,6 @@ DEFAULT_ACCESS_TOKEN = "EAAAEsquare-emulator-personal-access-token"
 DEFAULT_CLIENT_ID = "sq0idp-emulator-app"
 DEFAULT_CLIENT_SECRET = "sq0csp-emulator-secret-0000"
 DEFAULT_REFRESH_TOKEN = "EQAAEsquare-emulator-refresh-token"
-
-#: Currencies without minor units (Square amounts are in the smallest unit).
-ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG", "RWF"})
 
 _ALNUM = string.ascii_uppercase + string.ascii_lowercase + string.digits
 
