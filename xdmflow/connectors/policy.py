@@ -31,6 +31,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from xdmflow.errors import PolicyRefusedError
 
@@ -64,7 +65,6 @@ class Reach:
 
 def url_reach(url: str) -> Reach:
     """The host and port of an http(s) base URL (``Reach()`` when it has none)."""
-    from urllib.parse import urlsplit
 
     parts = urlsplit(url if "://" in url else f"https://{url}")
     try:

@@ -10,11 +10,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from xdmflow.console.routes import router
+
 __all__ = ["install_console"]
 
 
 def install_console(app: FastAPI) -> None:
-    from xdmflow.console.routes import router
 
     app.include_router(router)
     app.mount(

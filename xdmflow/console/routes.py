@@ -10,16 +10,18 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from xdmflow.connectors.registry import all_connectors, get_connector
 from xdmflow.console import charts
 from xdmflow.console.session import COOKIE, ConsoleSession, Identity, decode_session
 from xdmflow.console.web import Ui, clear_session, page, render, set_session
+from xdmflow.console.wizard import create_target_dataset, preview, submit, wizard_page
 from xdmflow.errors import AuthError, BadRequestError, NotFoundError, XdmflowError
 from xdmflow.runs import queue as runs
 from xdmflow.services import connections as conn_svc
 from xdmflow.services import flows as flow_svc
-from xdmflow.services import identity, overview
+from xdmflow.services import identity, overview, queries
 from xdmflow.services.catalog import datasets as ds_svc
 from xdmflow.services.document_stores import (
     CONNECTIONS,
@@ -31,6 +33,7 @@ from xdmflow.services.document_stores import (
 )
 from xdmflow.services.ingest.preview import dataset_preview
 from xdmflow.services.schemas import compiled_schema, resolved_schema
+from xdmflow.store.tables import FlowSchedule
 
 router = APIRouter(include_in_schema=False)
 
@@ -399,7 +402,6 @@ def flows_list(request: Request) -> Response:
 @router.get("/flows/new")
 @page
 def wizard(request: Request) -> Response:
-    from xdmflow.console.wizard import wizard_page
 
     return wizard_page(Ui(request), dict(request.query_params))
 
@@ -407,7 +409,6 @@ def wizard(request: Request) -> Response:
 @router.post("/flows/new/dataset")
 @page
 async def wizard_dataset(request: Request) -> Response:
-    from xdmflow.console.wizard import create_target_dataset
 
     ui = Ui(request)
     return create_target_dataset(ui, await ui.form_lists())
@@ -416,7 +417,6 @@ async def wizard_dataset(request: Request) -> Response:
 @router.post("/flows/new/preview")
 @page
 async def wizard_preview(request: Request) -> Response:
-    from xdmflow.console.wizard import preview
 
     ui = Ui(request)
     ui.check_header_csrf()
@@ -441,7 +441,6 @@ async def wizard_preview(request: Request) -> Response:
 @router.post("/flows/new")
 @page
 async def wizard_submit(request: Request) -> Response:
-    from xdmflow.console.wizard import submit
 
     ui = Ui(request)
     return submit(ui, await ui.form_lists())
@@ -478,7 +477,6 @@ def flow_page(flow_id: str, request: Request) -> Response:
     with ui.ctx.db.session() as s:
         flow = flow_svc.flow_view(FLOWS.get(s, ui.scope, flow_id, code="1439"))
         history = overview.runs_of_flow(s, ui.scope, flow_id, 50)
-        from xdmflow.store.tables import FlowSchedule
 
         datasets = [
             str(t.body.get("params", {}).get("dataSetId"))
@@ -590,9 +588,6 @@ def dataset_page(dataset_id: str, request: Request) -> Response:
 async def dataset_sql(dataset_id: str, request: Request) -> Response:
     """The dataset page's SQL box: one read-only statement through the Query Service's engine, with
     the same guard, limits and tenant scope as psql and ``POST /queries``."""
-    from starlette.concurrency import run_in_threadpool
-
-    from xdmflow.services import queries
 
     ui = Ui(request)
     form = await ui.form()

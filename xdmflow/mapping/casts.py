@@ -9,6 +9,7 @@ so an unexpected value never costs more than a few extra kernel calls.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -140,8 +141,6 @@ def to_string(arr: pa.Array) -> CastResult:
     if el_type(t) in ("number", "boolean", "null"):
         return arr.cast(pa.string()), None
     if el_type(t) in ("array", "map", "object"):
-        import json
-
         vals = arr.to_pylist()
         return pa.array([None if v is None else json.dumps(v, default=str) for v in vals], pa.string()), None
     return arr.cast(pa.string()), None

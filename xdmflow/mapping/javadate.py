@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xdmflow.errors import InvalidTypeError, InvalidValueError
-from xdmflow.mapping.casts import TS_TYPE
+from xdmflow.mapping.casts import TS_TYPE, _bisect
 
 __all__ = [
     "PatternToken",
@@ -418,7 +418,6 @@ def _iso_like(pattern: str) -> bool:
 
 
 def _cast_naive(iso: pa.Array) -> pa.Array:
-    from xdmflow.mapping.casts import _bisect
 
     t = pa.timestamp("us")
     return _bisect(iso, lambda a: a.cast(t), t)
@@ -438,7 +437,6 @@ def _apply_zone(
     zone = _field(parts, plan, "zone")
     if off is not None:
         iso = pc.binary_join_element_wise(pc.strftime(naive, "%Y-%m-%dT%H:%M:%S"), _normalise_offset(off), "")
-        from xdmflow.mapping.casts import _bisect
 
         return _bisect(iso, lambda a: a.cast(TS_TYPE), TS_TYPE)
     if zone is not None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from xdmflow.errors import InvalidValueError, ValidationFailedError
+from xdmflow.mapping.ast import FieldRef
+from xdmflow.mapping.parser import ExpressionSyntaxError, parse_expression
 
 __all__ = [
     "SourceType",
@@ -77,8 +79,6 @@ class Mapping:
 
 
 def _looks_like_expression(text: str) -> bool:
-    from xdmflow.mapping.ast import FieldRef
-    from xdmflow.mapping.parser import ExpressionSyntaxError, parse_expression
 
     if "(" not in text and '"' not in text:
         return False

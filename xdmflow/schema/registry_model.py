@@ -16,7 +16,7 @@ from typing import Any
 
 from xdmflow.errors import ValidationFailedError
 from xdmflow.schema.naming import BEHAVIOR_ADHOC, BEHAVIORS, adhoc_namespace, tenant_namespace
-from xdmflow.schema.resolve import SKIPPED_REFS, Lookup, Resources, make_lookup, resolve_body
+from xdmflow.schema.resolve import SKIPPED_REFS, Lookup, Resources, infer_xdm_type, make_lookup, resolve_body
 
 __all__ = [
     "compose_schema",
@@ -355,7 +355,6 @@ def prepare_data_type(body: Json, resources: Resources, tenant_id: str) -> Json:
 
 def annotate_xdm_types(body: Json) -> Json:
     """Add ``meta:xdmType`` to every field of a raw body (as the registry stores it)."""
-    from xdmflow.schema.resolve import infer_xdm_type
 
     def visit(props: Json, path: str) -> None:
         for name, node in props.items():

@@ -15,7 +15,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from xdmflow.errors import ValidationFailedError
+from xdmflow.errors import NotFoundError, ValidationFailedError
 from xdmflow.schema.builtins import _global_index
 from xdmflow.schema.compiled import INTEGER_RANGES
 from xdmflow.schema.naming import compat_path
@@ -306,8 +306,6 @@ def resolve(resource_id: str, resources: Resources = None, *, notext: bool = Fal
     lookup = make_lookup(resources)
     body = lookup(resource_id)
     if body is None:
-        from xdmflow.errors import NotFoundError
-
         raise NotFoundError(
             f"Object {resource_id} with version 1 not found", code="1012", resource_id=resource_id
         )

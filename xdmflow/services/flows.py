@@ -16,7 +16,9 @@ from xdmflow.services.document_stores import DATASETS, FLOWS, SOURCE_CONNECTIONS
 from xdmflow.services.flowspecs import get_flow_spec
 from xdmflow.services.identity import Principal
 from xdmflow.services.jsonpatch import apply_patch
+from xdmflow.services.mappings import check_mapping_for_flow
 from xdmflow.services.resource_docs import audit_create, audit_update, require_object
+from xdmflow.services.sandboxes import stop_deleted_flow
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, FlowSchedule
 
@@ -166,8 +168,6 @@ def _check_pieces(
         targets.append({"id": tid, "connectionSpec": tc.body["connectionSpec"]})
     mapping = next((t for t in transformations if t["name"] == "Mapping"), None)
     if mapping is not None:
-        from xdmflow.services.mappings import check_mapping_for_flow
-
         check_mapping_for_flow(s, scope, mapping["params"], dataset_ids, body["sourceConnectionIds"])
     return {"properties": {"isSourceFlow": True}, "sourceConnections": sources, "targetConnections": targets}
 
@@ -288,7 +288,6 @@ def patch_flow(s: Session, p: Principal, flow_id: str, ops: Any, if_match: str) 
 
 
 def delete_flow(s: Session, p: Principal, flow_id: str) -> None:
-    from xdmflow.services.sandboxes import stop_deleted_flow
 
     scope = Scope(p.org_id, p.sandbox_name)
     doc = FLOWS.get(s, scope, flow_id, code="1439")

@@ -31,6 +31,7 @@ from xdmflow.schema.infer import InferredField, adhoc_properties, infer_fields, 
 from xdmflow.services.connections import auth_params
 from xdmflow.services.document_stores import CONNECTIONS
 from xdmflow.services.identity import Principal
+from xdmflow.services.schemas import compiled_schema
 from xdmflow.services.secrets import Keyring
 from xdmflow.store.documents import Scope
 
@@ -144,8 +145,6 @@ def infer(
         },
     }
     if schema_id:
-        from xdmflow.services.schemas import compiled_schema
-
         schema = compiled_schema(s, Scope(p.org_id, p.sandbox_name), schema_id)
         rules, unmapped = map_onto(fields, schema)
         out["schemaId"] = schema.id

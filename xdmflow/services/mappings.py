@@ -22,6 +22,7 @@ from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.services.document_stores import DATASETS, MAPPING_SET_VERSIONS, MAPPING_SETS, SOURCE_CONNECTIONS
 from xdmflow.services.identity import Principal
 from xdmflow.services.resource_docs import require_object, rows_to_json
+from xdmflow.services.schemas import compiled_schema
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document
 
@@ -70,7 +71,6 @@ def _schema_id(body: dict[str, Any]) -> str:
 
 
 def _compiled(s: Session, scope: Scope, schema_id: str) -> CompiledSchema:
-    from xdmflow.services.schemas import compiled_schema
 
     return compiled_schema(s, scope, schema_id)
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from xdmflow.errors import BadRequestError, InvalidValueError
 
@@ -239,8 +240,6 @@ class ListQuery:
         chunk = list(docs[self.offset : self.offset + limit])
         links: dict[str, Any] = {}
         if self.offset + limit < len(docs):
-            from urllib.parse import urlencode
-
             keep = [(k, v) for k, v in params if k != "continuationToken"]
             keep.append(("continuationToken", encode_token({"o": self.offset + limit})))
             links["next"] = {"href": f"{base_href}?{urlencode(keep)}"}

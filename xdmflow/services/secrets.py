@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 from functools import lru_cache
@@ -77,7 +78,6 @@ def hash_secret(secret: str) -> str:
 
 
 def verify_secret(secret: str, stored: str) -> bool:
-    import hmac
 
     try:
         algo, salt_hex, digest_hex = stored.split("$")

@@ -48,11 +48,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import jsonschema
 import pyarrow as pa
 import pytest
 
 from xdmflow.connectors.base import Connector, ObjectType, ReadRequest, ReadResult
 from xdmflow.errors import SourceAuthError, SourceError, SourceRetriableError
+from xdmflow.pipeline.dedupe import DedupeState
 
 __all__ = ["ContractCase", "ConnectorContract", "read_all", "read_as_pipeline"]
 
@@ -125,7 +127,6 @@ def read_as_pipeline(
     policy = connector.dedupe_policy(request)
     if policy is None or request.delta_column is None:
         return table, result, None
-    from xdmflow.pipeline.dedupe import DedupeState
 
     keys, horizon = policy
     missing = [c for c in (*keys, request.delta_column) if table.num_rows and c not in table.column_names]
@@ -163,7 +164,6 @@ class ConnectorContract:
     # -- spec --------------------------------------------------------------------------------------
 
     def test_spec_is_valid(self, contract_case: ContractCase) -> None:
-        import jsonschema
 
         spec = contract_case.connector.spec
         body = spec.body
@@ -183,7 +183,6 @@ class ConnectorContract:
         assert spec.secret_params <= {p for a in body["authSpec"] for p in a["spec"].get("properties", {})}
 
     def test_good_auth_is_valid_against_spec(self, contract_case: ContractCase) -> None:
-        import jsonschema
 
         specs = [a["spec"] for a in contract_case.connector.spec.body["authSpec"]]
         errors = [

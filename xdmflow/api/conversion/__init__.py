@@ -14,6 +14,7 @@ from xdmflow.api.models.conversion import ExpressionBody, MappingPreview, Mappin
 from xdmflow.errors import BadRequestError, NotFoundError
 from xdmflow.mapping.function_catalog import functions_catalog, operators_catalog, validate_expression
 from xdmflow.services import mappings as svc
+from xdmflow.services.schemas import resolved_schema
 
 router = APIRouter(
     prefix="/data/foundation/conversion", tags=["conversion"], dependencies=[Depends(get_principal)]
@@ -93,8 +94,6 @@ def get_mapping_set(
     with ctx.db.session() as s:
         view = svc.get_mapping_set(s, scope_of(p), set_id, _int(version, "version", -1) if version else None)
         if expandSchema:
-            from xdmflow.services.schemas import resolved_schema
-
             view["outputSchema"]["jsonSchema"] = resolved_schema(s, scope_of(p), view["xdmSchema"])
         return view
 

@@ -28,12 +28,16 @@ per call, closed even when a reader stops early).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from xdmflow.connectors.base import (
     ConnectionSpec,
@@ -45,7 +49,17 @@ from xdmflow.connectors.base import (
     ReadRequest,
     ReadResult,
 )
+from xdmflow.connectors.files.columns import arrow_column
+from xdmflow.connectors.files.formats import (
+    FormatOptions,
+    byte_splittable,
+    iter_delimited_range,
+    iter_file,
+    row_group_count,
+    sample_file,
+)
 from xdmflow.connectors.files.specs import LOCALFILES_SPEC, S3_SPEC, SFTP_SPEC
+from xdmflow.connectors.files.stores import LocalStore, S3Store, SftpStore
 from xdmflow.connectors.policy import Reach
 from xdmflow.errors import SourceError, SourceFatalError
 
@@ -101,7 +115,6 @@ class FilesConnector(Connector):
         self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None
     ) -> list[ExploreItem]:
         """``root`` lists the connection's root folder, ``folder`` the folder ``object``."""
-        import pyarrow.fs as pafs
 
         if object_type not in ("root", "folder"):
             raise SourceFatalError(f"objectType {object_type!r} cannot be listed: use root or folder.")
@@ -133,8 +146,6 @@ class FilesConnector(Connector):
         options: Mapping[str, Any] | None = None,
     ) -> ObjectDescription:
         """Describe a file (or the first file of a folder/pattern): detected options, columns, preview."""
-        from xdmflow.connectors.files.columns import arrow_column
-        from xdmflow.connectors.files.formats import FormatOptions, sample_file
 
         opts_in = dict(options or {})
         with self.store(auth) as store:
@@ -225,7 +236,6 @@ class FilesConnector(Connector):
     ) -> Iterator[pa.RecordBatch]:
         """Stream every selected file (not ingested yet, or changed and re-read), file after file, in
         path order; ``result.files`` gets the signature of each file read or skipped."""
-        from xdmflow.connectors.files.formats import FormatOptions, iter_delimited_range, iter_file
 
         store = self.store(auth)
         _, params = self._params(request)
@@ -324,7 +334,6 @@ class FilesConnector(Connector):
     def _plan(
         self, store: Any, params: dict[str, Any], entries: list[Any], request: ReadRequest
     ) -> list[ReadRequest]:
-        from xdmflow.connectors.files.formats import FormatOptions, row_group_count
 
         target = int(params.get("targetPartitions") or 0)
         split_groups = bool(params.get("splitRowGroups"))
@@ -365,12 +374,6 @@ class FilesConnector(Connector):
 
     def _split(self, store: Any, entry: Any, params: Mapping[str, Any], goal: float) -> list[dict[str, Any]]:
         """Pieces of one big file of about ``goal`` bytes (one piece: the file is not split)."""
-        import math
-
-        import pyarrow.fs as pafs
-        import pyarrow.parquet as pq
-
-        from xdmflow.connectors.files.formats import FormatOptions, byte_splittable
 
         opts = FormatOptions.from_params(params, entry.path)
         opener = self._opener(store, entry, opts)
@@ -410,7 +413,6 @@ class LocalFilesConnector(FilesConnector):
     spec: ConnectionSpec = LOCALFILES_SPEC
 
     def store(self, auth: Mapping[str, Any]) -> Any:
-        from xdmflow.connectors.files.stores import LocalStore
 
         return LocalStore(auth)
 
@@ -425,12 +427,10 @@ class S3Connector(FilesConnector):
     spec: ConnectionSpec = S3_SPEC
 
     def store(self, auth: Mapping[str, Any]) -> Any:
-        from xdmflow.connectors.files.stores import S3Store
 
         return S3Store(auth)
 
     def reach(self, auth: Mapping[str, Any]) -> Reach:
-        from urllib.parse import urlsplit
 
         url = str(auth.get("serviceUrl") or auth.get("endpoint") or "")
         if not url:
@@ -450,7 +450,6 @@ class SftpConnector(FilesConnector):
     spec: ConnectionSpec = SFTP_SPEC
 
     def store(self, auth: Mapping[str, Any]) -> Any:
-        from xdmflow.connectors.files.stores import SftpStore
 
         return SftpStore(auth)
 

@@ -15,7 +15,9 @@ backend's exceptions into ``SourceError`` subclasses.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
+import io
 import os
 import posixpath
 import re
@@ -447,8 +449,6 @@ def _close_sftp(fs: Any) -> None:
 
 
 def _load_private_key(content: str, passphrase: Any) -> Any:
-    import base64
-    import io
 
     import paramiko
 

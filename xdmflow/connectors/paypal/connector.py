@@ -6,7 +6,9 @@ entry point stays cheap.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -20,7 +22,11 @@ from xdmflow.connectors.base import (
     ReadResult,
 )
 from xdmflow.connectors.payments import first_rows, list_tables
+from xdmflow.connectors.paypal.client import PayPalClient, base_url
 from xdmflow.connectors.paypal.spec import PAYPAL_SPEC, TABLE_NAMES
+from xdmflow.connectors.paypal.streams import read_list_table
+from xdmflow.connectors.paypal.tables import TABLES
+from xdmflow.connectors.paypal.transactions import plan_windows, read_transactions
 from xdmflow.connectors.policy import Reach, url_reach
 from xdmflow.errors import SourceFatalError
 
@@ -81,7 +87,6 @@ class PayPalConnector(Connector):
 
     def client(self, auth: Mapping[str, Any]) -> PayPalClient:
         """A client for the base connection's auth params (close it when done)."""
-        from xdmflow.connectors.paypal.client import PayPalClient
 
         return PayPalClient(
             auth.get("host"),
@@ -96,7 +101,6 @@ class PayPalConnector(Connector):
 
     def reach(self, auth: Mapping[str, Any]) -> Reach:
         """The PayPal REST host (the emulator's, in tests and the demo)."""
-        from xdmflow.connectors.paypal.client import base_url
 
         try:
             return url_reach(base_url(auth.get("host")))
@@ -106,7 +110,6 @@ class PayPalConnector(Connector):
     @staticmethod
     def table(name: str | None) -> Table:
         """The table called ``name``; ``SourceFatalError`` listing the valid names otherwise."""
-        from xdmflow.connectors.paypal.tables import TABLES
 
         table = TABLES.get(name or "")
         if table is None:
@@ -140,8 +143,6 @@ class PayPalConnector(Connector):
             return ObjectDescription(columns=table.columns)
         params: dict[str, Any] = {"tableName": table.name, **(options or {})}
         if table.name == "PayPal.Transactions" and "startDate" not in params:
-            import time
-
             params["startDate"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - PREVIEW_SPAN))
             params.setdefault("windowDays", 1)
         request = ReadRequest(object=table.name, source_params=params, batch_size=max(1, preview_rows))
@@ -154,8 +155,6 @@ class PayPalConnector(Connector):
         """Yield the table's rows as Arrow batches (see the class and module docs)."""
         name = request.source_params.get("tableName") or request.source_params.get("path") or request.object
         table = self.table(name)
-        from xdmflow.connectors.paypal.streams import read_list_table
-        from xdmflow.connectors.paypal.transactions import read_transactions
 
         with self.client(auth) as client:
             if table.name == "PayPal.Transactions":
@@ -188,9 +187,6 @@ class PayPalConnector(Connector):
         name = request.source_params.get("tableName") or request.source_params.get("path") or request.object
         if self.table(name).name != "PayPal.Transactions":
             return [request]
-        from dataclasses import replace
-
-        from xdmflow.connectors.paypal.transactions import plan_windows
 
         with self.client(auth) as client:
             windows, _ = plan_windows(client, request)

@@ -17,6 +17,8 @@ from xdmflow.connectors.base import (
 )
 from xdmflow.connectors.payments import first_rows, list_tables
 from xdmflow.connectors.policy import Reach, url_reach
+from xdmflow.connectors.square.client import SquareClient, base_url
+from xdmflow.connectors.square.read import DEFAULT_LOOKBACK_MINUTES, read_table, table
 from xdmflow.connectors.square.spec import SQUARE_SPEC, TABLE_NAMES
 from xdmflow.errors import SourceFatalError
 
@@ -55,7 +57,6 @@ class SquareConnector(Connector):
         return "SquareConnector()"
 
     def client(self, auth: Mapping[str, Any]) -> SquareClient:
-        from xdmflow.connectors.square.client import SquareClient
 
         return SquareClient(auth, retry=self._retry, timeout=self._timeout, transport=self._transport)
 
@@ -67,7 +68,6 @@ class SquareConnector(Connector):
 
     def reach(self, auth: Mapping[str, Any]) -> Reach:
         """The Square API host (the emulator's, in tests and the demo)."""
-        from xdmflow.connectors.square.client import base_url
 
         try:
             return url_reach(base_url(auth.get("host")))
@@ -94,7 +94,6 @@ class SquareConnector(Connector):
         preview_rows: int = 100,
         options: Mapping[str, Any] | None = None,
     ) -> ObjectDescription:
-        from xdmflow.connectors.square.read import table
 
         t = table(object)
         if not preview:
@@ -110,7 +109,6 @@ class SquareConnector(Connector):
     def read(
         self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
-        from xdmflow.connectors.square.read import read_table, table
 
         t = table(self._name(request))
         with self.client(auth) as client:
@@ -126,7 +124,6 @@ class SquareConnector(Connector):
         consistent): the pipeline drops rows whose id and delta value it already ingested."""
         if not request.delta_column:
             return None
-        from xdmflow.connectors.square.read import DEFAULT_LOOKBACK_MINUTES, table
 
         t = table(self._name(request))
         minutes = float(request.source_params.get("lookbackMinutes", DEFAULT_LOOKBACK_MINUTES))
