@@ -9,6 +9,7 @@ import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -254,6 +255,5 @@ def run(
     log_level: str = "info",
 ) -> None:
     """Serve the emulator with uvicorn until interrupted (``xdmflow emulate paypal``)."""
-    import uvicorn
 
     uvicorn.run(create_app(seed, config=config), host=host, port=port, log_level=log_level)

@@ -9,6 +9,8 @@ uvicorn (the ``xdmflow emulate square`` command). It accepts the personal access
 
 from __future__ import annotations
 
+import uvicorn
+
 from xdmflow.emulators.square.app import create_app
 from xdmflow.emulators.square.state import (
     DEFAULT_ACCESS_TOKEN,
@@ -33,6 +35,5 @@ __all__ = [
 
 def run(host: str = "127.0.0.1", port: int = 8091, seed: int = 0) -> None:
     """Serve the emulator until interrupted."""
-    import uvicorn
 
     uvicorn.run(create_app(seed), host=host, port=port, log_level="warning")
