@@ -70,3 +70,21 @@ def test_iter_file_reads_a_csv_through_the_read_ahead(tmp_path: Path) -> None:
 
     with pytest.raises(SourceFatalError, match="could not be parsed as parquet"):
         list(iter_file(bad, FormatOptions(file_type="parquet"), 1_000))
+
+
+def test_json_lines_come_in_full_batches_in_order_with_bad_lines_rejected(tmp_path: Path) -> None:
+    # Arrow parses a block in 1 MiB chunks; the reader must still hand out batch_size batches
+    lines = [f'{{"id": "{i}", "v": "{"x" * 200}"}}' for i in range(30_000)]
+    lines[12_345] = '{"id": broken'
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rejects: list[object] = []
+
+    def opener(random_access: bool) -> pa.NativeFile:
+        return pa.OSFile(str(path)) if random_access else pa.input_stream(str(path))
+
+    batches = list(iter_file(opener, FormatOptions(file_type="json"), 10_000, rejects=rejects.append))
+    assert [b.num_rows for b in batches] == [10_000, 10_000, 9_999]
+    ids = pa.Table.from_batches(batches).column("id").to_pylist()
+    assert ids == [str(i) for i in range(30_000) if i != 12_345]
+    assert len(rejects) == 1

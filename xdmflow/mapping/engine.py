@@ -10,6 +10,7 @@ ever visited one by one.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -276,6 +277,35 @@ def _text(arr: pa.Array, row: int) -> str | None:
     return None if v is None else str(v)
 
 
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _forget_pools() -> None:  # a forked child has the pools' objects but not their threads
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The process's pool of ``workers`` threads, started on first use and kept.
+
+    A pool per batch cost a thread start and join per ``apply``; these threads idle between
+    batches instead. One pool per size, so ``threads=`` is still the concurrency a call gets
+    (in practice one size is used: ``_workers`` caps it at 4).
+    """
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"xdmflow-mapping-{workers}")
+            _POOLS[workers] = pool
+        return pool
+
+
 def _workers(threads: int | None, n: int, n_mappings: int) -> int:
     if threads is not None:
         return max(1, threads)
@@ -318,8 +348,7 @@ def apply(plan: MappingPlan, batch: pa.RecordBatch | pa.Table, *, threads: int |
 
     workers = _workers(threads, n, len(plan.mappings))
     if workers > 1:  # pyarrow kernels release the GIL: mappings run side by side
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(run_one, plan.mappings))
+        results = list(_pool(workers).map(run_one, plan.mappings))
     else:
         results = [run_one(cm) for cm in plan.mappings]
     for cm, (value, failures, out, cast_failed) in zip(plan.mappings, results, strict=True):
