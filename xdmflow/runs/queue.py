@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import BadRequestError, ConflictError, XdmflowError
-from xdmflow.ids import new_uuid, now_ms
+from xdmflow.ids import new_etag, new_uuid, now_ms
 from xdmflow.runs.states import FINISHED, QueueStatus, RunState
 from xdmflow.services.document_stores import FLOWS, RUNS
 from xdmflow.services.identity import Principal
@@ -26,6 +28,8 @@ __all__ = [
     "QueueFullError",
     "QueueLimits",
     "enqueue_run",
+    "ScheduledFire",
+    "enqueue_scheduled_runs",
     "create_run_on_demand",
     "retrigger",
     "run_view",
@@ -86,11 +90,40 @@ class QueueBudget:
                 )
         return None
 
+    def prefill(self, s: Session, flow_ids: Iterable[str]) -> None:
+        """Count the queued runs of all ``flow_ids`` (and in all) in one query each, so that
+        :meth:`refusal` asks the store nothing more for them."""
+        if self.limits.total > 0 and self._total is None:
+            self._total = _count_queued(s)
+        if self.limits.per_flow > 0:
+            todo = sorted({f for f in flow_ids if f not in self._flows})
+            for start in range(0, len(todo), _IN_CHUNK):
+                part = todo[start : start + _IN_CHUNK]
+                counts = dict(
+                    s.execute(
+                        select(RunQueue.flow_id, func.count())
+                        .where(RunQueue.status == QueueStatus.QUEUED, RunQueue.flow_id.in_(part))
+                        .group_by(RunQueue.flow_id)
+                    ).all()
+                )
+                for f in part:
+                    self._flows[f] = int(counts.get(f, 0))
+
+    def _snapshot(self) -> tuple[int | None, dict[str, int]]:
+        return self._total, dict(self._flows)
+
+    def _restore(self, snap: tuple[int | None, dict[str, int]]) -> None:
+        self._total, self._flows = snap[0], dict(snap[1])
+
     def admit(self, flow_id: str) -> None:
         if self._total is not None:
             self._total += 1
         if flow_id in self._flows:
             self._flows[flow_id] += 1
+
+
+#: Values per ``IN (…)`` list of the bulk queries (well under every driver's parameter limit).
+_IN_CHUNK = 500
 
 
 def _count_queued(s: Session, flow_id: str | None = None) -> int:
@@ -172,6 +205,139 @@ def enqueue_run(
     if budget is not None:
         budget.admit(flow.id)
     return doc
+
+
+@dataclass(frozen=True)
+class ScheduledFire:
+    """One fire time of a flow to queue as a scheduled run (see :func:`enqueue_scheduled_runs`)."""
+
+    flow: Document
+    params: dict[str, Any]
+    dedupe_key: str
+
+
+def _skipped_metrics(refusal: str, now: int) -> dict[str, Any]:
+    metrics = empty_metrics(now)
+    metrics["durationSummary"]["completedAtUTC"] = now
+    error = {"code": "FLOW-1429-429", "message": f"Skipped: {refusal}", "details": {"skipped": True}}
+    metrics["statusSummary"] = {"status": RunState.FAILED.value, "errors": [error]}
+    return metrics
+
+
+def enqueue_scheduled_runs(
+    s: Session,
+    fires: Sequence[ScheduledFire],
+    *,
+    audit: dict[str, Any],
+    budget: QueueBudget | None = None,
+) -> list[tuple[str, bool]]:
+    """Queue many scheduled runs at once: the bulk form of :func:`enqueue_run` for the scheduler.
+
+    Returns ``(run_id, queued)`` per run created, in the order of ``fires``; ``queued`` is false
+    for a fire recorded as skipped because the queue was at its bound (a failed run saying why,
+    as :func:`enqueue_run` records it). A fire whose ``dedupe_key`` was already used creates no
+    run. The documents and queue rows are inserted with one multi-row statement each; the queue
+    bound is counted with one query for all the flows. Should a concurrent insert take one of
+    the dedupe keys in between, the batch is rolled back to its savepoint and queued fire by
+    fire through :func:`enqueue_run` instead.
+    """
+    if not fires:
+        return []
+    keys = [f.dedupe_key for f in fires]
+    used: set[str] = set()
+    for start in range(0, len(keys), _IN_CHUNK):
+        part = keys[start : start + _IN_CHUNK]
+        used.update(
+            k
+            for k in s.scalars(
+                select(Document.dedupe_key).where(Document.kind == RUNS.kind, Document.dedupe_key.in_(part))
+            )
+            if k is not None
+        )
+    todo = [f for f in fires if f.dedupe_key not in used]
+    if not todo:
+        return []
+    if budget is not None:
+        budget.prefill(s, {f.flow.id for f in todo})
+        snap = budget._snapshot()
+    ts = now_ms()
+    docs: list[dict[str, Any]] = []
+    queue: list[dict[str, Any]] = []
+    made: list[tuple[str, bool]] = []
+    for f in todo:
+        flow = f.flow
+        refusal = budget.refusal(s, flow.id) if budget is not None else None
+        run_id = new_uuid()
+        state = RunState.SCHEDULED if refusal is None else RunState.FAILED
+        body = {
+            "id": run_id,
+            "flowId": flow.id,
+            **audit,
+            "flowSpec": flow.body.get("flowSpec"),
+            "providerRefId": f"M-{flow.id}-scheduled-0:{run_id}",
+            "params": f.params,
+            "state": state.value,
+            "metrics": empty_metrics() if refusal is None else _skipped_metrics(refusal, ts),
+            "activities": [],
+            "recordTypes": flow.body.get("recordTypes", []),
+            "trigger": "scheduled",
+        }
+        if refusal is not None:
+            body["skipped"] = True
+        docs.append(
+            {
+                "kind": RUNS.kind,
+                "id": run_id,
+                "org_id": flow.org_id,
+                "sandbox_name": flow.sandbox_name,
+                "name": None,
+                "parent_id": flow.id,
+                "state": state.value,
+                "dedupe_key": f.dedupe_key,
+                "etag": new_etag(),
+                "version": 1,
+                "created_at": ts,
+                "updated_at": ts,
+                "body": body,
+                "secret": None,
+            }
+        )
+        if refusal is None:
+            queue.append(
+                {
+                    "run_id": run_id,
+                    "flow_id": flow.id,
+                    "status": QueueStatus.QUEUED.value,
+                    "claimed_by": None,
+                    "heartbeat_at": None,
+                    "attempts": 0,
+                    "not_before": 0,
+                    "created_at": ts,
+                }
+            )
+            if budget is not None:
+                budget.admit(flow.id)
+        made.append((run_id, refusal is None))
+    try:
+        with s.begin_nested():
+            s.execute(insert(Document), docs)
+            if queue:
+                s.execute(insert(RunQueue), queue)
+    except IntegrityError:
+        # a dedupe key was taken since the check above (another scheduler): one fire at a time
+        if budget is not None:
+            budget._restore(snap)
+        made = []
+        for f in todo:
+            try:
+                with s.begin_nested():
+                    run = enqueue_run(
+                        s, f.flow, params=f.params, audit=audit, dedupe_key=f.dedupe_key, budget=budget
+                    )
+            except ConflictError:
+                continue
+            made.append((run.id, run.state != RunState.FAILED.value))
+    return made
 
 
 def _int_param(value: Any, name: str) -> int:

@@ -21,14 +21,13 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from xdmflow.errors import ConflictError, InvalidValueError
+from xdmflow.errors import InvalidValueError
 from xdmflow.firetimes import Schedule, count_fires_between, fires_between, next_fire_after
 from xdmflow.ids import holder_id
-from xdmflow.runs.queue import QueueBudget, QueueLimits, enqueue_run
+from xdmflow.runs.queue import QueueBudget, QueueLimits, ScheduledFire, enqueue_scheduled_runs
 from xdmflow.scheduler import lease
 from xdmflow.services.document_stores import FLOWS
 from xdmflow.store.db import Database
-from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, FlowSchedule
 
 __all__ = ["tick", "SchedulerLoop"]
@@ -49,77 +48,97 @@ def _audit(ts: int) -> dict[str, object]:
     }
 
 
-def _fire_flow(
-    s: Session,
-    row: FlowSchedule,
-    now: int,
-    max_catchup: int,
-    flows: dict[str, Document] | None = None,
-    budget: QueueBudget | None = None,
-) -> list[str]:
-    """Claim ``row``'s due fire times and queue their runs; ``flows`` holds the flow documents
-    already loaded for this tick's chunk (by id), else the flow is looked up."""
-    sched = Schedule(row.start_time, row.frequency, row.interval, row.backfill)
-    keep = max_catchup if sched.backfill else 1
-    total = count_fires_between(sched, row.last_fired, now)
-    fires = fires_between(sched, row.last_fired, now, last=keep)
-    if not fires:
-        return []
-    skipped = total - len(fires)
-    if skipped:
-        log.info("flow %s: %d missed fire(s) skipped", row.flow_id, skipped)
-    old_last = row.last_fired
-    claimed = s.execute(
-        update(FlowSchedule)
-        .where(
-            FlowSchedule.flow_id == row.flow_id,
-            (FlowSchedule.last_fired == old_last)
-            if old_last is not None
-            else FlowSchedule.last_fired.is_(None),
+#: Due flows fired per transaction: one commit per chunk, and per chunk one query for the schedule
+#: rows, one for the flow documents, one claim per distinct schedule state (usually one), one
+#: insert of the run documents and one of the queue rows.
+_CHUNK = 500
+
+
+def _claim(s: Session, groups: dict[tuple[int | None, int, int | None], list[str]]) -> set[str]:
+    """Advance the schedule rows with compare-and-swap on ``last_fired``: one ``UPDATE`` per
+    group of flows sharing (old ``last_fired``, new ``last_fired``, new ``next_fire``); returns
+    the flows claimed. A row another scheduler advanced first no longer matches and is left out
+    (on PostgreSQL the update waits for that scheduler's transaction, then re-checks the row)."""
+    claimed: set[str] = set()
+    returning = s.get_bind().dialect.update_returning
+    for (old_last, new_last, next_fire), ids in groups.items():
+        cond = (
+            FlowSchedule.last_fired == old_last if old_last is not None else FlowSchedule.last_fired.is_(None)
         )
-        .values(last_fired=fires[-1], next_fire=next_fire_after(sched, max(now, fires[-1])))
-        .execution_options(synchronize_session=False)
+        stmt = (
+            update(FlowSchedule)
+            .values(last_fired=new_last, next_fire=next_fire)
+            .execution_options(synchronize_session=False)
+        )
+        if returning:
+            claimed.update(
+                s.scalars(stmt.where(FlowSchedule.flow_id.in_(ids), cond).returning(FlowSchedule.flow_id))
+            )
+        else:  # no UPDATE … RETURNING (MySQL/MariaDB): one compare-and-swap per flow
+            for flow_id in ids:
+                res = s.execute(stmt.where(FlowSchedule.flow_id == flow_id, cond))
+                if getattr(res, "rowcount", 1) == 1:
+                    claimed.add(flow_id)
+    return claimed
+
+
+def _fire_chunk(
+    s: Session, ids: list[str], t: int, max_catchup: int, budget: QueueBudget | None
+) -> list[str]:
+    rows = list(
+        s.scalars(select(FlowSchedule).where(FlowSchedule.flow_id.in_(ids), FlowSchedule.enabled.is_(True)))
     )
-    if getattr(claimed, "rowcount", 1) != 1:
-        return []  # another scheduler advanced this flow first
-    if flows is None:
-        flow = FLOWS.find(s, Scope(row.org_id, row.sandbox_name), row.flow_id)
-    else:
-        flow = flows.get(row.flow_id)
-        if flow is not None and (flow.org_id, flow.sandbox_name) != (row.org_id, row.sandbox_name):
-            flow = None
-    if flow is None or flow.body.get("state") != "enabled":
-        return []
-    made = []
-    for fire in fires:
-        prev = fire - sched.period if sched.period and fire - sched.period >= sched.start_time else None
-        params = {
-            "startTime": fire,
-            "windowStartTime": prev if prev is not None else sched.start_time,
-            "windowEndTime": fire,
-        }
-        try:
-            with s.begin_nested():
-                run = enqueue_run(
-                    s,
-                    flow,
-                    params=params,
-                    audit=_audit(int(time.time() * 1000)),
-                    dedupe_key=f"{row.flow_id}@{fire}",
-                    budget=budget,
-                )
-        except ConflictError:
+    flows = {
+        d.id: d
+        for d in s.scalars(
+            select(Document).where(Document.kind == FLOWS.kind, Document.id.in_([r.flow_id for r in rows]))
+        )
+    }
+    due: dict[str, tuple[Schedule, list[int]]] = {}
+    groups: dict[tuple[int | None, int, int | None], list[str]] = {}
+    for row in rows:
+        sched = Schedule(row.start_time, row.frequency, row.interval, row.backfill)
+        keep = max_catchup if sched.backfill else 1
+        fires = fires_between(sched, row.last_fired, t, last=keep)
+        if not fires:
             continue
-        if run.state == "failed":  # skipped: the queue is at its bound
-            log.warning("flow %s: fire %s skipped, the run queue is full", row.flow_id, fire)
-        else:
-            made.append(run.id)
+        skipped = count_fires_between(sched, row.last_fired, t) - len(fires)
+        if skipped:
+            log.info("flow %s: %d missed fire(s) skipped", row.flow_id, skipped)
+        due[row.flow_id] = (sched, fires)
+        key = (row.last_fired, fires[-1], next_fire_after(sched, max(t, fires[-1])))
+        groups.setdefault(key, []).append(row.flow_id)
+    if not due:
+        return []
+    claimed = _claim(s, groups)
+    batch: list[ScheduledFire] = []
+    by_row = {r.flow_id: r for r in rows}
+    for flow_id in ids:
+        if flow_id not in claimed:
+            continue
+        row = by_row[flow_id]
+        flow = flows.get(flow_id)
+        if flow is None or (flow.org_id, flow.sandbox_name) != (row.org_id, row.sandbox_name):
+            continue
+        if flow.body.get("state") != "enabled":
+            continue
+        sched, fires = due[flow_id]
+        for fire in fires:
+            prev = fire - sched.period if sched.period and fire - sched.period >= sched.start_time else None
+            params = {
+                "startTime": fire,
+                "windowStartTime": prev if prev is not None else sched.start_time,
+                "windowEndTime": fire,
+            }
+            batch.append(ScheduledFire(flow, params, f"{flow_id}@{fire}"))
+    made: list[str] = []
+    results = enqueue_scheduled_runs(s, batch, audit=_audit(int(time.time() * 1000)), budget=budget)
+    for run_id, queued in results:
+        if queued:
+            made.append(run_id)
+    if len(made) < len(results):  # skipped: the queue is at its bound
+        log.warning("%d scheduled fire(s) skipped, the run queue is full", len(results) - len(made))
     return made
-
-
-#: Due flows fired per transaction: one commit (and one query for the schedule rows, one for the
-#: flow documents) per chunk instead of per flow; each fire time still has its own savepoint.
-_CHUNK = 250
 
 
 def tick(
@@ -127,9 +146,11 @@ def tick(
 ) -> list[str]:
     """Queue the runs of every fire time due at ``now`` (epoch seconds); returns the new run ids.
 
-    The due flows are fired in chunks of ``_CHUNK``, each chunk in one transaction. Every flow
-    is still claimed with its own compare-and-swap, so a concurrent scheduler skips (or waits
-    for) the flows this one claimed; a failure rolls back the chunk's claims and runs together.
+    The due flows are fired in chunks of ``_CHUNK``, each chunk in one transaction: the schedule
+    rows are claimed with compare-and-swap on ``last_fired`` (so a concurrent scheduler skips, or
+    waits for, the flows this one claimed) and the runs are inserted in bulk
+    (:func:`xdmflow.runs.queue.enqueue_scheduled_runs`); a failure rolls back the chunk's claims
+    and runs together.
     """
     t = int(now)
     with db.session() as s:
@@ -146,25 +167,9 @@ def tick(
         )
     made: list[str] = []
     for start in range(0, len(due), _CHUNK):
-        ids = due[start : start + _CHUNK]
         with db.session() as s:
             budget = QueueBudget(limits) if limits is not None else None
-            rows = {
-                r.flow_id: r
-                for r in s.scalars(
-                    select(FlowSchedule).where(FlowSchedule.flow_id.in_(ids), FlowSchedule.enabled.is_(True))
-                )
-            }
-            flows = {
-                d.id: d
-                for d in s.scalars(
-                    select(Document).where(Document.kind == FLOWS.kind, Document.id.in_(list(rows)))
-                )
-            }
-            for flow_id in ids:
-                row = rows.get(flow_id)
-                if row is not None:
-                    made += _fire_flow(s, row, t, max_catchup, flows, budget)
+            made += _fire_chunk(s, due[start : start + _CHUNK], t, max_catchup, budget)
     return made
 
 
