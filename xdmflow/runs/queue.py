@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +35,38 @@ __all__ = [
     "retrigger",
     "run_view",
     "empty_metrics",
+    "add_wake_listener",
+    "remove_wake_listener",
 ]
+
+# Workers of this process wait on these events between polls; a committed enqueue sets them,
+# so a queued run is claimed at once instead of after the poll interval.
+_wake_listeners: set[threading.Event] = set()
+_wake_lock = threading.Lock()
+
+
+def add_wake_listener(wake: threading.Event) -> None:
+    """Set ``wake`` whenever a transaction that queued a run commits (in this process)."""
+    with _wake_lock:
+        _wake_listeners.add(wake)
+
+
+def remove_wake_listener(wake: threading.Event) -> None:
+    with _wake_lock:
+        _wake_listeners.discard(wake)
+
+
+def _wake_workers(_session: Session) -> None:
+    with _wake_lock:
+        listeners = list(_wake_listeners)
+    for wake in listeners:
+        wake.set()
+
+
+def _wake_after_commit(s: Session) -> None:
+    """Wake this process's workers once ``s`` commits (never before: the row is not visible)."""
+    if not event.contains(s, "after_commit", _wake_workers):
+        event.listen(s, "after_commit", _wake_workers, once=True)
 
 
 class QueueFullError(XdmflowError):
@@ -202,6 +234,7 @@ def enqueue_run(
         )
     )
     s.flush()
+    _wake_after_commit(s)
     if budget is not None:
         budget.admit(flow.id)
     return doc
@@ -323,6 +356,8 @@ def enqueue_scheduled_runs(
             s.execute(insert(Document), docs)
             if queue:
                 s.execute(insert(RunQueue), queue)
+        if queue:
+            _wake_after_commit(s)
     except IntegrityError:
         # a dedupe key was taken since the check above (another scheduler): one fire at a time
         if budget is not None:

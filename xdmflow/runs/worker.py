@@ -37,6 +37,7 @@ from xdmflow.runs.claim import (
     unregister_holder,
     worker_holder_id,
 )
+from xdmflow.runs.queue import add_wake_listener, remove_wake_listener
 from xdmflow.store.db import Database
 
 __all__ = ["Worker"]
@@ -71,11 +72,15 @@ class Worker:
         self.worker_id = worker_holder_id()
         register_holder(self.worker_id)
         self._stop = threading.Event()
+        # set by a committed enqueue in this process (runs/queue.py) and by stop(): the loop
+        # waits on it between polls, so polling is only the fallback (other processes' runs)
+        self._wake = threading.Event()
         self._active: dict[str, Claim] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        add_wake_listener(self._wake)
         for i in range(self.slots):
             t = threading.Thread(target=self._loop, name=f"xdmflow-worker-{i}", daemon=True)
             t.start()
@@ -86,6 +91,8 @@ class Worker:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+        remove_wake_listener(self._wake)
         for t in self._threads:
             t.join(timeout=30)
         unregister_holder(self.worker_id)
@@ -141,7 +148,8 @@ class Worker:
                 log.exception("worker loop error")
                 busy = False
             if not busy:
-                self._stop.wait(self.poll_interval)
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
 
     def _heartbeats(self) -> None:
         while not self._stop.wait(self.heartbeat_interval):
