@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     lake_maintenance_interval_seconds: float = 3600.0
     """How often the scheduler (the lease holder) runs lake maintenance; 0 disables it."""
 
+    compact_target_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
+    """Lake maintenance rewrites data files smaller than this (of batches whose snapshots have
+    expired) into files of about this size (``XDMFLOW_COMPACT_TARGET_BYTES``)..."""
+
+    compact_min_files: int = Field(default=8, ge=0)
+    """...once a table has at least this many such files (``XDMFLOW_COMPACT_MIN_FILES``; ``0``
+    turns compaction off)."""
+
     public_url: str = "http://127.0.0.1:8080"
     """Base URL clients reach the service at (used in links such as the token URL)."""
 

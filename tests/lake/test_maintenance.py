@@ -47,3 +47,50 @@ def test_maintenance_keeps_recent_snapshots_within_retention(lake: Lake, tmp_pat
         execute(s, LocalFilesConnector(), lake, None)
     report = maintain_table(lake, NS, "ds", retention_seconds=3600, keep_last=2, grace_seconds=0)
     assert report.expired_snapshots == 0 and len(lake.snapshots(NS, "ds")) == 8
+
+
+def _data_files(lk: Lake) -> int:
+    fs, root = fsspec.core.url_to_fs(f"{lk.table_location(NS, 'ds').rstrip('/')}/data")
+    return len(fs.find(root))
+
+
+def test_three_hundred_one_row_runs_with_compaction_keep_every_file_count_bounded(
+    lake: Lake,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The load case of docs/reliability.md: metadata, manifests and data files stay bounded."""
+    (tmp_path / "in").mkdir()
+    samples = []
+    for i in range(300):
+        (tmp_path / "in" / f"r{i:03d}.csv").write_text(f"id,name,amount\n{i},n{i},1.5\n")
+        s = spec(f"/in/r{i:03d}.csv", batch_id=f"b{i:03d}")
+        s.auth = {"rootPath": str(tmp_path)}
+        assert execute(s, LocalFilesConnector(), lake, None).status == "success"
+        if i % 20 == 19:
+            report = maintain_table(
+                lake,
+                NS,
+                "ds",
+                retention_seconds=0,
+                keep_last=5,
+                grace_seconds=0,
+                compact_target_bytes=128 * 1024 * 1024,
+                compact_min_files=8,
+            )
+            table = lake.load(NS, "ds")
+            snap = table.current_snapshot()
+            assert snap is not None
+            samples.append(
+                (report.data_files, _data_files(lake), _metadata_count(lake), len(snap.manifests(table.io)))
+            )
+    current, on_disk, metadata, manifests = (max(c) for c in zip(*samples, strict=True))
+    # 5 recent batches + 1 compacted file; on disk also the files the 5 kept snapshots still see
+    assert current <= 6, samples
+    assert on_disk <= 30, samples  # without maintenance: one file per run, 300 and growing
+    assert metadata <= 60, samples
+    assert manifests <= 16, samples
+    assert len(set(samples[2:])) == 1, samples  # a steady state: flat, not growing slowly
+    got = lake.scan(NS, "ds")
+    assert got.num_rows == 300
+    assert sorted(got.column("id").to_pylist()) == list(range(300))
+    assert lake.batch_snapshot(NS, "ds", "b299") is not None
