@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import socket
 
-PG_URL = os.environ.get("XDMFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.conftest import PG_ADMIN
+
+PG_URL = PG_ADMIN  # the one PostgreSQL admin URL (tests/conftest.py)
+
 MARIA_URL = os.environ.get("XDMFLOW_TEST_MARIADB", "mysql://root@127.0.0.1:3306/test")
 #: the user of the in-test SFTP server (``sftp_server`` fixture)
 SFTP_USER = "ingest"
