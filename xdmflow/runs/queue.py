@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import BadRequestError, ConflictError, XdmflowError
-from xdmflow.ids import new_etag, new_uuid, now_ms
+from xdmflow.ids import new_uuid, now_ms
 from xdmflow.runs.states import FINISHED, QueueStatus, RunState
 from xdmflow.services.document_stores import FLOWS, RUNS
 from xdmflow.services.identity import Principal
@@ -175,6 +175,41 @@ def empty_metrics(started: int | None = None) -> dict[str, Any]:
     }
 
 
+def _run_body(
+    flow: Document,
+    run_id: str,
+    *,
+    params: dict[str, Any],
+    audit: dict[str, Any],
+    trigger: str,
+    refusal: str | None,
+    now: int,
+) -> dict[str, Any]:
+    """A new run's document body: queued, or — when the queue refused it (``refusal``) — a
+    skipped run, failed at ``now`` with the reason."""
+    body: dict[str, Any] = {
+        "id": run_id,
+        "flowId": flow.id,
+        **audit,
+        "flowSpec": flow.body.get("flowSpec"),
+        "providerRefId": f"M-{flow.id}-{trigger}-0:{run_id}",
+        "params": params,
+        "state": RunState.SCHEDULED.value,
+        "metrics": empty_metrics(),
+        "activities": [],
+        "recordTypes": flow.body.get("recordTypes", []),
+        "trigger": trigger,
+    }
+    if refusal is not None:
+        body["state"] = RunState.FAILED.value
+        body["skipped"] = True
+        body["metrics"] = empty_metrics(now)
+        body["metrics"]["durationSummary"]["completedAtUTC"] = now
+        error = {"code": "FLOW-1429-429", "message": f"Skipped: {refusal}", "details": {"skipped": True}}
+        body["metrics"]["statusSummary"] = {"status": RunState.FAILED.value, "errors": [error]}
+    return body
+
+
 def enqueue_run(
     s: Session,
     flow: Document,
@@ -196,27 +231,8 @@ def enqueue_run(
     if refusal is not None and trigger != "scheduled":
         raise QueueFullError(refusal, code="1429", details={"flowId": flow.id})
     run_id = new_uuid()
-    body = {
-        "id": run_id,
-        "flowId": flow.id,
-        **audit,
-        "flowSpec": flow.body.get("flowSpec"),
-        "providerRefId": f"M-{flow.id}-{trigger}-0:{run_id}",
-        "params": params,
-        "state": RunState.SCHEDULED.value,
-        "metrics": empty_metrics(),
-        "activities": [],
-        "recordTypes": flow.body.get("recordTypes", []),
-        "trigger": trigger,
-    }
+    body = _run_body(flow, run_id, params=params, audit=audit, trigger=trigger, refusal=refusal, now=now_ms())
     if refusal is not None:
-        now = now_ms()
-        body["state"] = RunState.FAILED.value
-        body["skipped"] = True
-        body["metrics"] = empty_metrics(now)
-        body["metrics"]["durationSummary"]["completedAtUTC"] = now
-        error = {"code": "FLOW-1429-429", "message": f"Skipped: {refusal}", "details": {"skipped": True}}
-        body["metrics"]["statusSummary"] = {"status": RunState.FAILED.value, "errors": [error]}
         return RUNS.insert(
             s, scope, run_id, body, parent_id=flow.id, state=RunState.FAILED, dedupe_key=dedupe_key
         )
@@ -247,14 +263,6 @@ class ScheduledFire:
     flow: Document
     params: dict[str, Any]
     dedupe_key: str
-
-
-def _skipped_metrics(refusal: str, now: int) -> dict[str, Any]:
-    metrics = empty_metrics(now)
-    metrics["durationSummary"]["completedAtUTC"] = now
-    error = {"code": "FLOW-1429-429", "message": f"Skipped: {refusal}", "details": {"skipped": True}}
-    metrics["statusSummary"] = {"status": RunState.FAILED.value, "errors": [error]}
-    return metrics
 
 
 def enqueue_scheduled_runs(
@@ -302,38 +310,19 @@ def enqueue_scheduled_runs(
         refusal = budget.refusal(s, flow.id) if budget is not None else None
         run_id = new_uuid()
         state = RunState.SCHEDULED if refusal is None else RunState.FAILED
-        body = {
-            "id": run_id,
-            "flowId": flow.id,
-            **audit,
-            "flowSpec": flow.body.get("flowSpec"),
-            "providerRefId": f"M-{flow.id}-scheduled-0:{run_id}",
-            "params": f.params,
-            "state": state.value,
-            "metrics": empty_metrics() if refusal is None else _skipped_metrics(refusal, ts),
-            "activities": [],
-            "recordTypes": flow.body.get("recordTypes", []),
-            "trigger": "scheduled",
-        }
-        if refusal is not None:
-            body["skipped"] = True
+        body = _run_body(
+            flow, run_id, params=f.params, audit=audit, trigger="scheduled", refusal=refusal, now=ts
+        )
         docs.append(
-            {
-                "kind": RUNS.kind,
-                "id": run_id,
-                "org_id": flow.org_id,
-                "sandbox_name": flow.sandbox_name,
-                "name": None,
-                "parent_id": flow.id,
-                "state": state.value,
-                "dedupe_key": f.dedupe_key,
-                "etag": new_etag(),
-                "version": 1,
-                "created_at": ts,
-                "updated_at": ts,
-                "body": body,
-                "secret": None,
-            }
+            RUNS.row(
+                Scope(flow.org_id, flow.sandbox_name),
+                run_id,
+                body,
+                parent_id=flow.id,
+                state=state.value,
+                dedupe_key=f.dedupe_key,
+                created_at=ts,
+            )
         )
         if refusal is None:
             queue.append(

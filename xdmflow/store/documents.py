@@ -111,6 +111,39 @@ class DocumentStore:
         return int(s.scalar(q) or 0)
 
     # -- writes ----------------------------------------------------------------------
+    def row(
+        self,
+        scope: Scope,
+        doc_id: str,
+        body: dict[str, Any],
+        *,
+        name: str | None = None,
+        parent_id: str | None = None,
+        state: str | None = None,
+        dedupe_key: str | None = None,
+        secret: str | None = None,
+        etag: str | None = None,
+        created_at: int | None = None,
+    ) -> dict[str, Any]:
+        """The column values of a new document of this kind (for :meth:`insert` and bulk inserts)."""
+        ts = created_at or now_ms()
+        return {
+            "kind": self.kind,
+            "id": doc_id,
+            "org_id": scope.org_id,
+            "sandbox_name": scope.sandbox_name,
+            "name": name,
+            "parent_id": parent_id,
+            "state": state,
+            "dedupe_key": dedupe_key,
+            "etag": etag or new_etag(),
+            "version": 1,
+            "created_at": ts,
+            "updated_at": ts,
+            "body": body,
+            "secret": secret,
+        }
+
     def insert(
         self,
         s: Session,
@@ -126,22 +159,19 @@ class DocumentStore:
         etag: str | None = None,
         created_at: int | None = None,
     ) -> Document:
-        ts = created_at or now_ms()
         doc = Document(
-            kind=self.kind,
-            id=doc_id,
-            org_id=scope.org_id,
-            sandbox_name=scope.sandbox_name,
-            name=name,
-            parent_id=parent_id,
-            state=state,
-            dedupe_key=dedupe_key,
-            etag=etag or new_etag(),
-            version=1,
-            created_at=ts,
-            updated_at=ts,
-            body=body,
-            secret=secret,
+            **self.row(
+                scope,
+                doc_id,
+                body,
+                name=name,
+                parent_id=parent_id,
+                state=state,
+                dedupe_key=dedupe_key,
+                secret=secret,
+                etag=etag,
+                created_at=created_at,
+            )
         )
         s.add(doc)
         try:
