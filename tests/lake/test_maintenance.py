@@ -18,14 +18,19 @@ def _metadata_count(lk: Lake) -> int:
     return len(fs.find(root))
 
 
+def _one_row_run(lk: Lake, tmp_path: Path, i: int) -> None:
+    """Run ``i`` of a one-row flow: a new one-row CSV, read and committed as batch ``b{i:03d}``."""
+    (tmp_path / "in" / f"r{i:03d}.csv").write_text(f"id,name,amount\n{i},n{i},1.5\n")
+    s = spec(f"/in/r{i:03d}.csv", batch_id=f"b{i:03d}")
+    s.auth = {"rootPath": str(tmp_path)}
+    assert execute(s, LocalFilesConnector(), lk, None).status == "success"
+
+
 def test_two_hundred_one_row_runs_keep_metadata_bounded(lake: Lake, tmp_path: Path) -> None:  # noqa: F811
     (tmp_path / "in").mkdir()
     counts = []
     for i in range(200):
-        (tmp_path / "in" / f"r{i:03d}.csv").write_text(f"id,name,amount\n{i},n{i},1.5\n")
-        s = spec(f"/in/r{i:03d}.csv", batch_id=f"b{i:03d}")
-        s.auth = {"rootPath": str(tmp_path)}
-        assert execute(s, LocalFilesConnector(), lake, None).status == "success"
+        _one_row_run(lake, tmp_path, i)
         if i % 20 == 19:
             report = maintain_table(lake, NS, "ds", retention_seconds=0, keep_last=5, grace_seconds=0)
             assert report.snapshots == 5
@@ -62,10 +67,7 @@ def test_three_hundred_one_row_runs_with_compaction_keep_every_file_count_bounde
     (tmp_path / "in").mkdir()
     samples = []
     for i in range(300):
-        (tmp_path / "in" / f"r{i:03d}.csv").write_text(f"id,name,amount\n{i},n{i},1.5\n")
-        s = spec(f"/in/r{i:03d}.csv", batch_id=f"b{i:03d}")
-        s.auth = {"rootPath": str(tmp_path)}
-        assert execute(s, LocalFilesConnector(), lake, None).status == "success"
+        _one_row_run(lake, tmp_path, i)
         if i % 20 == 19:
             report = maintain_table(
                 lake,
