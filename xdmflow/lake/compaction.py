@@ -33,13 +33,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from pyiceberg.exceptions import CommitFailedException, ValidationException
+from pyiceberg.exceptions import ValidationException
 from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.manifest import DataFile, DataFileContent, ManifestContent
 from pyiceberg.table import Table
-from sqlalchemy.exc import OperationalError
 
 from xdmflow.errors import ConflictError
+from xdmflow.lake.commits import find_snapshot, is_retriable
 from xdmflow.lake.files import DataFileInfo, ParquetFileRoller, delete_files, read_parquet_files
 from xdmflow.schema.iceberg import iceberg_to_arrow_schema
 
@@ -71,12 +71,6 @@ class CompactionReport:
     """The compaction's snapshot (``None``: nothing was compacted)."""
     skipped: str | None = None
     """Why nothing was compacted though there were candidates (a concurrent change)."""
-
-
-def _is_conflict(exc: BaseException) -> bool:
-    if isinstance(exc, CommitFailedException):
-        return True
-    return isinstance(exc, OperationalError) and "locked" in str(exc).lower()
 
 
 def compaction_candidates(table: Table, target_bytes: int) -> list[DataFile] | None:
@@ -116,10 +110,8 @@ def _live_files(table: Table) -> dict[str, DataFile]:
 
 
 def _find_compaction(table: Table, compaction_id: str) -> int | None:
-    for snap in table.metadata.snapshots:
-        if snap.summary is not None and snap.summary[COMPACTION_PROPERTY] == compaction_id:
-            return snap.snapshot_id
-    return None
+    snap = find_snapshot(table, COMPACTION_PROPERTY, compaction_id)
+    return None if snap is None else snap.snapshot_id
 
 
 def _rows(paths: list[str], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
@@ -197,7 +189,7 @@ def compact_table(
                 report.skipped = "a concurrent commit replaced some of the files"
                 break
             except Exception as exc:
-                if _is_conflict(exc):
+                if is_retriable(exc):
                     lake.commit_conflicts += 1
                     lake._backoff(attempt)
                     continue

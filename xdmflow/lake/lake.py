@@ -26,7 +26,6 @@ import fsspec
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import (
-    CommitFailedException,
     NamespaceAlreadyExistsError,
     NamespaceNotEmptyError,
     NoSuchNamespaceError,
@@ -38,10 +37,10 @@ from pyiceberg.io.pyarrow import ArrowScan, parquet_file_to_data_file
 from pyiceberg.manifest import DataFile, ManifestEntryStatus
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
-from sqlalchemy.exc import OperationalError
 
 from xdmflow.errors import BadRequestError, ConflictError, NotFoundError, ValidationFailedError
 from xdmflow.lake.batch import BatchWriter, CommitResult
+from xdmflow.lake.commits import find_snapshot, is_retriable
 from xdmflow.lake.evolution import incompatible_changes
 from xdmflow.lake.files import (
     DataFileInfo,
@@ -89,10 +88,7 @@ class SnapshotInfo:
 
 
 def _find_batch_snapshot(table: Table, batch_id: str) -> Snapshot | None:
-    for snap in table.metadata.snapshots:
-        if snap.summary is not None and snap.summary[BATCH_ID_PROPERTY] == batch_id:
-            return snap
-    return None
+    return find_snapshot(table, BATCH_ID_PROPERTY, batch_id)
 
 
 def _added_files(table: Table, snap: Snapshot) -> list[DataFile]:
@@ -113,13 +109,6 @@ def _stored_schema(table: Table) -> CompiledSchema:
             f"Table {'.'.join(table.name())} was not created by xdmflow (no {SCHEMA_PROPERTY})."
         )
     return CompiledSchema.from_json(json.loads(raw))
-
-
-def _is_retriable(exc: BaseException) -> bool:
-    if isinstance(exc, CommitFailedException):
-        return True
-    # SQLite: a concurrent writer holds the lock past the busy timeout.
-    return isinstance(exc, OperationalError) and "locked" in str(exc).lower()
 
 
 class Lake:
@@ -301,7 +290,7 @@ class Lake:
                 tx.commit_transaction()
                 return True
             except Exception as exc:
-                if not _is_retriable(exc):
+                if not is_retriable(exc):
                     raise
                 self._backoff(attempt)
         raise ConflictError(f"Could not evolve dataset {dataset_id}: too many concurrent changes.")
@@ -367,7 +356,7 @@ class Lake:
             try:
                 committed = tx.commit_transaction()
             except Exception as exc:
-                if not _is_retriable(exc):
+                if not is_retriable(exc):
                     raise
                 self.commit_conflicts += 1
                 log.debug("commit of batch %s conflicted (attempt %d), retrying", batch_id, attempt + 1)
