@@ -8,7 +8,9 @@ Steps (``--only`` takes a comma-separated subset): ``file`` (1M-row file flow: x
 dlt Arrow, dlt dicts; CSV, plus Parquet and JSON lines for xdmflow and DuckDB), ``postgres``
 (full + 1 % delta), ``incremental`` (new file beside the old one; one CSV rewritten in place),
 ``big`` (``--big-rows`` through the file flow, peak RSS), ``api`` (wrk vs a minimal FastAPI
-app), ``scheduler`` (10,000 flows, SQLite and PostgreSQL), ``profile`` (pyinstrument of one
+app), ``scheduler`` (10,000 flows, SQLite and PostgreSQL), ``runs`` (a one-row flow run
+``--one-row-runs`` times through the service with lake maintenance on: is the last run as fast
+as the first? ``bench/systems/one_row_runs.py``), ``profile`` (pyinstrument of one
 file-flow run, embedded in the report), ``stripe`` (``--stripe-rows`` charges through the Stripe
 emulator over HTTP: xdmflow's pipeline vs dlt's REST API source), ``query`` (``--query-rows``
 through the Query Service's PostgreSQL port with psql vs DuckDB on the same Parquet files:
@@ -31,7 +33,7 @@ from typing import Any
 
 from bench.common import Measurement
 
-STEPS = ("file", "postgres", "incremental", "big", "api", "scheduler", "profile", "stripe", "query")
+STEPS = ("file", "postgres", "incremental", "big", "api", "scheduler", "runs", "profile", "stripe", "query")
 #: The steps that read the generated bench data (``bench.data.prepare``); ``query`` makes its own.
 DATA_STEPS = {"file", "postgres", "incremental", "big", "profile"}
 
@@ -146,6 +148,8 @@ def run_steps(a: argparse.Namespace, steps: list[str]) -> tuple[list[dict[str, A
                 w,
                 f"scheduler-{store}",
             )
+    if "runs" in steps and a.one_row_runs:
+        res += _child("bench.systems.one_row_runs", ["--runs", str(a.one_row_runs)], w, "one-row-runs")
     if "stripe" in steps and a.stripe_rows:
         for system in ("xdmflow", "dlt"):
             res += _child(
@@ -181,6 +185,9 @@ def main() -> None:
     ap.add_argument("--flows", type=int, default=10_000, help="flows in the store (API and scheduler)")
     ap.add_argument("--api-duration", type=int, default=10, help="seconds of load per API measurement")
     ap.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections of wrk")
+    ap.add_argument(
+        "--one-row-runs", type=int, default=1000, help="runs of the one-row flow (runs step; 0 skips)"
+    )
     ap.add_argument(
         "--stripe-rows",
         type=int,

@@ -178,7 +178,7 @@ def render(
             + "; ".join(f"{r['case']} ({r['notes']})" for r in failed)
             + "\n"
         )
-    if set(steps) - {"stripe", "query"} != {
+    if set(steps) - {"stripe", "query", "runs"} != {
         "file",
         "postgres",
         "incremental",
@@ -305,6 +305,23 @@ def render(
             f"API {name}: p99 ≤ 50 ms at that load",
             "—" if p99 is None else f"{p99:.1f} ms",
             None if p99 is None else p99 <= 50,
+        )
+    one = next((r for r in results if r["case"].startswith("one-row flow run") and r.get("extra")), None)
+    if one is not None:
+        e = one["extra"]
+        first, last = e["first_tenth"], e["last_tenth"]
+        grow = _ratio(last["median_wall_ms"], first["median_wall_ms"])
+        target(
+            f"a one-row flow run {e['runs']:,} times keeps its run time flat "
+            "(median of the last tenth ≤ 1.25 × the first tenth's)",
+            f"{first['median_wall_ms']:.0f} ms → {last['median_wall_ms']:.0f} ms ({_x(grow)}); "
+            f"{e['data_files']} data, {e['metadata_files']} metadata files at the end",
+            None if grow is None else grow <= 1.25,
+        )
+        target(
+            "a one-row run ≤ 300 ms, POST /runs → in progress ≤ 50 ms (medians of the last tenth)",
+            f"{last['median_wall_ms']:.0f} ms, {last['median_pickup_ms']:.0f} ms (p99 {last['p99_wall_ms']:.0f} ms)",
+            last["median_wall_ms"] <= 300 and last["median_pickup_ms"] <= 50,
         )
     sched = {
         st: _find(results, "xdmflow scheduler", f"idle tick, {int(args['flows']):,} flows ({st})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import fsspec
@@ -96,3 +97,34 @@ def test_three_hundred_one_row_runs_with_compaction_keep_every_file_count_bounde
     assert got.num_rows == 300
     assert sorted(got.column("id").to_pylist()) == list(range(300))
     assert lake.batch_snapshot(NS, "ds", "b299") is not None
+
+
+def test_maintenance_of_a_table_runs_commit_to_meanwhile_retries_instead_of_failing(
+    lake: Lake,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The expiry's commit loses the race to a run's commit: maintenance loads again and retries."""
+    (tmp_path / "in").mkdir()
+    for i in range(12):
+        _one_row_run(lake, tmp_path, i)
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def runs() -> None:
+        try:
+            for i in range(12, 60):
+                _one_row_run(lake, tmp_path, i)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=runs)
+    writer.start()
+    reports = []
+    while not done.is_set():
+        reports.append(maintain_table(lake, NS, "ds", retention_seconds=0, keep_last=3, grace_seconds=60))
+    writer.join()
+    assert not failures, failures
+    assert reports and all(r.snapshots >= 1 for r in reports)
+    assert sorted(lake.scan(NS, "ds").column("id").to_pylist()) == list(range(60))

@@ -36,6 +36,7 @@ from pyiceberg.manifest import DataFileContent, ManifestFile
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
+from xdmflow.lake.commits import is_retriable
 from xdmflow.lake.compaction import CompactionReport, compact_table
 from xdmflow.lake.files import strip_scheme
 
@@ -115,9 +116,46 @@ def maintain_table(
     grace_seconds: float = 3600.0,
     compact_target_bytes: int | None = None,
     compact_min_files: int = 8,
+    attempts: int = 5,
 ) -> MaintenanceReport:
     """Expire the snapshots of one table beyond the retention, delete the data and metadata files
-    nothing references any more and, with ``compact_target_bytes``, compact small files."""
+    nothing references any more and, with ``compact_target_bytes``, compact small files.
+
+    A run committing to the table meanwhile makes the expiry's commit lose the race: the table is
+    loaded again and the maintenance tried again, up to ``attempts`` times (a busy table is
+    maintained while runs go on, not skipped until it is idle)."""
+    attempt = 1
+    while True:
+        try:
+            return _maintain_once(
+                lake,
+                namespace,
+                dataset_id,
+                retention_seconds=retention_seconds,
+                keep_last=keep_last,
+                grace_seconds=grace_seconds,
+                compact_target_bytes=compact_target_bytes,
+                compact_min_files=compact_min_files,
+            )
+        except Exception as exc:
+            if attempt >= attempts or not is_retriable(exc):
+                raise
+            log.info("maintenance of %s lost a commit race (attempt %d), trying again", dataset_id, attempt)
+            time.sleep(0.05 * attempt)
+            attempt += 1
+
+
+def _maintain_once(
+    lake: Lake,
+    namespace: str,
+    dataset_id: str,
+    *,
+    retention_seconds: float,
+    keep_last: int,
+    grace_seconds: float,
+    compact_target_bytes: int | None,
+    compact_min_files: int,
+) -> MaintenanceReport:
     report = MaintenanceReport(dataset_id)
     table = lake.load(namespace, dataset_id)
     missing = {k: v for k, v in METADATA_PROPERTIES.items() if table.properties.get(k) != v}

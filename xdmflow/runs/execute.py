@@ -32,7 +32,7 @@ from xdmflow.errors import PreconditionFailedError, SourceError, XdmflowError
 from xdmflow.ids import new_batch_id, now_ms
 from xdmflow.pipeline.dedupe import DedupeState
 from xdmflow.pipeline.partition import RunSpec
-from xdmflow.pipeline.run import RunResult, execute
+from xdmflow.pipeline.run import RunResult, batch_metrics, execute
 from xdmflow.runs import report as run_report
 from xdmflow.runs.claim import Claim, ClaimLostError
 from xdmflow.runs.states import RunState, can_move
@@ -278,7 +278,7 @@ def _finalize_once(
             dataset_id=facts["dataset_id"],
             batch_id=batch_id,
             status=result.status,
-            metrics=run_report.batch_metrics(result),
+            metrics=batch_metrics(result),
             errors=result.errors,
             input_format={"format": facts.get("input_format") or "parquet"},
             tags=run_report.batch_tags(run, facts),

@@ -13,7 +13,6 @@ __all__ = [
     "in_progress_metrics",
     "result_to_json",
     "result_from_json",
-    "batch_metrics",
     "batch_tags",
     "finished_body",
     "failed_body",
@@ -41,19 +40,6 @@ def result_to_json(r: RunResult) -> dict[str, Any]:
 
 def result_from_json(data: dict[str, Any]) -> RunResult:
     return RunResult(**{k: v for k, v in data.items() if k in _RESULT_FIELDS})
-
-
-def batch_metrics(r: RunResult) -> dict[str, Any]:
-    return {
-        "inputByteSize": r.input_bytes,
-        "inputFileCount": r.input_files,
-        "inputRecordCount": r.input_records,
-        "outputRecordCount": r.output_records,
-        "failedRecordCount": r.failed_records,
-        "outputByteSize": r.output_bytes,
-        "outputFileCount": r.output_files,
-        "partitionCount": r.partitions,
-    }
 
 
 def batch_tags(run: Document, facts: dict[str, Any]) -> dict[str, Any]:
