@@ -220,3 +220,47 @@ def test_explore_filters_are_refused_not_ignored(service: Api, tmp_path: Path) -
     )
     assert r.status_code == 400, r.text
     assert "filters" in r.text
+
+
+#: 5 records that parse and convert: record 2's name is too long, record 4's amount is negative.
+INVALID_CSV = b"id,name,amount\n1,Ann,10\n2,Bartholomew,20\n3,Cy,30\n4,Dee,-5\n5,Eve,50\n"
+CHECKED_FIELDS = {
+    "id": {"type": "string"},
+    "name": {"type": "string", "maxLength": 5},
+    "amount": {"type": "number", "minimum": 0},
+}
+
+
+def test_invalid_values_same_row_errors_through_flow_and_batch(service: Api, tmp_path: Path) -> None:
+    """A row that parses but breaks the schema: the same conversion row error (code, file,
+    1-based record number, message, path) and the same run-level code through both paths."""
+    api = service
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "people.csv").write_bytes(INVALID_CSV)
+    schema = adhoc_schema(api, CHECKED_FIELDS)
+    flow_ds = dataset(api, schema["$id"], name="checked via flow")
+    batch_ds = dataset(api, schema["$id"], name="checked via batch")
+    run = _flow_run(api, tmp_path, "inbox/people.csv", "delimited", flow_ds)
+    batch_id = _batch(api, batch_ds, "csv", "people.csv", INVALID_CSV)
+    assert run["state"] == "success", run["metrics"]
+    rec = run["metrics"]["recordSummary"]
+    assert (rec["inputRecordCount"], rec["outputRecordCount"], rec["failedRecordCount"]) == (5, 3, 2)
+
+    def conversion(batch: str) -> list[tuple[str, str, int, str, str]]:
+        return sorted(
+            (e["code"], Path(r["_filename"]).name, r["_row"], e["message"], e["path"])
+            for r in _meta_lines(api, batch, "conversion_errors")
+            for e in r["_errors"]
+        )
+
+    run_batch = run["activities"][1]["targetInfo"][0]["reference"]["ids"][0]
+    via_flow, via_batch = conversion(run_batch), conversion(batch_id)
+    assert via_flow == via_batch
+    assert [(code, file, row) for code, file, row, _, _ in via_flow] == [
+        ("1401", "people.csv", 2),
+        ("1401", "people.csv", 4),
+    ]
+    assert "Bartholomew" in via_flow[0][3] and via_flow[0][4].endswith(".name")
+    flow_codes = {e["code"] for e in run["metrics"]["statusSummary"]["errors"]}
+    batch_codes = {e["code"] for e in catalog_batch(api, batch_id)["errors"]}
+    assert "INGEST-1401-400" in flow_codes and "INGEST-1401-400" in batch_codes

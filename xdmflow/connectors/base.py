@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 
 from xdmflow.connectors.policy import Reach
@@ -28,6 +29,10 @@ __all__ = [
     "ReadRequest",
     "ReadResult",
     "ParseReject",
+    "RECORD_COLUMN",
+    "FILE_KEY",
+    "with_positions",
+    "take_positions",
     "Connector",
     "ConnectionSpec",
 ]
@@ -95,6 +100,39 @@ class ExploreItem:
         }
 
 
+#: The column a file reader adds, when asked (``numbered``), with each row's record number in its
+#: file (the numbering of :class:`ParseReject`); the pipeline takes it off before mapping.
+RECORD_COLUMN = "__xdmflow_record"
+#: The schema metadata key of such a batch naming its file.
+FILE_KEY = b"xdmflow.file"
+
+
+def with_positions(
+    batch: pa.RecordBatch, numbers: np.ndarray | None, filename: str | None = None
+) -> pa.RecordBatch:
+    """``batch`` with its rows' record numbers as :data:`RECORD_COLUMN` and/or its file's name."""
+    if numbers is not None:
+        batch = batch.append_column(RECORD_COLUMN, pa.array(np.asarray(numbers, dtype=np.int64)))
+    if filename is not None:
+        batch = batch.replace_schema_metadata({**(batch.schema.metadata or {}), FILE_KEY: filename.encode()})
+    return batch
+
+
+def take_positions(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray | None, str | None]:
+    """``(batch without the positions, record numbers or None, file name or None)``."""
+    numbers = None
+    index = batch.schema.get_field_index(RECORD_COLUMN)
+    if index >= 0:
+        numbers = batch.column(index).to_numpy(zero_copy_only=False)
+        batch = batch.remove_column(index)
+    meta = batch.schema.metadata or {}
+    filename = meta.get(FILE_KEY)
+    if filename is not None:
+        rest = {k: v for k, v in meta.items() if k != FILE_KEY}
+        batch = batch.replace_schema_metadata(rest or None)
+    return batch, numbers, None if filename is None else filename.decode()
+
+
 @dataclass
 class ParseReject:
     """A source record that cannot be parsed at all (wrong column count, an invalid JSON line,
@@ -147,7 +185,8 @@ class ReadRequest:
       by the flow (kept by the runs package beside the watermark), ``None`` = not tracked yet
       (files are then selected by ``mtime > watermark``);
     * ``changed_files`` - file sources: what to do with an ingested file whose signature
-      changed (the flow's ``options.changedFiles``: ``reread`` or ``skip``).
+      changed (the flow's ``options.changedFiles``: ``reread`` or ``skip``);
+    * ``numbered`` - file sources: positions on the batches (see below).
     """
 
     object: str
@@ -162,6 +201,9 @@ class ReadRequest:
     watermark_inclusive: bool = False
     ingested_files: Mapping[str, str] | None = None
     changed_files: str = "reread"
+    #: File sources: add each row's record number in its file and the file's name to the
+    #: batches (:func:`with_positions`); set by the pipeline, which takes them off again.
+    numbered: bool = False
 
 
 @dataclass

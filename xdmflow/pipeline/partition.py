@@ -19,18 +19,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import fsspec
 import numpy as np
 import pyarrow as pa
 
-from xdmflow.connectors.base import Connector, ParseReject, ReadRequest, ReadResult
+from xdmflow.connectors.base import Connector, ReadRequest, ReadResult, take_positions
 from xdmflow.errors import ValidationFailedError, XdmflowError
 from xdmflow.ids import now_ms
-from xdmflow.lake.diagnostics import ErrorStore, RowErrorKind, row_error
+from xdmflow.lake.diagnostics import ErrorStore
 from xdmflow.lake.files import DataFileInfo, ParquetFileRoller, batch_data_dir
 from xdmflow.mapping.engine import apply
 from xdmflow.mapping.model import Mapping as MappingRule
 from xdmflow.mapping.plan import MappingPlan, compile_mapping
 from xdmflow.pipeline.dedupe import DedupeState
+from xdmflow.pipeline.rejects import MAPPER_CODE, SAMPLE_ERRORS, Rejects, row_data, validation_reasons
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.validation import validate
 
@@ -47,15 +49,8 @@ __all__ = [
     "SAMPLE_ERRORS",
 ]
 
-#: The run-level code of a source record that cannot be parsed.
-PARSE_ERROR_CODE = "INGEST-1401-400"
-#: How many rejected rows a run keeps in its own report (all of them go to diagnostics).
-SAMPLE_ERRORS = 100
 #: File the coordinator drops in the batch's data directory to stop the partitions still running.
 ABORT_MARKER = "_abort"
-#: Diagnostics file numbers of partition ``i`` start at ``i * _PARTS_PER_PARTITION``.
-_PARTS_PER_PARTITION = 100_000
-_FLUSH_ROWS = 50_000
 
 
 class PartitionAborted(XdmflowError):
@@ -141,71 +136,6 @@ class PartitionResult:
     read_completed: int = 0
 
 
-class _Rejects:
-    """Collects rejected rows: a sample for the run, everything for diagnostics."""
-
-    def __init__(self, diagnostics: ErrorStore | None, batch_id: str, partition: int = 0) -> None:
-        self.diagnostics = diagnostics
-        self.batch_id = batch_id
-        self.sample: list[dict[str, Any]] = []
-        self.pending: list[dict[str, Any]] = []
-        self.pending_parsing: list[dict[str, Any]] = []
-        self.counts: dict[str, int] = {}
-        self.rows = 0
-        self._next_part = partition * _PARTS_PER_PARTITION
-
-    def add(self, row: int, code: str, errors: list[dict[str, Any]], data: dict[str, Any] | None) -> None:
-        self.rows += 1
-        self.counts[code] = self.counts.get(code, 0) + 1
-        record = row_error(row, errors, data=data)
-        if len(self.sample) < SAMPLE_ERRORS:
-            self.sample.append(record)
-        if self.diagnostics is not None:
-            self.pending.append(record)
-            if len(self.pending) >= _FLUSH_ROWS:
-                self.flush()
-
-    def add_unparsed(self, reject: ParseReject) -> None:
-        """A source record that could not be parsed (the same row error Batch Ingestion gives)."""
-        self.rows += 1
-        self.counts[PARSE_ERROR_CODE] = self.counts.get(PARSE_ERROR_CODE, 0) + 1
-        record = row_error(
-            reject.row,
-            [{"code": "1401", "message": reject.message}],
-            corrupt_record=reject.text,
-            filename=reject.filename,
-        )
-        if len(self.sample) < SAMPLE_ERRORS:
-            self.sample.append(record)
-        if self.diagnostics is not None:
-            self.pending_parsing.append(record)
-            if len(self.pending_parsing) >= _FLUSH_ROWS:
-                self.flush()
-
-    def flush(self) -> None:
-        if self.diagnostics is None:
-            return
-        kinds: tuple[tuple[RowErrorKind, list[dict[str, Any]]], ...] = (
-            ("conversion", self.pending),
-            ("parsing", self.pending_parsing),
-        )
-        for kind, pending in kinds:
-            if pending:
-                written = self.diagnostics.write_row_errors(
-                    self.batch_id, kind, pending, first_part=self._next_part
-                )
-                self._next_part += len(written)
-        self.pending, self.pending_parsing = [], []
-
-
-def _row_data(batch: pa.RecordBatch, row: int) -> dict[str, Any]:
-    out = {}
-    for name, col in zip(batch.schema.names, batch.columns, strict=True):
-        v = col[row].as_py()
-        out[name] = v if isinstance(v, str | int | float | bool) or v is None else str(v)
-    return out
-
-
 def auto_plan(target: CompiledSchema, source: pa.Schema) -> MappingPlan:
     """Without a Mapping step, source columns land on the schema fields of the same name.
 
@@ -230,39 +160,33 @@ def auto_plan(target: CompiledSchema, source: pa.Schema) -> MappingPlan:
     return compile_mapping(mappings, target, source)
 
 
-def map_and_validate(spec: RunSpec, batch: pa.RecordBatch, offset: int, rejects: _Rejects) -> pa.Table:
-    """The rows of ``batch`` that map and validate; the others go to ``rejects``."""
+def map_and_validate(
+    spec: RunSpec,
+    batch: pa.RecordBatch,
+    numbers: np.ndarray,
+    rejects: Rejects,
+    filename: str | None = None,
+) -> pa.Table:
+    """The rows of ``batch`` that map and validate; the others go to ``rejects`` as row errors
+    with record number ``numbers[i]`` (and ``filename``, for a file source)."""
     if spec.plan is None:
         spec.plan = auto_plan(spec.target, batch.schema)
     mapped = apply(spec.plan, batch)
-    rejected = mapped.rejected_rows
-    by_row: dict[int, list[dict[str, Any]]] = {}
+    reasons: dict[int, list[dict[str, Any]]] = {}
     for r in mapped.rejects:
-        by_row.setdefault(r.row, []).append(
-            {"code": "MAPPER-3700-400", "message": r.reason, "path": r.destination, "source": r.source}
+        reasons.setdefault(r.row, []).append(
+            {"code": MAPPER_CODE, "message": r.reason, "path": r.destination, "source": r.source}
         )
-    for row, errs in by_row.items():
-        rejects.add(offset + row, "MAPPER-3700-400", errs, _row_data(batch, row))
     good = mapped.good
-    if good.num_rows == 0:
-        return good
-    result = validate(spec.target, good)
-    if result.errors:
-        kept = np.setdiff1d(np.arange(batch.num_rows), np.asarray(rejected, dtype=np.int64))
-        grouped: dict[int, list[dict[str, Any]]] = {}
-        for e in result.errors:
-            grouped.setdefault(e.row, []).append(
-                {
-                    "code": "INGEST-1555-400" if "required" in e.reason else "INGEST-1401-400",
-                    "message": e.reason,
-                    "path": e.path,
-                    "value": e.value,
-                }
-            )
-        for good_row, errs in grouped.items():
-            src_row = int(kept[good_row])
-            rejects.add(offset + src_row, errs[0]["code"], errs, _row_data(batch, src_row))
-        good = good.filter(result.valid)
+    if good.num_rows:
+        result = validate(spec.target, good)
+        if result.errors:
+            kept = np.setdiff1d(np.arange(batch.num_rows), np.asarray(mapped.rejected_rows, dtype=np.int64))
+            for row, errs in validation_reasons(result, kept).items():
+                reasons.setdefault(row, []).extend(errs)
+            good = good.filter(result.valid)
+    for row in sorted(reasons):
+        rejects.add(int(numbers[row]), reasons[row], row_data(batch, row), filename)
     return good
 
 
@@ -275,7 +199,7 @@ def _own_dedupe(state: DedupeState | None) -> DedupeState | None:
     )
 
 
-def _drain_unparsed(read: ReadResult, rejects: _Rejects, out: PartitionResult) -> None:
+def _drain_unparsed(read: ReadResult, rejects: Rejects, out: PartitionResult) -> None:
     """Move the records the connector could not parse into the partition's row errors."""
     n = len(read.rejects)  # the reader may still append (read-ahead thread): take what is there
     if not n:
@@ -293,13 +217,15 @@ def run_partition(task: PartitionTask) -> PartitionResult:
     Source errors propagate (after deleting this attempt's files). When the abort marker of
     the batch appears (another partition failed), stops with :class:`PartitionAborted`.
     """
-    import fsspec
-
-    spec = dataclasses.replace(task.spec, dedupe=_own_dedupe(task.spec.dedupe))
+    spec = dataclasses.replace(
+        task.spec,
+        dedupe=_own_dedupe(task.spec.dedupe),
+        read=dataclasses.replace(task.spec.read, numbered=True),
+    )
     target = task.target
     out = PartitionResult(index=task.index, read_started=now_ms())
     read = ReadResult()
-    rejects = _Rejects(task.diagnostics if spec.error_diagnostics else None, spec.batch_id, task.index)
+    rejects = Rejects(task.diagnostics if spec.error_diagnostics else None, spec.batch_id, task.index)
     marker_fs, marker = fsspec.core.url_to_fs(abort_marker(target), **(target.storage_options or {}))
     roller = ParquetFileRoller(
         target.location, target.batch_id, target.schema, storage_options=target.storage_options, **target.roll
@@ -315,11 +241,14 @@ def run_partition(task: PartitionTask) -> PartitionResult:
             if spec.dedupe is not None:
                 batch, dropped = spec.dedupe.filter(batch)
                 out.skipped_records += dropped
+            batch, numbers, filename = take_positions(batch)
+            if numbers is None:  # a source without files: records of this read, from 1
+                numbers = np.arange(offset + 1, offset + 1 + batch.num_rows, dtype=np.int64)
+            offset += batch.num_rows
             if batch.num_rows == 0:
                 continue
             out.input_records += batch.num_rows
-            good = map_and_validate(spec, batch, offset, rejects)
-            offset += batch.num_rows
+            good = map_and_validate(spec, batch, numbers, rejects, filename)
             if good.num_rows:
                 roller.write(good)
                 out.output_records += good.num_rows

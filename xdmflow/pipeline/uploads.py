@@ -7,11 +7,12 @@ the one bad-row policy of :mod:`xdmflow.connectors.files.rows`), cast by
 batch lands is :func:`xdmflow.pipeline.outcome.threshold_status` (the rule flow runs apply) and the
 commit is the lake's one commit path (:class:`~xdmflow.lake.batch.BatchWriter` →
 ``lake/batch.py:commit_batch``). What happened is a :class:`~xdmflow.pipeline.run.RunResult`, the
-result type of flow runs.
+result type of flow runs. Rejected rows follow the one bad-row policy of every run
+(:mod:`xdmflow.pipeline.rejects`): the same row errors, codes and diagnostics as a flow's.
 
 Good rows stream into the batch writer; the commit happens only when the threshold allows it, so
 a failed batch (or an exception half-way) leaves the table unchanged. Rejected rows go to the
-diagnostics store (when given) once every file has been read.
+diagnostics store (when given) as they accumulate and when every file has been read.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ import numpy as np
 import pyarrow as pa
 
 from xdmflow.connectors.files.uploaded import Chunk, InputFormat, ParseReject, read_file
-from xdmflow.lake.diagnostics import ErrorStore, row_error
+from xdmflow.lake.diagnostics import ErrorStore
 from xdmflow.lake.lake import Lake
 from xdmflow.mapping.casts import cast_table, describe
 from xdmflow.pipeline.outcome import threshold_status
-from xdmflow.pipeline.partition import SAMPLE_ERRORS
+from xdmflow.pipeline.rejects import CORRUPT_CODE, REQUIRED_CODE, Rejects, validation_reasons
 from xdmflow.pipeline.run import RunResult
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
@@ -36,35 +37,13 @@ from xdmflow.schema.validation import validate
 
 __all__ = ["CORRUPT_CODE", "REQUIRED_CODE", "ingest_uploaded"]
 
-REQUIRED_REASON = "required field is missing"
-#: The batch error code of a row that cannot be read or converted.
-CORRUPT_CODE = "INGEST-1401-400"
-#: The batch error code of a row missing a required field.
-REQUIRED_CODE = "INGEST-1555-400"
 
-
-class _Rows:
-    """The rejected rows of a batch: diagnostics records by kind, record numbers by code."""
-
-    def __init__(self, out: RunResult) -> None:
-        self.out = out
-        self.parsing: list[dict[str, Any]] = []
-        self.conversion: list[dict[str, Any]] = []
-
-    def reject(self, code: str, number: int) -> None:
-        self.out.failed_records += 1
-        self.out.error_rows.setdefault(code, []).append(number)
-        self.out.error_counts[code] = self.out.error_counts.get(code, 0) + 1
-
-    def keep(self, record: dict[str, Any]) -> None:
-        if len(self.out.sample_errors) < SAMPLE_ERRORS:
-            self.out.sample_errors.append(record)
-
-
-def _chunk(chunk: Chunk, schema: CompiledSchema, target: pa.Schema, rows: _Rows) -> pa.Table | None:
+def _chunk(
+    chunk: Chunk, schema: CompiledSchema, target: pa.Schema, out: RunResult, rejects: Rejects
+) -> pa.Table | None:
     raw = chunk.table
     n = raw.num_rows
-    rows.out.input_records += n
+    out.input_records += n
     conv, problems = cast_table(raw, target)
     bad = np.zeros(n, dtype=bool)
     for p in problems:
@@ -76,34 +55,15 @@ def _chunk(chunk: Chunk, schema: CompiledSchema, target: pa.Schema, rows: _Rows)
     for p in problems:
         for i in np.flatnonzero(p.mask).tolist():
             reasons.setdefault(i, []).append({"code": "1401", "message": describe(p, raw, i), "path": p.path})
-    for e in result.errors:
-        i = int(good_idx[e.row])
-        code = "1555" if e.reason == REQUIRED_REASON else "1401"
-        shown = f" (value {e.value!r})" if e.value is not None else ""
-        reasons.setdefault(i, []).append(
-            {"code": code, "message": f"{e.path}: {e.reason}{shown}", "path": e.path}
-        )
+    for i, errs in validation_reasons(result, good_idx).items():
+        reasons.setdefault(i, []).extend(errs)
     if reasons:
         numbers = sorted(reasons)
         data = raw.take(pa.array(numbers)).to_pylist()
         for i, record in zip(numbers, data, strict=True):
-            number = chunk.first_row + i
-            errs = reasons[i]
-            rows.reject(REQUIRED_CODE if any(x["code"] == "1555" for x in errs) else CORRUPT_CODE, number)
-            entry = row_error(number, errs, data=record, filename=chunk.filename)
-            rows.conversion.append(entry)
-            rows.keep(entry)
+            rejects.add(chunk.first_row + i, reasons[i], record, chunk.filename)
     kept = good.filter(result.valid) if not result.ok else good
     return kept if kept.num_rows else None
-
-
-def _unparsed(item: ParseReject, rows: _Rows) -> None:
-    rows.out.input_records += 1
-    rows.reject(CORRUPT_CODE, item.row)
-    err = {"code": "1401", "message": item.message}
-    entry = row_error(item.row, [err], corrupt_record=item.text, filename=item.filename)
-    rows.parsing.append(entry)
-    rows.keep(entry)
 
 
 def ingest_uploaded(
@@ -123,18 +83,20 @@ def ingest_uploaded(
     Raises ``FileFormatError`` for an unreadable file (nothing committed, nothing written).
     """
     out = RunResult(input_files=len(files), input_bytes=sum(p.stat().st_size for _, p in files))
-    rows = _Rows(out)
+    rejects = Rejects(diagnostics, batch_id, keep_numbers=True)
     target = to_arrow_schema(schema)
     with lake.begin_batch(namespace, dataset_id, batch_id) as writer:
         for name, path in files:
             for item in read_file(path, name, fmt, target, schema):
                 if isinstance(item, ParseReject):
-                    _unparsed(item, rows)
+                    out.input_records += 1
+                    rejects.add_unparsed(item)
                     continue
-                kept = _chunk(item, schema, target, rows)
+                kept = _chunk(item, schema, target, out, rejects)
                 if kept is not None:
                     writer.write(kept)
                     out.output_records += kept.num_rows
+        out.failed_records = rejects.rows
         out.status = threshold_status(out.input_records, out.failed_records, partial_percent)
         if out.status == "success" and out.output_records:
             result = writer.commit()
@@ -145,9 +107,9 @@ def ingest_uploaded(
             out.output_bytes = result.byte_size
     if out.status != "success":
         out.output_records = 0
-    if diagnostics is not None:
-        if rows.parsing:
-            diagnostics.write_row_errors(batch_id, "parsing", rows.parsing)
-        if rows.conversion:
-            diagnostics.write_row_errors(batch_id, "conversion", rows.conversion)
+    rejects.flush()
+    out.failed_records = rejects.rows
+    out.error_counts = rejects.counts
+    out.error_rows = rejects.numbers
+    out.sample_errors = rejects.sample
     return out

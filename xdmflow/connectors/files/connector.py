@@ -272,6 +272,7 @@ class FilesConnector(Connector):
                         int(byte_range[1]),
                         rejects=result.rejects.append,
                         name=entry.path,
+                        numbered=request.numbered,
                     )
                 else:
                     yield from iter_file(
@@ -281,6 +282,7 @@ class FilesConnector(Connector):
                         row_groups,
                         rejects=result.rejects.append,
                         name=entry.path,
+                        numbered=request.numbered,
                     )
             except SourceError:
                 raise

@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from xdmflow.connectors.base import ParseReject
+from xdmflow.connectors.base import RECORD_COLUMN, ParseReject, with_positions
 from xdmflow.connectors.files.rows import CsvRows, json_line_blocks, parse_json_lines, read_json_block
 from xdmflow.errors import SourceFatalError
 
@@ -214,17 +215,34 @@ def _row_types(names: list[str], opts: FormatOptions, rows: CsvRows | None) -> d
     return dict.fromkeys(names, pa.binary() if binary else pa.string())
 
 
-def _checked(batches: Iterator[pa.RecordBatch], rows: CsvRows | None) -> Iterator[pa.RecordBatch]:
+def _checked(
+    batches: Iterator[pa.RecordBatch], rows: CsvRows | None, numbered: bool = False
+) -> Iterator[pa.RecordBatch]:
+    if numbered and rows is None:
+        yield from _counted(batches)
+        return
     for batch in batches:
-        yield rows.good(batch) if rows is not None else batch
+        if rows is None:
+            yield batch
+            continue
+        good = rows.good(batch)
+        yield with_positions(good, rows.last_numbers) if numbered else good
+
+
+def _counted(batches: Iterator[pa.RecordBatch], first: int = 1) -> Iterator[pa.RecordBatch]:
+    """The batches with their record numbers, counted from ``first`` (no record is skipped)."""
+    for batch in batches:
+        yield with_positions(batch, np.arange(first, first + batch.num_rows, dtype=np.int64))
+        first += batch.num_rows
 
 
 def _iter_delimited(
-    opener: Opener, opts: FormatOptions, batch_size: int, rows: CsvRows | None = None
+    opener: Opener, opts: FormatOptions, batch_size: int, rows: CsvRows | None = None, numbered: bool = False
 ) -> Iterator[pa.RecordBatch]:
     types = None if opts.infer_types else _row_types(_header_names(opener, opts), opts, rows)
     with opener(False) as stream:
-        yield from _rebatch(_checked(iter(_csv_reader(stream, opts, types, rows=rows)), rows), batch_size)
+        reader = iter(_csv_reader(stream, opts, types, rows=rows))
+        yield from _rebatch(_checked(reader, rows, numbered), batch_size)
 
 
 def _chunks(stream: Any, encoding: str) -> Iterator[str]:
@@ -273,7 +291,7 @@ def _json_values(chunks: Iterator[str]) -> Iterator[Any]:
 
 
 def _iter_json_lines(
-    opener: Opener, batch_size: int, sink: Callable[[ParseReject], None], name: str
+    opener: Opener, batch_size: int, sink: Callable[[ParseReject], None], name: str, numbered: bool = False
 ) -> Iterator[pa.RecordBatch]:
     """JSON lines in blocks; the first block that parses fixes the types, a line that does not
     parse (or does not fit them) goes to ``sink`` (see ``rows.parse_json_lines``)."""
@@ -293,9 +311,12 @@ def _iter_json_lines(
                 if isinstance(item, ParseReject):
                     sink(item)
                     continue
-                table = item[1]
+                line_of_first, table = item
                 if schema is None:
                     schema = table.schema
+                if numbered:
+                    first = np.arange(line_of_first, line_of_first + table.num_rows, dtype=np.int64)
+                    table = table.append_column(RECORD_COLUMN, pa.array(first))
                 if pending and table.schema != pending[0].schema:  # never merge different types
                     yield from pa.concat_tables(pending).combine_chunks().to_batches(max_chunksize=batch_size)
                     pending, pending_rows = [], 0
@@ -317,7 +338,16 @@ def _iter_json(
     batch_size: int,
     sink: RejectSink = None,
     name: str = "",
+    numbered: bool = False,
 ) -> Iterator[pa.RecordBatch]:
+    if numbered:
+        with opener(False) as probe:
+            head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if not (head[:1] != b"[" and codecs.lookup(opts.encoding).name == "utf-8" and sink is not None):
+            yield from _counted(_iter_json(opener, opts, batch_size, sink, name))
+            return
+        yield from _iter_json_lines(opener, batch_size, sink, name, numbered=True)
+        return
     with opener(False) as probe:
         head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] != b"[" and codecs.lookup(opts.encoding).name == "utf-8" and sink is not None:
@@ -353,11 +383,18 @@ def _to_batch(rows: list[dict[str, Any]], schema: pa.Schema | None) -> tuple[pa.
 
 
 def _iter_parquet(
-    opener: Opener, batch_size: int, row_groups: list[int] | None = None
+    opener: Opener, batch_size: int, row_groups: list[int] | None = None, numbered: bool = False
 ) -> Iterator[pa.RecordBatch]:
     with opener(True) as f:
         pf = pq.ParquetFile(f)
-        yield from pf.iter_batches(batch_size=batch_size, row_groups=row_groups)
+        if not numbered:
+            yield from pf.iter_batches(batch_size=batch_size, row_groups=row_groups)
+            return
+        groups = list(range(pf.num_row_groups)) if row_groups is None else list(row_groups)
+        starts = np.cumsum([0] + [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)])
+        for group in groups:  # one group at a time: each group's rows are numbered from its start
+            batches = pf.iter_batches(batch_size=batch_size, row_groups=[group])
+            yield from _counted(batches, int(starts[group]) + 1)
 
 
 class _Raised:
@@ -428,11 +465,14 @@ def iter_file(
     *,
     rejects: RejectSink = None,
     name: str = "",
+    numbered: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     """Stream one file as record batches of at most ``batch_size`` rows.
 
     With ``rejects``, a record of file ``name`` that cannot be parsed (wrong column count,
     undecodable bytes, an invalid JSON line) is handed to it instead of failing the read.
+    ``numbered`` adds each row's record number in the file and the file's name to the batches
+    (:func:`xdmflow.connectors.base.with_positions`): a run's row errors name the file and record.
 
     The file is parsed one batch ahead in a thread of its own (:func:`_read_ahead`), so parsing
     overlaps with what the caller does with the previous batch (mapping, validation, writing).
@@ -441,13 +481,14 @@ def iter_file(
     def batches() -> Iterator[pa.RecordBatch]:
         if opts.file_type == "delimited":
             rows = CsvRows(name, rejects, header=opts.header) if rejects is not None else None
-            return _iter_delimited(opener, opts, batch_size, rows)
+            return _iter_delimited(opener, opts, batch_size, rows, numbered)
         if opts.file_type == "json":
-            return _iter_json(opener, opts, batch_size, rejects, name)
-        return _iter_parquet(opener, batch_size, row_groups)
+            return _iter_json(opener, opts, batch_size, rejects, name, numbered)
+        return _iter_parquet(opener, batch_size, row_groups, numbered)
 
     try:
-        yield from _read_ahead(batches)
+        for batch in _read_ahead(batches):
+            yield with_positions(batch, None, name) if numbered else batch
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
         if "unexpected field" in str(exc) or "changed from" in str(exc).lower():
             raise SourceFatalError(
@@ -587,8 +628,10 @@ def iter_delimited_range(
     *,
     rejects: RejectSink = None,
     name: str = "",
+    numbered: bool = False,
 ) -> Iterator[pa.RecordBatch]:
-    """The records of a delimited file whose lines *start* in ``[start, end)``.
+    """The records of a delimited file whose lines *start* in ``[start, end)`` (``numbered``:
+    see :func:`iter_file`).
 
     Ranges that tile a file read each record exactly once (see :func:`byte_splittable` for
     when that holds). The header row belongs to the range starting at 0; the others get the
@@ -610,6 +653,7 @@ def iter_delimited_range(
             types = None if opts.infer_types else _row_types(names, opts, rows)
             stream = io.BufferedReader(_RangeReader(f, a, b), buffer_size=1 << 20)
             reader = _csv_reader(stream, opts, types, None if own_header else names, rows=rows)
-            yield from _rebatch(_checked(iter(reader), rows), batch_size)
+            for batch in _rebatch(_checked(iter(reader), rows, numbered), batch_size):
+                yield with_positions(batch, None, name) if numbered else batch
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
         raise SourceFatalError(f"The file could not be parsed as {opts.file_type}: {exc}") from exc
