@@ -806,6 +806,8 @@ class PgServer:
 def pg_hooks(host: str) -> tuple[Callable[[AppContext], None], Callable[[AppContext], None]]:
     """Start / stop hooks of the app that open the PostgreSQL port (``settings.pg_port``; 0 = off)."""
 
+    servers: list[PgServer] = []  # the open server, between start and stop
+
     def start(ctx: AppContext) -> None:
         if ctx.settings.pg_port:
             server = PgServer(ctx, host, ctx.settings.pg_port)
@@ -815,12 +817,13 @@ def pg_hooks(host: str) -> tuple[Callable[[AppContext], None], Callable[[AppCont
                 log.error("PostgreSQL port %s:%d not opened: %s", host, ctx.settings.pg_port, exc)
                 print(f"xdmflow: PostgreSQL port {host}:{ctx.settings.pg_port} not opened: {exc}", flush=True)
                 return
-            ctx.extras["pg_server"] = server
+            servers.append(server)
+            ctx.pg_port = server.port
             log.info("PostgreSQL port on %s:%d", host, server.port)
 
     def stop(ctx: AppContext) -> None:
-        server = ctx.extras.pop("pg_server", None)
-        if server is not None:
-            server.stop()
+        ctx.pg_port = 0
+        while servers:
+            servers.pop().stop()
 
     return start, stop
