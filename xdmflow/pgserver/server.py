@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import secrets
 import ssl
 import struct
@@ -41,7 +42,7 @@ import pyarrow.compute as pc
 from xdmflow.errors import AuthError, NotFoundError, XdmflowError
 from xdmflow.query import pgcompat
 from xdmflow.query.engine import Execution
-from xdmflow.query.guard import Checked
+from xdmflow.query.guard import Checked, _parser
 from xdmflow.services import queries
 from xdmflow.services.context import AppContext
 from xdmflow.services.identity import Principal
@@ -667,8 +668,6 @@ def _state(exc: XdmflowError) -> str:
 
 def _split(sql: str) -> list[str]:
     """Statements of a simple query (DuckDB's parser; PostgreSQL-only text stays whole)."""
-    from xdmflow.query.guard import _parser
-
     if not sql.strip().strip(";").strip():
         return []
     if pgcompat.session_reply(sql) is not None:
@@ -703,8 +702,6 @@ def _original_parts(sql: str) -> list[str] | None:
 
 
 def _count_params(sql: str) -> int:
-    import re
-
     found = [int(m) for m in re.findall(r"\$(\d+)", sql)]
     return max(found) if found else 0
 
