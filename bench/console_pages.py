@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from xdmflow.api.app import create_app
 from xdmflow.ids import new_uuid
 from xdmflow.runs.queue import empty_metrics
+from xdmflow.runtime import build_context
 from xdmflow.settings import Settings
 from xdmflow.store.tables import Document, FlowSchedule
 
@@ -114,7 +115,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp()) / "home"
-    with TestClient(create_app(Settings(home=home))) as client:
+    with TestClient(create_app(Settings(home=home), context=build_context)) as client:
         t0 = time.perf_counter()
         flow_id, run_id = seed(client.app, args.flows, args.runs_per_flow)
         print(

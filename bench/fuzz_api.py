@@ -35,6 +35,7 @@ import uvicorn
 import yaml
 
 from xdmflow.api.app import create_app
+from xdmflow.runtime import build_context
 from xdmflow.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     inbox = home / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     settings = Settings(home=home / "home", local_roots=[inbox], allowed_hosts=["127.0.0.0/8"])
-    counter = StatusCounter(create_app(settings))
+    counter = StatusCounter(create_app(settings, context=build_context))
     server, thread, port = _start_server(counter)
     origin = f"http://127.0.0.1:{port}"
     try:

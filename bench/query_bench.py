@@ -36,10 +36,10 @@ def main() -> None:
     ap.add_argument("--json-out", type=Path, default=None)
     a = ap.parse_args()
 
-    from xdmflow.api.app import build_context
     from xdmflow.cli.demo import free_port
     from xdmflow.pgserver.server import PgServer
     from xdmflow.query.catalog import snapshot_files
+    from xdmflow.runtime import build_context
     from xdmflow.services import identity, queries
     from xdmflow.settings import Settings
 

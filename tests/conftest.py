@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from xdmflow.api.app import create_app
+from xdmflow.runtime import build_context
 from xdmflow.settings import Settings
 
 PG_ADMIN = os.environ.get("XDMFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -153,12 +154,12 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, context=build_context)) as client:
         yield Api(client)
 
 
 @pytest.fixture
 def api_both(tmp_path: Path, db_url: str) -> Iterator[Api]:
     """The API on SQLite and on PostgreSQL."""
-    with TestClient(create_app(make_settings(tmp_path / "home", db_url))) as client:
+    with TestClient(create_app(make_settings(tmp_path / "home", db_url), context=build_context)) as client:
         yield Api(client)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
+from xdmflow.runs.execute import ContextRuns
 from xdmflow.runs.queue import QueueLimits
 from xdmflow.runs.worker import Worker
 from xdmflow.scheduler.loop import SchedulerLoop
@@ -13,9 +13,7 @@ from xdmflow.services.context import AppContext
 from xdmflow.services.lake_maintenance import maintain_lake
 from xdmflow.services.query_schedules import fire_query_schedules
 
-__all__ = ["background_hooks", "start_worker", "start_scheduler"]
-
-Hook = Callable[[AppContext], Any]
+__all__ = ["Background", "start_worker", "start_scheduler"]
 
 
 def start_scheduler(ctx: AppContext) -> SchedulerLoop:
@@ -29,39 +27,40 @@ def start_scheduler(ctx: AppContext) -> SchedulerLoop:
         queries=functools.partial(fire_query_schedules, ctx),
     )
     loop.start()
-    ctx.extras["scheduler"] = loop
     return loop
 
 
 def start_worker(ctx: AppContext, **kw: Any) -> Worker:
-    from xdmflow.runs.execute import execute_run, recover_run
-
     worker = Worker(
         ctx.db,
-        functools.partial(execute_run, ctx),
-        functools.partial(recover_run, ctx),
+        ContextRuns(ctx),
         slots=ctx.settings.workers,
         heartbeat_interval=ctx.settings.heartbeat_seconds,
         stale_after=ctx.settings.run_stale_seconds,
         **kw,
     )
     worker.start()
-    ctx.extras["worker"] = worker
     return worker
 
 
-def _stop(ctx: AppContext) -> None:
-    for key in ("worker", "scheduler"):
-        loop = ctx.extras.pop(key, None)
-        if loop is not None:
-            loop.stop()
+class Background:
+    """The loops ``role`` runs (``api`` runs none), started and stopped with the app."""
 
+    def __init__(self, role: str) -> None:
+        self.role = role
+        self.scheduler: SchedulerLoop | None = None
+        self.worker: Worker | None = None
 
-def background_hooks(role: str) -> tuple[list[Hook], list[Hook]]:
-    """(start hooks, stop hooks) for ``role`` (``api`` runs no background loop)."""
-    start: list[Hook] = []
-    if role in ("scheduler", "all"):
-        start.append(start_scheduler)
-    if role in ("worker", "all"):
-        start.append(lambda ctx: start_worker(ctx))
-    return start, [_stop]
+    def start(self, ctx: AppContext) -> None:
+        if self.role in ("scheduler", "all"):
+            self.scheduler = start_scheduler(ctx)
+        if self.role in ("worker", "all"):
+            self.worker = start_worker(ctx)
+
+    def stop(self, ctx: AppContext) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.stop()
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.stop()

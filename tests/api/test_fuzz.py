@@ -17,12 +17,13 @@ from schemathesis.checks import not_a_server_error
 
 from tests.conftest import make_settings, platform_headers, platform_token
 from xdmflow.api.app import create_app
+from xdmflow.runtime import build_context
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str]]]:
     home: Path = tmp_path_factory.mktemp("fuzz") / "home"
-    app = create_app(make_settings(home))
+    app = create_app(make_settings(home), context=build_context)
     with TestClient(app) as client:  # runs the lifespan: the context stays on app.state
         creds = app.state.ctx.credentials
         token = platform_token(client.post, creds["client_id"], creds["client_secret"])

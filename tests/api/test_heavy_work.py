@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from tests.catalog.cathelp import profile_schema
 from tests.conftest import Api, make_settings
 from xdmflow.api.app import create_app
+from xdmflow.runtime import build_context
 
 PREVIEW = "/data/foundation/conversion/mappingSets/preview"
 
@@ -53,7 +54,9 @@ def test_health_answers_while_a_preview_runs(api: Api) -> None:
 
 
 def test_a_preview_past_its_time_limit_is_a_504(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path / "home", preview_timeout_seconds=0.05))) as client:
+    with TestClient(
+        create_app(make_settings(tmp_path / "home", preview_timeout_seconds=0.05), context=build_context)
+    ) as client:
         api = Api(client)
         body = _heavy_preview(profile_schema(api), 8000)
         r = api.post(PREVIEW, json=body)

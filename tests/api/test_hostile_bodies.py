@@ -11,6 +11,7 @@ from tests.catalog.cathelp import profile_schema
 from tests.conftest import Api, make_settings
 from xdmflow.api.app import create_app
 from xdmflow.api.deps import json_depth
+from xdmflow.runtime import build_context
 
 FLOW = "/data/foundation/flowservice"
 SR = "/data/foundation/schemaregistry"
@@ -56,14 +57,18 @@ def test_json_depth_ignores_brackets_in_strings() -> None:
 
 
 def test_max_depth_is_a_setting(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path / "home", max_json_depth=5))) as client:
+    with TestClient(
+        create_app(make_settings(tmp_path / "home", max_json_depth=5), context=build_context)
+    ) as client:
         api = Api(client)
         r = api.post(f"{FLOW}/connections", content=_deep(6), headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and "5 levels" in r.text
 
 
 def test_oversize_body_is_a_413(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path / "home", max_body_bytes=2000))) as client:
+    with TestClient(
+        create_app(make_settings(tmp_path / "home", max_body_bytes=2000), context=build_context)
+    ) as client:
         api = Api(client)
         big = {"name": "x" * 3000}
         r = api.post(f"{FLOW}/connections", json=big)

@@ -276,6 +276,7 @@ def test_stripe_host_obeys_allowed_hosts(stripe_emulator: Stripe, tmp_path: Any)
 
     from tests.conftest import make_settings
     from xdmflow.api.app import create_app as api_app
+    from xdmflow.runtime import build_context
 
     connector = StripeConnector()
     port = int(stripe_emulator.url.rsplit(":", 1)[1])
@@ -293,7 +294,7 @@ def test_stripe_host_obeys_allowed_hosts(stripe_emulator: Stripe, tmp_path: Any)
     }
     for allowed, status in (([], 400), ([f"127.0.0.1:{port}"], 200)):
         settings = make_settings(tmp_path / f"home{len(allowed)}", None, allowed_hosts=allowed)
-        with TestClient(api_app(settings)) as client:
+        with TestClient(api_app(settings, context=build_context)) as client:
             r = Api(client).post(f"{FS}/connections", json=body)
         assert (r.status_code == 400) == (status == 400), r.text
         if status == 400:

@@ -37,6 +37,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import PG_ADMIN, Api, make_settings
 from xdmflow.api.app import create_app
 from xdmflow.cli.demo import ServiceThread, free_port
+from xdmflow.runtime import build_context
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
@@ -481,7 +482,7 @@ def test_no_secret_in_responses_logs_console_or_database(
 ) -> None:
     scan = world.scanner
     settings = make_settings(tmp_path / "home")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, context=build_context)) as client:
         client.event_hooks = {"request": [], "response": [capture.on_response]}
         api = Api(client)
         scan.add("platform-client-secret", str(api.creds["client_secret"]))

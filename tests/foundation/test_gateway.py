@@ -52,8 +52,11 @@ def test_token_expires_after_its_ttl(tmp_path) -> None:
 
     from tests.conftest import make_settings
     from xdmflow.api.app import create_app
+    from xdmflow.runtime import build_context
 
-    with TestClient(create_app(make_settings(tmp_path / "h", token_ttl_seconds=3))) as client:
+    with TestClient(
+        create_app(make_settings(tmp_path / "h", token_ttl_seconds=3), context=build_context)
+    ) as client:
         a = Api(client)
         assert a.get(SANDBOXES).status_code == 200
         exp = jwt.decode(a.token, options={"verify_signature": False})["exp"]

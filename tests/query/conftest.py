@@ -67,7 +67,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         api = HttpApi(server.url, dict(ctx.credentials))
         api.ctx = ctx  # type: ignore[attr-defined]
         api.creds = dict(ctx.credentials)  # type: ignore[attr-defined]
-        yield Served(server.url, ctx.extras["pg_server"].port, api, settings.home_path)
+        yield Served(server.url, ctx.pg_port, api, settings.home_path)
         api.close()
     finally:
         server.stop()

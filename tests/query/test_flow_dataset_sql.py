@@ -66,7 +66,7 @@ def test_psql_reads_exactly_what_a_flow_committed(whole_service: Api, tmp_path: 
     expected = sorted(f"{r['id']}|{r['name']}|{r['amount']}" for r in committed)
     assert len(expected) == 3
 
-    port = api.ctx.extras["pg_server"].port
+    port = api.ctx.pg_port
     conninfo = f"host=127.0.0.1 port={port} user={api.creds['org_id']} dbname=prod:all sslmode=disable"
     r = subprocess.run(
         [

@@ -39,7 +39,7 @@ def test_psql_and_psycopg_over_tls(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "home", pg_port=free_port(), pg_tls_cert=cert, pg_tls_key=key)
     with TestClient(build_app(settings, role="api")) as client:
         api = Api(client)
-        port = api.ctx.extras["pg_server"].port
+        port = api.ctx.pg_port
         conninfo = f"host=127.0.0.1 port={port} user={api.creds['org_id']} dbname=prod:all sslmode=require"
         r = subprocess.run(
             ["psql", conninfo, "-X", "-c", r"\conninfo", "-c", "SELECT 41 + 1"],

@@ -177,9 +177,10 @@ def test_time_limit_and_row_cap(tmp_path: Any) -> None:
     from tests.conftest import Api, make_settings
     from xdmflow.api.app import create_app
     from xdmflow.query.engine import QueryKilledError
+    from xdmflow.runtime import build_context
 
     settings = make_settings(tmp_path / "home", query_timeout_seconds=0.5, query_max_rows=5)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, context=build_context)) as client:
         api = Api(client)
         table, _, truncated = queries.run_statement(api.ctx, principal(api), "SELECT * FROM range(100)")
         assert table is not None and table.num_rows == 5 and truncated

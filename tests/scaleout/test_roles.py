@@ -17,11 +17,11 @@ from xdmflow.runtime import ROLES, build_app
 def test_each_role_runs_its_loops(role: str, tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "home", scheduler_interval_seconds=0.2)
     with TestClient(build_app(settings, role=role)) as client:
-        extras = client.app.state.ctx.extras  # type: ignore[attr-defined]
-        assert ("scheduler" in extras) == (role in ("scheduler", "all"))
-        assert ("worker" in extras) == (role in ("worker", "all"))
+        loops = client.app.state.background  # type: ignore[attr-defined]
+        assert (loops.scheduler is not None) == (role in ("scheduler", "all"))
+        assert (loops.worker is not None) == (role in ("worker", "all"))
         assert client.get("/ready").status_code == 200
-    assert "scheduler" not in extras and "worker" not in extras  # stopped with the app
+    assert loops.scheduler is None and loops.worker is None  # stopped with the app
 
 
 def test_unknown_role_is_refused(tmp_path: Path) -> None:

@@ -109,16 +109,19 @@ def test_workers_execute_each_run_once_and_recover_dead_ones(db: Database) -> No
     def make(d: Database) -> Worker:
         w: Worker
 
-        def execute(claim: Claim) -> None:
-            with lock:
-                executed.append((claim.run_id, w.worker_id))
-            time.sleep(0.01)
+        class Recording:
+            """Records which worker executed or recovered each run."""
 
-        def recover(claim: Claim) -> None:
-            with lock:
-                recovered.append((claim.run_id, w.worker_id))
+            def execute(self, claim: Claim) -> None:
+                with lock:
+                    executed.append((claim.run_id, w.worker_id))
+                time.sleep(0.01)
 
-        w = Worker(d, execute, recover, slots=2, poll_interval=0.02, heartbeat_interval=0.05, stale_after=0.5)
+            def recover(self, claim: Claim) -> None:
+                with lock:
+                    recovered.append((claim.run_id, w.worker_id))
+
+        w = Worker(d, Recording(), slots=2, poll_interval=0.02, heartbeat_interval=0.05, stale_after=0.5)
         return w
 
     # A dead worker's claim: claimed by an id that never heartbeats again.

@@ -17,6 +17,7 @@ from xdmflow.connectors.policy import AccessPolicy, Reach
 from xdmflow.connectors.sql.connector import MySqlConnector, PostgresConnector
 from xdmflow.connectors.square.connector import SquareConnector
 from xdmflow.errors import PolicyRefusedError
+from xdmflow.runtime import build_context
 
 PAYPAL = "221c7626-58f6-4eec-8ee2-042b0226f03b"
 POSTGRES = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
@@ -104,7 +105,9 @@ def assert_refused(r: Any) -> None:
 
 
 def test_create_refuses_internal_hosts(tmp_path: Path, db_url: str) -> None:
-    with TestClient(create_app(make_settings(tmp_path / "home", db_url, allowed_hosts=[]))) as client:
+    with TestClient(
+        create_app(make_settings(tmp_path / "home", db_url, allowed_hosts=[]), context=build_context)
+    ) as client:
         api = Api(client)
         pw = "p" + "w"
         assert_refused(
@@ -139,7 +142,7 @@ def test_create_refuses_internal_hosts(tmp_path: Path, db_url: str) -> None:
 
 
 def test_the_metadata_address_stays_closed_when_loopback_is_open(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path / "home"))) as client:
+    with TestClient(create_app(make_settings(tmp_path / "home"), context=build_context)) as client:
         api = Api(client)
         assert_refused(
             create(api, PAYPAL, {"host": "http://169.254.169.254", "clientId": "a", "clientSecret": "b"})
@@ -151,13 +154,15 @@ def test_existing_connection_to_a_closed_host_fails_its_test(
 ) -> None:
     home = tmp_path / "home"
     params = {"host": paypal.url, "clientId": paypal.client_id, "clientSecret": paypal.client_secret}
-    with TestClient(create_app(make_settings(home, db_url))) as client:
+    with TestClient(create_app(make_settings(home, db_url), context=build_context)) as client:
         api = Api(client)
         conn = create(api, PAYPAL, params)
         assert conn.status_code == 201, conn.text
         conn_id = conn.json()["id"]
         assert api.get(f"{FS}/connections/{conn_id}/test").status_code == 200
-    with TestClient(create_app(make_settings(home, db_url, allowed_hosts=[]))) as client:
+    with TestClient(
+        create_app(make_settings(home, db_url, allowed_hosts=[]), context=build_context)
+    ) as client:
         api = Api(client)
         assert_refused(api.get(f"{FS}/connections/{conn_id}/test"))
         assert_refused(api.get(f"{FS}/connections/{conn_id}/explore?objectType=root"))

@@ -25,7 +25,7 @@ from tests.flows.conftest import (
 from xdmflow.api.app import create_app
 from xdmflow.connectors.policy import AccessPolicy
 from xdmflow.errors import PolicyRefusedError
-from xdmflow.runtime import build_app
+from xdmflow.runtime import build_app, build_context
 
 OTHER_ORG = "0THERORG0000000000000000@AdobeOrg"
 
@@ -50,7 +50,7 @@ def assert_refused(r: Any, setting: str = "XDMFLOW_LOCAL_ROOTS") -> None:
 
 @pytest.fixture
 def app_api(tmp_path: Path, db_url: str) -> Iterator[Api]:
-    with TestClient(create_app(make_settings(tmp_path / "home", db_url))) as client:
+    with TestClient(create_app(make_settings(tmp_path / "home", db_url), context=build_context)) as client:
         yield Api(client)
 
 
@@ -118,7 +118,7 @@ def test_default_root_is_the_inbox(tmp_path: Path) -> None:
     assert settings.resolved_local_roots == [home.resolve() / "inbox"]
     (home / "inbox" / "drop").mkdir(parents=True)
     (home / "inbox" / "drop" / "a.csv").write_text("x\n1\n")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, context=build_context)) as client:
         api = Api(client)
         assert_refused(local_connection(api, tmp_path))
         assert_refused(local_connection(api, home))
@@ -151,7 +151,7 @@ def test_existing_connection_outside_new_roots_fails_test_explore_and_run(
     old.mkdir()
     (old / "in.csv").write_text("id,name\n1,a\n")
     home = tmp_path / "home"
-    with TestClient(create_app(make_settings(home, db_url))) as client:
+    with TestClient(create_app(make_settings(home, db_url), context=build_context)) as client:
         api = Api(client)
         schema = adhoc_schema(api, {"id": {"type": "string"}, "name": {"type": "string"}})
         ds = dataset(api, schema["$id"])

@@ -28,8 +28,9 @@ from tests.flows.conftest import (
 )
 from xdmflow.api.app import create_app
 from xdmflow.lake.lake import namespace_for
-from xdmflow.runs.execute import execute_run, recover_run
+from xdmflow.runs.execute import ContextRuns
 from xdmflow.runs.worker import Worker
+from xdmflow.runtime import build_context
 from xdmflow.scheduler.loop import tick
 from xdmflow.store.tables import Document, FlowSchedule, RunQueue, Watermark
 
@@ -108,7 +109,7 @@ def assert_empty_sandbox(dev: Api) -> None:
 
 @pytest.fixture
 def api_db(tmp_path: Path, db_url: str) -> Iterator[Api]:
-    with TestClient(create_app(make_settings(tmp_path / "home", db_url))) as client:
+    with TestClient(create_app(make_settings(tmp_path / "home", db_url), context=build_context)) as client:
         yield Api(client)
 
 
@@ -214,7 +215,7 @@ def test_delete_sandbox_while_its_run_is_in_progress(tmp_path: Path, db_url: str
     n = 600_000
     ids = pa.array([str(i) for i in range(n)])
     pacsv.write_csv(pa.table({"id": ids, "name": ids}), data / "big.csv")
-    with TestClient(create_app(make_settings(tmp_path / "home", db_url))) as client:
+    with TestClient(create_app(make_settings(tmp_path / "home", db_url), context=build_context)) as client:
         api = Api(client)
         ctx = api.ctx
         assert api.post(SBX, json={"name": "dev", "title": "Dev", "type": "development"}).status_code == 202
@@ -223,7 +224,7 @@ def test_delete_sandbox_while_its_run_is_in_progress(tmp_path: Path, db_url: str
         ns = namespace_for(api.creds["org_id"], "dev")
         location = Path(ctx.lake.table_location(ns, made["dataset"]).removeprefix("file://"))
         run = ok(dev.post(f"{FS}/runs", json={"flowId": made["flow"]}))
-        worker = Worker(ctx.db, lambda r: execute_run(ctx, r), lambda r: recover_run(ctx, r), slots=1)
+        worker = Worker(ctx.db, ContextRuns(ctx), slots=1)
         thread = threading.Thread(target=worker.run_once)
         thread.start()
         deadline = time.monotonic() + 60
@@ -265,7 +266,7 @@ def test_delete_dataset_drops_its_table_files_and_diagnostics(api_db: Api, tmp_p
         )
     )
     ok(api.post(f"{FS}/runs", json={"flowId": flow["id"]}))
-    worker = Worker(ctx.db, lambda r: execute_run(ctx, r), lambda r: recover_run(ctx, r), slots=1)
+    worker = Worker(ctx.db, ContextRuns(ctx), slots=1)
     assert worker.run_once()
     [batch_id] = list(ok(api.get(f"{CAT}/batches")))
     assert ctx.diagnostics.exists(batch_id), "the run should have kept its rejected row"

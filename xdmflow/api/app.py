@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib import import_module
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,15 +17,12 @@ from xdmflow.api.docs import install_docs
 from xdmflow.api.errors import install_error_handlers
 from xdmflow.api.openapi import install_openapi
 from xdmflow.api.sandbox import router as sandbox_router
+from xdmflow.console import install_console
 from xdmflow.ids import new_uuid
-from xdmflow.services import identity
 from xdmflow.services.context import AppContext
-from xdmflow.services.secrets import keyring_for
 from xdmflow.settings import Settings, get_settings
-from xdmflow.store.db import Database
-from xdmflow.store.migrate import upgrade
 
-__all__ = ["create_app", "build_context", "SERVICE_PREFIXES"]
+__all__ = ["create_app", "ContextFactory", "SERVICE_PREFIXES"]
 
 log = logging.getLogger("xdmflow")
 
@@ -96,18 +94,11 @@ class RequestId:
 StartHook = Callable[[AppContext], Any]
 
 
-def build_context(settings: Settings) -> AppContext:
-    """Open the store, migrate it to head, create the default identity on first start."""
-    settings.home_path.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
-    upgrade(db.engine)
-    creds = identity.bootstrap(db, settings)
-    return AppContext(settings=settings, db=db, keys=keyring_for(settings), credentials=creds)
+#: Builds the app's context at start-up (:func:`xdmflow.runtime.build_context`).
+ContextFactory = Callable[[Settings], AppContext]
 
 
 def _include_service_routers(app: FastAPI) -> None:
-    from importlib import import_module
-
     for module in (
         "xdmflow.api.flowservice",
         "xdmflow.api.schemaregistry",
@@ -127,6 +118,7 @@ def _include_service_routers(app: FastAPI) -> None:
 def create_app(
     settings: Settings | None = None,
     *,
+    context: ContextFactory,
     on_start: list[StartHook] | None = None,
     on_stop: list[StartHook] | None = None,
 ) -> FastAPI:
@@ -134,7 +126,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = build_context(settings)
+        ctx = context(settings)
         app.state.ctx = ctx
         for hook in on_start or []:
             hook(ctx)
@@ -163,7 +155,5 @@ def create_app(
     app.include_router(ims.router)
     app.include_router(sandbox_router)
     _include_service_routers(app)
-    from xdmflow.console import install_console
-
     install_console(app)
     return app

@@ -111,11 +111,11 @@ def db_upgrade() -> None:
 
 
 def _ensure_identity() -> dict[str, str]:
-    from xdmflow.api.app import build_context
+    from xdmflow.runtime import build_context
 
     ctx = build_context(_settings())
     creds = dict(ctx.credentials)
-    ctx.db.dispose()
+    ctx.close()
     return creds
 
 
@@ -135,14 +135,14 @@ def credentials(
 @app.command()
 def token() -> None:
     """Print a valid access token for the default client."""
-    from xdmflow.api.app import build_context
+    from xdmflow.runtime import build_context
     from xdmflow.services import identity
 
     ctx = build_context(_settings())
     creds = ctx.credentials
     with ctx.db.session() as s:
         tok = identity.issue_token(s, ctx.keys, ctx.settings, creds["client_id"], creds["client_secret"])
-    ctx.db.dispose()
+    ctx.close()
     typer.echo(tok["access_token"])
 
 
@@ -152,7 +152,7 @@ def clients_create(
     name: Annotated[str, typer.Option(help="A label for the client.")] = "client",
 ) -> None:
     """Create an API client (and its org, with a ``prod`` sandbox, when new). Prints its credentials once."""
-    from xdmflow.api.app import build_context
+    from xdmflow.runtime import build_context
     from xdmflow.services import identity
 
     if "@" not in org:
@@ -161,7 +161,7 @@ def clients_create(
     ctx = build_context(_settings())
     with ctx.db.session() as s:
         creds = identity.create_client(s, org, name=name)
-    ctx.db.dispose()
+    ctx.close()
     typer.echo(
         json.dumps(
             {"client_id": creds.client_id, "client_secret": creds.client_secret, "org_id": creds.org_id},

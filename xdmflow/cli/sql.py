@@ -24,12 +24,12 @@ err = Console(stderr=True)
 
 
 def _credentials() -> dict[str, str]:
-    from xdmflow.api.app import build_context
+    from xdmflow.runtime import build_context
     from xdmflow.settings import Settings
 
     ctx = build_context(Settings())
     creds = dict(ctx.credentials)
-    ctx.db.dispose()
+    ctx.close()
     return creds
 
 

@@ -19,12 +19,15 @@ Dask's TLS security.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import pyarrow as pa
+from distributed import Client, LocalCluster, as_completed
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from xdmflow.errors import ConfigError
@@ -46,8 +49,6 @@ class ArrowThreads(WorkerPlugin):
         self.threads = threads
 
     def setup(self, worker: Any) -> None:
-        import pyarrow as pa
-
         pa.set_cpu_count(self.threads)
 
 
@@ -65,8 +66,6 @@ class DaskExecutor(Executor):
     def __init__(
         self, address: str | None = None, *, n_workers: int = 2, connect_timeout: float = 30
     ) -> None:
-        from distributed import Client, LocalCluster
-
         self.address = address
         self._cluster: Any = None
         self._lock = threading.Lock()
@@ -102,8 +101,6 @@ class DaskExecutor(Executor):
     def warm_up(self, *modules: str) -> None:
         """Import ``modules`` (default: the partition pipeline) on every worker now, instead of
         in the first task each worker runs."""
-        import importlib
-
         defaults = ("xdmflow.pipeline.partition", "xdmflow.connectors.files.connector", "pyarrow.csv")
         for name in modules or defaults:
             self.client.run(importlib.import_module, name)
@@ -111,8 +108,6 @@ class DaskExecutor(Executor):
     def map(
         self, fn: Callable[[Any], T], items: Sequence[Any], *, on_error: OnError | None = None
     ) -> list[T]:
-        from distributed import as_completed
-
         if not items:
             return []
         futures = [self.client.submit(fn, x, pure=False) for x in items]

@@ -52,6 +52,8 @@ from xdmflow.lake.files import (
     strip_scheme,
 )
 from xdmflow.lake.maintenance import METADATA_PROPERTIES
+from xdmflow.lake.storage import configure_object_storage, iceberg_properties, is_object_store, s3_options
+from xdmflow.lake.upsert import UPSERT_PROPERTY, batch_keys, plan_replacement
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.iceberg import iceberg_to_arrow_schema, to_iceberg_schema
@@ -152,13 +154,6 @@ class Lake:
 
         A lake on ``s3://`` uses the ``XDMFLOW_S3_*`` settings (:mod:`xdmflow.lake.storage`).
         """
-        from xdmflow.lake.storage import (
-            configure_object_storage,
-            iceberg_properties,
-            is_object_store,
-            s3_options,
-        )
-
         settings.home_path.mkdir(parents=True, exist_ok=True)  # where the default SQLite file lives
         configure_object_storage(settings)
         props = {**iceberg_properties(settings), **kw.pop("catalog_properties", {})}
@@ -384,8 +379,6 @@ class Lake:
     ) -> None:
         """Stage one overwrite snapshot: the files holding the batch's keys out, their other
         rows rewritten, the batch's files in (see :mod:`xdmflow.lake.upsert`)."""
-        from xdmflow.lake.upsert import UPSERT_PROPERTY, batch_keys, plan_replacement
-
         plan = plan_replacement(table, keys, batch_keys(table, paths, keys))
         rewritten: list[DataFile] = []
         if plan.kept:

@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import secrets
 import ssl
 import struct
@@ -41,7 +42,7 @@ import pyarrow.compute as pc
 from xdmflow.errors import AuthError, NotFoundError, XdmflowError
 from xdmflow.query import pgcompat
 from xdmflow.query.engine import Execution
-from xdmflow.query.guard import Checked
+from xdmflow.query.guard import Checked, _parser
 from xdmflow.services import queries
 from xdmflow.services.context import AppContext
 from xdmflow.services.identity import Principal
@@ -667,8 +668,6 @@ def _state(exc: XdmflowError) -> str:
 
 def _split(sql: str) -> list[str]:
     """Statements of a simple query (DuckDB's parser; PostgreSQL-only text stays whole)."""
-    from xdmflow.query.guard import _parser
-
     if not sql.strip().strip(";").strip():
         return []
     if pgcompat.session_reply(sql) is not None:
@@ -703,8 +702,6 @@ def _original_parts(sql: str) -> list[str] | None:
 
 
 def _count_params(sql: str) -> int:
-    import re
-
     found = [int(m) for m in re.findall(r"\$(\d+)", sql)]
     return max(found) if found else 0
 
@@ -806,6 +803,8 @@ class PgServer:
 def pg_hooks(host: str) -> tuple[Callable[[AppContext], None], Callable[[AppContext], None]]:
     """Start / stop hooks of the app that open the PostgreSQL port (``settings.pg_port``; 0 = off)."""
 
+    servers: list[PgServer] = []  # the open server, between start and stop
+
     def start(ctx: AppContext) -> None:
         if ctx.settings.pg_port:
             server = PgServer(ctx, host, ctx.settings.pg_port)
@@ -815,12 +814,13 @@ def pg_hooks(host: str) -> tuple[Callable[[AppContext], None], Callable[[AppCont
                 log.error("PostgreSQL port %s:%d not opened: %s", host, ctx.settings.pg_port, exc)
                 print(f"xdmflow: PostgreSQL port {host}:{ctx.settings.pg_port} not opened: {exc}", flush=True)
                 return
-            ctx.extras["pg_server"] = server
+            servers.append(server)
+            ctx.pg_port = server.port
             log.info("PostgreSQL port on %s:%d", host, server.port)
 
     def stop(ctx: AppContext) -> None:
-        server = ctx.extras.pop("pg_server", None)
-        if server is not None:
-            server.stop()
+        ctx.pg_port = 0
+        while servers:
+            servers.pop().stop()
 
     return start, stop

@@ -19,11 +19,13 @@ finishes step 4 from the intent. Killed before 3, nothing was committed: the run
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import random
 import time
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from xdmflow.connectors.base import ReadRequest
@@ -35,14 +37,18 @@ from xdmflow.pipeline.partition import RunSpec
 from xdmflow.pipeline.run import RunResult, batch_metrics, execute
 from xdmflow.runs import report as run_report
 from xdmflow.runs.claim import Claim, ClaimLostError
+from xdmflow.runs.queue import enqueue_run
 from xdmflow.runs.states import RunState, can_move
+from xdmflow.services.catalog import dataset_target, record_batch
 from xdmflow.services.connections import policed_auth
 from xdmflow.services.context import AppContext
 from xdmflow.services.document_stores import CONNECTIONS, FLOWS, RUNS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
+from xdmflow.services.mappings import plan_for_flow
+from xdmflow.services.write_mode import write_options
 from xdmflow.store.documents import Scope
-from xdmflow.store.tables import Document, Watermark
+from xdmflow.store.tables import Document, Sandbox, Watermark
 
-__all__ = ["execute_run", "recover_run", "build_spec", "finalize"]
+__all__ = ["ContextRuns", "execute_run", "recover_run", "build_spec", "finalize"]
 
 log = logging.getLogger("xdmflow.runs")
 
@@ -58,10 +64,6 @@ def _watermark(s: Session, flow_id: str, source_id: str) -> Watermark | None:
 
 def build_spec(s: Session, ctx: AppContext, run: Document) -> tuple[RunSpec, dict[str, Any]]:
     """The pipeline's inputs for ``run`` (and facts the report needs)."""
-    from xdmflow.services.catalog import dataset_target
-    from xdmflow.services.mappings import plan_for_flow
-    from xdmflow.services.write_mode import write_options
-
     scope = Scope(run.org_id, run.sandbox_name)
     flow = FLOWS.get(s, scope, run.body["flowId"], code="1439")
     source = SOURCE_CONNECTIONS.get(s, scope, flow.body["sourceConnectionIds"][0])
@@ -78,8 +80,6 @@ def build_spec(s: Session, ctx: AppContext, run: Document) -> tuple[RunSpec, dic
     watermark = (mark.value or {}).get("value") if mark is not None else None
     sched = flow.body.get("scheduleParams", {})
     if watermark is None and str(sched.get("backfill", "true")).lower() == "false":
-        import datetime as dt
-
         start = int(sched.get("startTime", 0))
         watermark = dt.datetime.fromtimestamp(start, dt.UTC).isoformat().replace("+00:00", "Z")
     params = {
@@ -175,10 +175,6 @@ def _save_intent(ctx: AppContext, claim: Claim, spec: RunSpec, result: RunResult
 
 
 def _sandbox_active(s: Session, org_id: str, name: str) -> bool:
-    from sqlalchemy import select
-
-    from xdmflow.store.tables import Sandbox
-
     state = s.scalars(select(Sandbox.state).where(Sandbox.org_id == org_id, Sandbox.name == name)).first()
     return state is not None and state != "deleted"
 
@@ -265,8 +261,6 @@ def _finalize_once(
     watermark: Any,
     dedupe: dict[str, Any] | None,
 ) -> None:
-    from xdmflow.services.catalog import record_batch
-
     with ctx.db.session() as s:
         run = RUNS.find_unscoped(s, run_id)
         if run is None:
@@ -417,8 +411,6 @@ def recover_run(ctx: AppContext, claim: Claim) -> None:
 
 
 def _maybe_retry(ctx: AppContext, run_id: str) -> None:
-    from xdmflow.runs.queue import enqueue_run
-
     with ctx.db.session() as s:
         run = RUNS.find_unscoped(s, run_id)
         if run is None:
@@ -454,3 +446,17 @@ def _maybe_retry(ctx: AppContext, run_id: str) -> None:
         body["attempt"] = attempt + 1
         body["retryOf"] = run_id
         RUNS.save(s, new, body)
+
+
+class ContextRuns:
+    """The :class:`~xdmflow.runs.worker.RunHandler` of a service process: executes and recovers
+    runs with the app's context (its store, lake, executor and policy)."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def execute(self, claim: Claim) -> None:
+        execute_run(self.ctx, claim)
+
+    def recover(self, claim: Claim) -> None:
+        recover_run(self.ctx, claim)

@@ -1,13 +1,14 @@
 """The worker loop: claim queued runs, heartbeat them, execute them, recover runs of dead workers.
 
 Claims are compare-and-swap updates of ``run_queue`` (:mod:`xdmflow.runs.claim`); each claimed
-run is handed, with its :class:`~xdmflow.runs.claim.Claim`, to ``execute`` (in a service process:
-:func:`xdmflow.runs.execute.execute_run`), which passes the claim down to the lake commit.
+run is handed, with its :class:`~xdmflow.runs.claim.Claim`, to the worker's :class:`RunHandler`
+(in a service process: :class:`xdmflow.runs.execute.ContextRuns`), which passes the claim down to
+the lake commit.
 
 A worker heartbeats the runs it executes every ``heartbeat_interval``. A run whose heartbeat is
 older than ``stale_after`` belonged to a worker that disappeared (kill -9, machine lost): any
 other worker takes it over atomically (``running`` → ``recovering``, ``claimed_by`` = itself)
-and ``recover`` reconciles it with the lake:
+and the handler's ``recover`` reconciles it with the lake:
 
 * the batch was committed before the worker died → the run is finalised as a success;
 * nothing was committed → the run is marked failed (its orphan files deleted, the watermark
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from typing import Protocol
 
 from xdmflow.runs.claim import (
     Claim,
@@ -40,22 +41,31 @@ from xdmflow.runs.claim import (
 from xdmflow.runs.queue import add_wake_listener, remove_wake_listener
 from xdmflow.store.db import Database
 
-__all__ = ["Worker"]
+__all__ = ["RunHandler", "Worker"]
 
 log = logging.getLogger("xdmflow.worker")
 
 
-class Worker:
-    """Executes queued runs with ``execute(claim)`` in ``slots`` threads.
+class RunHandler(Protocol):
+    """What a worker does with the runs it claims."""
 
-    ``recover(claim)`` handles runs whose worker died.
+    def execute(self, claim: Claim) -> None:
+        """Execute the claimed run; run-level failures are recorded on the run, not raised."""
+
+    def recover(self, claim: Claim) -> None:
+        """Reconcile a run whose worker died (or whose execution raised) with the lake."""
+
+
+class Worker:
+    """Executes queued runs with ``handler.execute(claim)`` in ``slots`` threads.
+
+    ``handler.recover(claim)`` handles runs whose worker died.
     """
 
     def __init__(
         self,
         db: Database,
-        execute: Callable[[Claim], None],
-        recover: Callable[[Claim], None],
+        handler: RunHandler,
         *,
         slots: int = 2,
         poll_interval: float = 0.5,
@@ -63,8 +73,7 @@ class Worker:
         stale_after: float = 60.0,
     ) -> None:
         self.db = db
-        self.execute = execute
-        self.recover = recover
+        self.handler = handler
         self.slots = max(1, slots)
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
@@ -110,7 +119,7 @@ class Worker:
             with self._lock:
                 self._active[run_id] = stale
             try:
-                self.recover(stale)
+                self.handler.recover(stale)
             except Exception:
                 log.exception("recovering run %s failed", run_id)
             finally:
@@ -124,13 +133,13 @@ class Worker:
         with self._lock:
             self._active[run_id] = claim
         try:
-            self.execute(claim)
+            self.handler.execute(claim)
         except Exception:
-            # ``execute`` records run-level failures itself; an exception here left the run
+            # the handler records run-level failures itself; an exception here left the run
             # unfinished (e.g. the store was unreachable): reconcile it as a dead worker's run.
             log.exception("run %s failed unexpectedly; recovering it", run_id)
             try:
-                self.recover(claim)
+                self.handler.recover(claim)
             except Exception:
                 log.exception("recovering run %s failed", run_id)
         finally:

@@ -83,16 +83,9 @@ def sandbox_catalog(s: Session, scope: Scope) -> TableCatalog:
 def query_engine(ctx: AppContext) -> QueryEngine:
     """The deployment's SQL engine (created on first use, closed with the context)."""
     with ctx._lock:
-        engine = ctx.extras.get("query_engine")
-    if engine is None:
-        lake = ctx.lake
-        with ctx._lock:
-            engine = ctx.extras.get("query_engine")
-            if engine is None:
-                engine = QueryEngine.from_settings(lake, ctx.settings)
-                ctx.extras["query_engine"] = engine
-    assert isinstance(engine, QueryEngine)
-    return engine
+        if ctx.query_engine is None:
+            ctx.query_engine = QueryEngine.from_settings(ctx.lake, ctx.settings)
+        return ctx.query_engine
 
 
 def prepare(sql: str) -> Checked:

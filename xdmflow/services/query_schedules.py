@@ -34,7 +34,15 @@ from xdmflow.ids import new_uuid, now_ms
 from xdmflow.services.catalog.common import PRIVATE
 from xdmflow.services.context import AppContext
 from xdmflow.services.identity import Principal
-from xdmflow.services.queries import QUERIES, _iso, _matches, cancel_query, prepare, submit_query
+from xdmflow.services.queries import (
+    QUERIES,
+    _iso,
+    _matches,
+    cancel_query,
+    prepare,
+    principal_for,
+    submit_query,
+)
 from xdmflow.store.documents import DocumentStore, Scope
 from xdmflow.store.tables import ApiClient, Document
 
@@ -553,8 +561,6 @@ def _record_run(s: Session, schedule: _Sched, run_doc_id: str, fire: int, *, ext
 
 def _submit_run(ctx: AppContext, schedule: _Sched, run_doc_id: str) -> None:
     """Submit the recorded run's query (the path of ``POST /queries``) and link it to the run."""
-    from xdmflow.services.queries import principal_for
-
     scope = Scope(schedule.org_id, schedule.sandbox_name)
     body = schedule.body
     query = body.get("query") or {}

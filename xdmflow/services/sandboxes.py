@@ -32,10 +32,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import BadRequestError
+from xdmflow.lake.lake import namespace_for
+from xdmflow.runs import report as run_report
 from xdmflow.services import identity
 from xdmflow.services.context import AppContext
 from xdmflow.services.document_stores import BATCHES, FLOWS, RUNS
 from xdmflow.services.identity import Principal
+from xdmflow.services.ingest.uploads import Uploads
 from xdmflow.store.documents import Scope
 from xdmflow.store.tables import Document, FlowSchedule, RunQueue, Sandbox, Watermark
 
@@ -83,8 +86,6 @@ def stop_flow_runs(s: Session, flow_ids: Sequence[str], run_ids: Sequence[str] =
 def stop_deleted_flow(s: Session, scope: Scope, flow_id: str) -> list[str]:
     """A flow is being deleted: its schedule and queue rows go, and its runs that had not
     finished fail with a message saying why (a running one's commit is fenced). Returns their ids."""
-    from xdmflow.runs import report as run_report
-
     open_runs = list(
         s.scalars(select(RunQueue.run_id).where(RunQueue.flow_id == flow_id, RunQueue.status != "done"))
     )
@@ -124,9 +125,6 @@ def _stop(s: Session, org_id: str, name: str, purged: Purged) -> None:
 
 
 def _delete_files(ctx: AppContext, org_id: str, name: str, purged: Purged) -> None:
-    from xdmflow.lake.lake import namespace_for
-    from xdmflow.services.ingest.uploads import Uploads
-
     purged.tables = ctx.lake.drop_namespace(namespace_for(org_id, name))
     uploads = Uploads.from_settings(ctx.settings)
     for batch_id in sorted(set(purged.batches)):

@@ -91,8 +91,7 @@ def patch_query(query_id: str, body: QueryPatch, p: PrincipalDep, ctx: CtxDep) -
 @router.get("/connection_parameters")
 def connection_parameters(request: Request, p: PrincipalDep, ctx: CtxDep) -> dict[str, Any]:
     """What a PostgreSQL client needs: host, port, user (org id), a token (the caller's), database."""
-    server = ctx.extras.get("pg_server")
-    port = server.port if server is not None else 0  # 0: the PostgreSQL port is not open
+    port = ctx.pg_port  # 0: the PostgreSQL port is not open
     host = request.url.hostname or "127.0.0.1"
     token = request.headers.get("authorization", "").partition(" ")[2]
     return {

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.json as pjson
@@ -281,8 +282,6 @@ def _nest(columns: dict[tuple[str, ...], pa.Array], n: int) -> dict[str, pa.Arra
 
 def _runs(numbers: Any) -> Iterator[tuple[int, int]]:
     """``(start, length)`` of the runs of consecutive record numbers in ``numbers``."""
-    import numpy as np
-
     if len(numbers) == 0:
         return
     breaks = np.flatnonzero(np.diff(numbers) != 1) + 1

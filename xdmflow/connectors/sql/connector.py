@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime as dt
+import decimal
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +32,8 @@ from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from xdmflow.connectors.base import (
     ConnectionSpec,
@@ -40,8 +44,11 @@ from xdmflow.connectors.base import (
     ReadRequest,
     ReadResult,
 )
+from xdmflow.connectors.files.columns import arrow_column
 from xdmflow.connectors.policy import Reach
+from xdmflow.connectors.sql.pgcopy import copy_supported, iter_copy
 from xdmflow.connectors.sql.specs import MARIADB_SPEC, MYSQL_SPEC, POSTGRES_SPEC
+from xdmflow.connectors.sql.types import arrow_type_of, chunk_max, to_array, watermark_out, watermark_value
 from xdmflow.errors import SourceAuthError, SourceError, SourceFatalError, SourceRetriableError
 
 #: Fewest rows per range worth a partition when the pipeline asks for ``targetPartitions``.
@@ -77,8 +84,6 @@ _DOWN_MARKERS = (
 
 def parse_connection_string(raw: str, family: str) -> Any:
     """A ``sqlalchemy.URL`` for ``raw`` with our driver for ``family`` (``postgresql``/``mysql``)."""
-    import sqlalchemy as sa
-
     driver = "postgresql+psycopg" if family == "postgresql" else "mysql+pymysql"
     text = (raw or "").strip()
     if not text:
@@ -151,9 +156,6 @@ class SqlConnector(Connector):
 
     @contextlib.contextmanager
     def _connect(self, auth: Mapping[str, Any]) -> Iterator[Any]:
-        import sqlalchemy as sa
-        from sqlalchemy.pool import NullPool
-
         url = parse_connection_string(str(auth.get("connectionString") or ""), self.family)
         engine = _engine(
             url, lambda: sa.create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
@@ -202,14 +204,10 @@ class SqlConnector(Connector):
 
     def check(self, auth: Mapping[str, Any]) -> None:
         """Open a connection and run ``SELECT 1``."""
-        import sqlalchemy as sa
-
         with self._connect(auth) as conn:
             conn.execute(sa.text("SELECT 1")).scalar()
 
     def _schemas(self, conn: Any) -> list[str]:
-        import sqlalchemy as sa
-
         insp = sa.inspect(conn)
         if self.family == "mysql" and conn.engine.url.database:
             return [conn.engine.url.database]
@@ -219,8 +217,6 @@ class SqlConnector(Connector):
         self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None
     ) -> list[ExploreItem]:
         """``root``: every table and view as ``schema.table``."""
-        import sqlalchemy as sa
-
         if object_type != "root":
             raise SourceFatalError(f"objectType {object_type!r} cannot be listed on a database: use root.")
         items = []
@@ -237,8 +233,6 @@ class SqlConnector(Connector):
 
     def _table(self, conn: Any, name: str) -> Any:
         """The reflected table ``schema.table`` (or ``table`` in the default schema)."""
-        import sqlalchemy as sa
-
         insp = sa.inspect(conn)
         schema, _, table = name.partition(".") if "." in name else ("", "", name)
         candidates = [(schema or None, table)] + ([(None, name)] if schema else [])
@@ -284,11 +278,6 @@ class SqlConnector(Connector):
         options: Mapping[str, Any] | None = None,
     ) -> ObjectDescription:
         """Columns of a table with their XDM types; the first ``preview_rows`` rows when ``preview``."""
-        import sqlalchemy as sa
-
-        from xdmflow.connectors.files.columns import arrow_column
-        from xdmflow.connectors.sql.types import arrow_type_of
-
         with self._connect(auth) as conn:
             table = self._table(conn, object)
             fields = [pa.field(c.name, arrow_type_of(c.type)) for c in table.columns]
@@ -302,8 +291,6 @@ class SqlConnector(Connector):
 
     @staticmethod
     def _batch(rows: list[Any], schema: pa.Schema, idx: list[int]) -> pa.RecordBatch:
-        from xdmflow.connectors.sql.types import to_array
-
         cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(max(idx, default=-1) + 1)]
         return pa.RecordBatch.from_arrays(
             [to_array(cols[i], f.type) for i, f in zip(idx, schema, strict=True)], schema=schema
@@ -317,10 +304,6 @@ class SqlConnector(Connector):
 
     def _statement(self, table: Any, request: ReadRequest) -> tuple[Any, list[Any], int | None]:
         """The SELECT for ``request``: output columns, and the index of the delta column in it."""
-        import sqlalchemy as sa
-
-        from xdmflow.connectors.sql.types import watermark_value
-
         params = request.source_params
         wanted = [c if isinstance(c, str) else c.get("name") for c in params.get("columns") or []]
         out = [self._column(table, str(n)) for n in wanted] or list(table.columns)
@@ -348,8 +331,6 @@ class SqlConnector(Connector):
         self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
         """Stream ``request.object`` (or ``tableName``) in chunks of ``batch_size`` rows."""
-        from xdmflow.connectors.sql.types import arrow_type_of, watermark_out
-
         name = str(request.source_params.get("tableName") or request.object)
         result.new_watermark = request.watermark
         newest = None
@@ -379,8 +360,6 @@ class SqlConnector(Connector):
         request: ReadRequest,
     ) -> Iterator[tuple[pa.RecordBatch, Any]]:
         """``(batch, max delta in it)`` pairs: server-side cursor + ``fetchmany``, one batch per chunk."""
-        from xdmflow.connectors.sql.types import chunk_max
-
         rows_iter = conn.execution_options(stream_results=True, max_row_buffer=size).execute(stmt)
         while rows := rows_iter.fetchmany(size):
             top = chunk_max([r[delta_idx] for r in rows]) if delta_idx is not None else None
@@ -395,13 +374,6 @@ class SqlConnector(Connector):
         pipeline's aim) is used when the read has at least ``minPartitionRows`` (default
         100,000) rows per range. Only numeric, date and timestamp columns are split.
         """
-        import datetime as dt
-        import decimal
-
-        import sqlalchemy as sa
-
-        from xdmflow.connectors.sql.types import watermark_out
-
         params = dict(request.source_params)
         explicit = int(params.get("partitions") or 0)
         target = explicit if explicit > 1 else int(params.get("targetPartitions") or 0)
@@ -470,8 +442,6 @@ class PostgresConnector(SqlConnector):
         size: int,
         request: ReadRequest,
     ) -> Iterator[tuple[pa.RecordBatch, Any]]:
-        from xdmflow.connectors.sql.pgcopy import copy_supported, iter_copy
-
         if request.source_params.get("copy", True) and copy_supported(selected, list(schema.types)):
             yield from iter_copy(conn, stmt, selected, schema, delta_idx, size)
         else:

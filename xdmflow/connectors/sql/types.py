@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -76,8 +76,6 @@ def watermark_value(raw: Any, t: sa.types.TypeEngine[Any]) -> Any:
         if getattr(t, "timezone", False):
             return ts
         if ts.tzinfo is not None:  # naive columns hold UTC by convention
-            from datetime import UTC
-
             ts = ts.astimezone(UTC).replace(tzinfo=None)
         return ts
     if isinstance(t, sa.Date):
@@ -95,8 +93,6 @@ def watermark_out(value: Any) -> Any:
     """A delta value as stored: ISO-8601 for dates/timestamps (``Z`` for UTC), natural type otherwise."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            from datetime import UTC
-
             return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
         return value.isoformat() + "Z"  # naive columns hold UTC by convention
     if isinstance(value, date):

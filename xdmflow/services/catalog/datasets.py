@@ -19,6 +19,7 @@ from xdmflow.errors import BadRequestError, NotFoundError
 from xdmflow.ids import new_dataset_id, now_ms
 from xdmflow.lake.lake import namespace_for
 from xdmflow.schema.compiled import CompiledSchema
+from xdmflow.services import schemas
 from xdmflow.services.catalog.common import (
     PRIVATE,
     bump_version,
@@ -92,12 +93,6 @@ _FILTERABLE = {
 _FORMATS = ("", "csv", "text", "parquet", "json", "sequencefile", "avro")
 
 
-def _registry() -> Any:
-    from xdmflow.services import schemas
-
-    return schemas
-
-
 def _check_fields(body: dict[str, Any]) -> None:
     if "name" in body and (not isinstance(body["name"], str) or not body["name"].strip()):
         raise BadRequestError("'name' must be a non-empty string")
@@ -149,15 +144,14 @@ def create_dataset(
             raise BadRequestError(f"'{key}' is set by the Catalog Service and cannot be sent")
     scope = Scope(p.org_id, p.sandbox_name)
     schema_id = body["schemaRef"]["id"]
-    registry = _registry()
     with db.session() as s:
-        if not registry.schema_exists(s, scope, schema_id):
+        if not schemas.schema_exists(s, scope, schema_id):
             raise BadRequestError(
                 f"Schema {schema_id} is not found in sandbox {p.sandbox_name}; create it with "
                 "POST /data/foundation/schemaregistry/tenant/schemas first",
                 details={"schemaRef": schema_id},
             )
-        compiled: CompiledSchema = registry.compiled_schema(s, scope, schema_id)
+        compiled: CompiledSchema = schemas.compiled_schema(s, scope, schema_id)
     ds_id = new_dataset_id()
     ts = now_ms()
     doc_body: dict[str, Any] = {
@@ -341,8 +335,8 @@ def refresh_dataset_schema(s: Session, scope: Scope, dataset_id: str, *, lake: L
     On SQLite call it with a session that has not written yet (the lake commits separately).
     """
     doc = DATASETS.get(s, scope, dataset_id)
-    schema_id = (doc.body.get("schemaRef") or {}).get("id")
-    compiled: CompiledSchema = _registry().compiled_schema(s, scope, schema_id)
+    schema_id = str((doc.body.get("schemaRef") or {}).get("id") or "")  # "": not found (XDM-1012)
+    compiled: CompiledSchema = schemas.compiled_schema(s, scope, schema_id)
     changed = lake.evolve(namespace_for(scope.org_id, scope.sandbox_name), dataset_id, compiled)
     stored = (doc.body.get(PRIVATE) or {}).get("compiledSchema")
     if changed or stored != compiled.to_json():
