@@ -260,8 +260,6 @@ def _merge(spec: RunSpec, result: RunResult, parts: list[PartitionResult]) -> No
 
 
 def _signal_abort(target: WriteTarget) -> None:
-    import fsspec
-
     fs, path = fsspec.core.url_to_fs(abort_marker(target), **(target.storage_options or {}))
     try:
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
@@ -272,8 +270,6 @@ def _signal_abort(target: WriteTarget) -> None:
 
 
 def _clear_abort(target: WriteTarget) -> None:
-    import fsspec
-
     fs, path = fsspec.core.url_to_fs(abort_marker(target), **(target.storage_options or {}))
     if fs.exists(path):
         fs.rm(path)

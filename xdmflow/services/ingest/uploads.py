@@ -32,6 +32,7 @@ from anyio import to_thread
 from fsspec.implementations.local import LocalFileSystem
 
 from xdmflow.errors import BadRequestError, NotFoundError
+from xdmflow.lake.storage import configure_object_storage
 
 if TYPE_CHECKING:
     from xdmflow.settings import Settings
@@ -96,8 +97,6 @@ class Uploads:
     @classmethod
     def from_settings(cls, settings: Settings) -> Uploads:
         """The area ``settings`` name (object storage is configured from the S3 settings)."""
-        from xdmflow.lake.storage import configure_object_storage
-
         configure_object_storage(settings)
         return cls(settings.home_path, url=settings.resolved_uploads_url)
 
