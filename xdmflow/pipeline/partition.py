@@ -28,11 +28,13 @@ from xdmflow.errors import ValidationFailedError, XdmflowError
 from xdmflow.ids import now_ms
 from xdmflow.lake.diagnostics import ErrorStore
 from xdmflow.lake.files import DataFileInfo, ParquetFileRoller, batch_data_dir
+from xdmflow.mapping.casts import cast_table, describe
 from xdmflow.mapping.engine import apply
 from xdmflow.mapping.model import Mapping as MappingRule
 from xdmflow.mapping.plan import MappingPlan, compile_mapping
 from xdmflow.pipeline.dedupe import DedupeState
 from xdmflow.pipeline.rejects import MAPPER_CODE, SAMPLE_ERRORS, Rejects, row_data, validation_reasons
+from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.validation import validate
 
@@ -80,6 +82,11 @@ class RunSpec:
     #: ``append`` keeps every row; ``upsert`` replaces the rows whose ``key_columns`` match
     write_mode: str = "append"
     key_columns: tuple[str, ...] = ()
+    #: The source is already in the dataset's shape (Batch Ingestion): its columns are cast onto
+    #: the schema by name (:func:`xdmflow.mapping.casts.cast_table`), not mapped.
+    conform: bool = False
+    #: Keep the record numbers of the rejected rows per code (Batch Ingestion lists them).
+    list_rejected_rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,7 @@ class PartitionResult:
     error_counts: dict[str, int] = field(default_factory=dict)
     sample_errors: list[dict[str, Any]] = field(default_factory=list)
     extensions: dict[str, Any] = field(default_factory=dict)
+    error_rows: dict[str, list[int]] = field(default_factory=dict)
     dedupe_hashes: list[pa.Array] = field(default_factory=list)
     dedupe_deltas: list[pa.Array] = field(default_factory=list)
     read_started: int = 0
@@ -160,28 +168,49 @@ def auto_plan(target: CompiledSchema, source: pa.Schema) -> MappingPlan:
     return compile_mapping(mappings, target, source)
 
 
+def _conform(
+    batch: pa.RecordBatch, target: pa.Schema, reasons: dict[int, list[dict[str, Any]]]
+) -> tuple[pa.Table, np.ndarray]:
+    """``batch`` cast onto ``target`` by column name: the rows that converted and their indexes
+    in ``batch``; the others' reasons (code ``1401``) go to ``reasons``."""
+    raw = pa.Table.from_batches([batch])
+    conv, problems = cast_table(raw, target)
+    bad = np.zeros(batch.num_rows, dtype=bool)
+    for p in problems:
+        bad |= p.mask
+        for i in np.flatnonzero(p.mask).tolist():
+            reasons.setdefault(i, []).append({"code": "1401", "message": describe(p, raw, i), "path": p.path})
+    kept = np.flatnonzero(~bad)
+    return (conv.take(pa.array(kept)) if bad.any() else conv), kept
+
+
 def map_and_validate(
     spec: RunSpec,
     batch: pa.RecordBatch,
     numbers: np.ndarray,
     rejects: Rejects,
     filename: str | None = None,
+    target: pa.Schema | None = None,
 ) -> pa.Table:
-    """The rows of ``batch`` that map and validate; the others go to ``rejects`` as row errors
-    with record number ``numbers[i]`` (and ``filename``, for a file source)."""
-    if spec.plan is None:
-        spec.plan = auto_plan(spec.target, batch.schema)
-    mapped = apply(spec.plan, batch)
+    """The rows of ``batch`` that map (or, with ``spec.conform``, cast onto ``target``) and
+    validate; the others go to ``rejects`` as row errors with record number ``numbers[i]`` (and
+    ``filename``, for a file source)."""
     reasons: dict[int, list[dict[str, Any]]] = {}
-    for r in mapped.rejects:
-        reasons.setdefault(r.row, []).append(
-            {"code": MAPPER_CODE, "message": r.reason, "path": r.destination, "source": r.source}
-        )
-    good = mapped.good
+    if spec.conform:
+        good, kept = _conform(batch, target if target is not None else to_arrow_schema(spec.target), reasons)
+    else:
+        if spec.plan is None:
+            spec.plan = auto_plan(spec.target, batch.schema)
+        mapped = apply(spec.plan, batch)
+        for r in mapped.rejects:
+            reasons.setdefault(r.row, []).append(
+                {"code": MAPPER_CODE, "message": r.reason, "path": r.destination, "source": r.source}
+            )
+        good = mapped.good
+        kept = np.setdiff1d(np.arange(batch.num_rows), np.asarray(mapped.rejected_rows, dtype=np.int64))
     if good.num_rows:
         result = validate(spec.target, good)
         if result.errors:
-            kept = np.setdiff1d(np.arange(batch.num_rows), np.asarray(mapped.rejected_rows, dtype=np.int64))
             for row, errs in validation_reasons(result, kept).items():
                 reasons.setdefault(row, []).extend(errs)
             good = good.filter(result.valid)
@@ -225,7 +254,13 @@ def run_partition(task: PartitionTask) -> PartitionResult:
     target = task.target
     out = PartitionResult(index=task.index, read_started=now_ms())
     read = ReadResult()
-    rejects = Rejects(task.diagnostics if spec.error_diagnostics else None, spec.batch_id, task.index)
+    rejects = Rejects(
+        task.diagnostics if spec.error_diagnostics else None,
+        spec.batch_id,
+        task.index,
+        keep_numbers=spec.list_rejected_rows,
+    )
+    conform_to = to_arrow_schema(spec.target) if spec.conform else None
     marker_fs, marker = fsspec.core.url_to_fs(abort_marker(target), **(target.storage_options or {}))
     roller = ParquetFileRoller(
         target.location, target.batch_id, target.schema, storage_options=target.storage_options, **target.roll
@@ -248,7 +283,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
             if batch.num_rows == 0:
                 continue
             out.input_records += batch.num_rows
-            good = map_and_validate(spec, batch, numbers, rejects, filename)
+            good = map_and_validate(spec, batch, numbers, rejects, filename, conform_to)
             if good.num_rows:
                 roller.write(good)
                 out.output_records += good.num_rows
@@ -261,6 +296,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
     out.read_completed = now_ms()
     out.failed_records = rejects.rows
     out.error_counts = rejects.counts
+    out.error_rows = rejects.numbers
     out.sample_errors = rejects.sample
     out.input_bytes = read.input_bytes
     out.input_files = read.input_files

@@ -75,11 +75,12 @@ def row_code(errors: list[dict[str, Any]]) -> str:
 
 
 def row_data(batch: pa.RecordBatch | pa.Table, row: int) -> dict[str, Any]:
-    """One source row as JSON-able values (for its diagnostics record)."""
+    """One source row as JSON-able values (for its diagnostics record): scalars, and objects and
+    lists as such (nested values the JSON writer cannot show natively become their text)."""
     out = {}
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
         v = col[row].as_py()
-        out[name] = v if isinstance(v, str | int | float | bool) or v is None else str(v)
+        out[name] = v if isinstance(v, str | int | float | bool | dict | list) or v is None else str(v)
     return out
 
 

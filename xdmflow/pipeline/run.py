@@ -244,6 +244,8 @@ def _merge(spec: RunSpec, result: RunResult, parts: list[PartitionResult]) -> No
         result.input_files += p.input_files
         for code, count in p.error_counts.items():
             result.error_counts[code] = result.error_counts.get(code, 0) + count
+        for code, rows in p.error_rows.items():
+            result.error_rows.setdefault(code, []).extend(rows)
         room = SAMPLE_ERRORS - len(result.sample_errors)
         if room > 0:
             result.sample_errors.extend(p.sample_errors[:room])

@@ -190,7 +190,7 @@ def _csv_reader(
     return pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
 
 
-def _header_names(opener: Opener, opts: FormatOptions) -> list[str]:
+def header_names(opener: Opener, opts: FormatOptions) -> list[str]:
     """The column names (``f0``, ``f1``... without a header) from the file's first row.
 
     Read synchronously into memory (no pyarrow reader: a reader's background read-ahead
@@ -239,7 +239,7 @@ def _counted(batches: Iterator[pa.RecordBatch], first: int = 1) -> Iterator[pa.R
 def _iter_delimited(
     opener: Opener, opts: FormatOptions, batch_size: int, rows: CsvRows | None = None, numbered: bool = False
 ) -> Iterator[pa.RecordBatch]:
-    types = None if opts.infer_types else _row_types(_header_names(opener, opts), opts, rows)
+    types = None if opts.infer_types else _row_types(header_names(opener, opts), opts, rows)
     with opener(False) as stream:
         reader = iter(_csv_reader(stream, opts, types, rows=rows))
         yield from _rebatch(_checked(reader, rows, numbered), batch_size)
@@ -637,7 +637,7 @@ def iter_delimited_range(
     when that holds). The header row belongs to the range starting at 0; the others get the
     column names from it.
     """
-    names = _header_names(opener, opts)
+    names = header_names(opener, opts)
     try:
         with opener(True) as f:
             size = f.size()

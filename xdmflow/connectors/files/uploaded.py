@@ -24,7 +24,7 @@ not counted).
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,17 +32,38 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
-from xdmflow.connectors.base import ParseReject
-from xdmflow.connectors.files.formats import FormatOptions, Opener, iter_file
-from xdmflow.connectors.files.rows import CsvRows, json_line_blocks, parse_json_lines
+from xdmflow.connectors.base import (
+    ConnectionSpec,
+    Connector,
+    ExploreItem,
+    ObjectDescription,
+    ObjectType,
+    ParseReject,
+    ReadRequest,
+    ReadResult,
+    take_positions,
+    with_positions,
+)
+from xdmflow.connectors.files.columns import arrow_column
+from xdmflow.connectors.files.formats import FormatOptions, Opener, header_names, iter_file
+from xdmflow.connectors.files.rows import json_line_blocks, parse_json_lines
 from xdmflow.errors import BadRequestError, SourceFatalError
+from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
 
-__all__ = ["Chunk", "ParseReject", "FileFormatError", "InputFormat", "read_file", "relaxed_schema"]
+__all__ = [
+    "Chunk",
+    "ParseReject",
+    "FileFormatError",
+    "InputFormat",
+    "UPLOADS_SPEC",
+    "UploadedFilesConnector",
+    "read_file",
+    "relaxed_schema",
+]
 
 BLOCK_BYTES = 8 * 1024 * 1024
 BATCH_ROWS = 64 * 1024
@@ -116,6 +137,80 @@ class Chunk:
     table: pa.Table
     first_row: int
     filename: str
+
+
+#: Batch Ingestion's source: the files uploaded to a batch (internal: not a connection a tenant
+#: creates; no auth, it reaches only the upload area the service gives it).
+UPLOADS_SPEC = ConnectionSpec(
+    id="batch-ingestion-uploads",
+    name="Batch Ingestion uploads",
+    body={"id": "batch-ingestion-uploads", "name": "Batch Ingestion uploads"},
+)
+
+
+class UploadedFilesConnector(Connector):
+    """The files uploaded to one batch, read as the pipeline's source.
+
+    Built for one batch (picklable): ``files`` are ``(name, local path)`` in upload order, read
+    against the dataset's ``schema`` in the batch's ``fmt``. Its batches carry their file name
+    and record numbers (:func:`~xdmflow.connectors.base.with_positions`), its unparseable records
+    go to ``ReadResult.rejects``: a batch's rows become row errors as a flow's do.
+    """
+
+    spec = UPLOADS_SPEC
+
+    def __init__(self, files: list[tuple[str, Path]], fmt: InputFormat, schema: CompiledSchema) -> None:
+        self.files = list(files)
+        self.fmt = fmt
+        self.schema = schema
+
+    def check(self, auth: Mapping[str, Any]) -> None:
+        for name, path in self.files:
+            if not path.is_file():
+                raise FileFormatError(f"File {name} of the batch is missing")
+
+    def explore(
+        self, auth: Mapping[str, Any], object_type: ObjectType, object: str | None
+    ) -> list[ExploreItem]:
+        return [ExploreItem("file", name, name) for name, _ in self.files]
+
+    def describe(
+        self,
+        auth: Mapping[str, Any],
+        object: str,
+        *,
+        preview: bool = False,
+        preview_rows: int = 100,
+        options: Mapping[str, Any] | None = None,
+    ) -> ObjectDescription:
+        path = dict(self.files).get(object)
+        if path is None:
+            raise FileFormatError(f"File {object} is not part of the batch")
+        for item in read_file(path, object, self.fmt, to_arrow_schema(self.schema), self.schema):
+            if isinstance(item, Chunk):
+                table = item.table
+                return ObjectDescription(
+                    [arrow_column(f.name, f.type) for f in table.schema],
+                    preview=table.slice(0, preview_rows) if preview else None,
+                )
+        return ObjectDescription([])
+
+    def read(
+        self, auth: Mapping[str, Any], request: ReadRequest, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        target = to_arrow_schema(self.schema)
+        for name, path in self.files:
+            result.input_files += 1
+            result.input_bytes += path.stat().st_size
+            for item in read_file(path, name, self.fmt, target, self.schema):
+                if isinstance(item, ParseReject):
+                    result.rejects.append(item)
+                    continue
+                first = item.first_row
+                for batch in item.table.to_batches():
+                    numbers = np.arange(first, first + batch.num_rows, dtype=np.int64)
+                    first += batch.num_rows
+                    yield with_positions(batch, numbers, name) if request.numbered else batch
 
 
 def read_file(
@@ -293,69 +388,48 @@ def _runs(numbers: Any) -> Iterator[tuple[int, int]]:
 def _csv(
     path: Path, name: str, fmt: InputFormat, target: pa.Schema, schema: CompiledSchema
 ) -> Iterator[Chunk | ParseReject]:
-    rejects: list[ParseReject] = []
-    rows = CsvRows(name, rejects.append, header=fmt.header)
-    binary = codecs.lookup(fmt.charset).name == "utf-8"
-
+    """The files connector's delimited reader over the uploaded file; its columns (header names,
+    or the schema's leaf fields in order without a header) nested onto the schema's fields."""
     try:
-        header_reader = pcsv.open_csv(
-            path,
-            read_options=pcsv.ReadOptions(
-                encoding=fmt.charset, block_size=1 << 16, autogenerate_column_names=not fmt.header
-            ),
-            parse_options=pcsv.ParseOptions(
-                delimiter=fmt.delimiter,
-                quote_char=fmt.quote,
-                escape_char=fmt.escape or False,
-                newlines_in_values=True,
-                invalid_row_handler=lambda _row: "skip",
-            ),
-        )
-        names = header_reader.schema.names
-    except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
+        codecs.lookup(fmt.charset)
+    except LookupError as exc:
         raise FileFormatError(f"File {name} is not readable CSV: {exc}") from None
+    opts = FormatOptions(
+        file_type="delimited",
+        delimiter=fmt.delimiter,
+        header=fmt.header,
+        quote=fmt.quote,
+        escape=fmt.escape,
+        encoding=fmt.charset,
+        compression="none",
+    )
+    opener = _local(path)
+    names = header_names(opener, opts)
     if fmt.header and (not names or all(not n.strip() for n in names)):
         raise FileFormatError(f"File {name} has an empty header row (error 118)")
     if not fmt.header:
-        names = [f.path for f in schema.walk() if not f.children and f.items is None and f.values is None][
-            : len(names)
-        ]
+        leaves = [f.path for f in schema.walk() if not f.children and f.items is None and f.values is None]
+        names = leaves[: len(names)]
     paths = _csv_paths(names, schema, name)
+    rejects: list[ParseReject] = []
     try:
-        reader = pcsv.open_csv(
-            path,
-            read_options=pcsv.ReadOptions(
-                encoding=fmt.charset,
-                column_names=names,
-                skip_rows=1 if fmt.header else 0,
-                block_size=BLOCK_BYTES,
-                use_threads=False,  # record numbers of invalid rows are known only single-threaded
-            ),
-            parse_options=pcsv.ParseOptions(
-                delimiter=fmt.delimiter,
-                quote_char=fmt.quote,
-                escape_char=fmt.escape or False,
-                newlines_in_values=True,
-                invalid_row_handler=rows.on_invalid,
-            ),
-            convert_options=pcsv.ConvertOptions(
-                column_types={n: pa.binary() if binary else pa.string() for n in names},
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-        for raw in reader:
-            batch = rows.good(raw)
-            if batch.num_rows:
-                # rows of a chunk are numbered consecutively: split it around the rejected ones
-                numbers = rows.last_numbers
-                columns = {p: batch.column(i) for i, p in enumerate(paths)}
-                table = pa.table(_nest(columns, batch.num_rows))
+        for batch in iter_file(opener, opts, BATCH_ROWS, rejects=rejects.append, name=name, numbered=True):
+            plain, numbers, _ = take_positions(batch)
+            if plain.num_rows and numbers is not None:
+                columns = {p: plain.column(i) for i, p in enumerate(paths)}
+                table = pa.table(_nest(columns, plain.num_rows))
+                # rows of a batch are numbered consecutively: split it around the rejected ones
                 for start, length in _runs(numbers):
                     yield Chunk(table.slice(start, length), int(numbers[start]), name)
-            yield from rejects
-            rejects.clear()
-        yield from rejects
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            yield from _drain(rejects)
+        yield from _drain(rejects)
+    except (SourceFatalError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise FileFormatError(f"File {name} could not be read as CSV: {exc}") from None
+
+
+def _drain(rejects: list[ParseReject]) -> list[ParseReject]:
+    """The rejects the reader (a read-ahead thread) has handed over so far, taken off the list."""
+    n = len(rejects)
+    taken = rejects[:n]
+    del rejects[:n]
+    return taken
