@@ -28,7 +28,13 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from xdmflow.connectors.base import RECORD_COLUMN, ParseReject, with_positions
-from xdmflow.connectors.files.rows import CsvRows, json_line_blocks, parse_json_lines, read_json_block
+from xdmflow.connectors.files.rows import (
+    CsvRows,
+    json_line_blocks,
+    parse_json_lines,
+    read_json_block,
+    shaped_json_parser,
+)
 from xdmflow.errors import SourceFatalError
 
 __all__ = [
@@ -291,14 +297,25 @@ def _json_values(chunks: Iterator[str]) -> Iterator[Any]:
 
 
 def _iter_json_lines(
-    opener: Opener, batch_size: int, sink: Callable[[ParseReject], None], name: str, numbered: bool = False
+    opener: Opener,
+    batch_size: int,
+    sink: Callable[[ParseReject], None],
+    name: str,
+    numbered: bool = False,
+    shape: pa.Schema | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """JSON lines in blocks; the first block that parses fixes the types, a line that does not
-    parse (or does not fit them) goes to ``sink`` (see ``rows.parse_json_lines``)."""
+    """JSON lines in blocks; the first block that parses fixes the types (or ``shape``'s, see
+    ``rows.shaped_json_parser``), a line that does not parse (or does not fit them) goes to
+    ``sink`` (see ``rows.parse_json_lines``)."""
     schema: pa.Schema | None = None
 
-    def parse(block: bytes) -> pa.Table:
+    def typed(block: bytes) -> pa.Table:
         return read_json_block(block, schema)
+
+    parse: Callable[[bytes], pa.Table] = typed
+    fallback: Callable[[bytes], pa.Table | None] | None = None
+    if shape is not None:
+        parse, fallback = shaped_json_parser(shape)
 
     # Arrow parses a block in 1 MiB chunks on its threads, so one block's table comes in
     # chunks of a few thousand rows: tables are gathered and cut into ``batch_size`` batches
@@ -307,7 +324,7 @@ def _iter_json_lines(
     pending_rows = 0
     with opener(False) as stream:
         for line, head in json_line_blocks(stream.read, _JSON_BLOCK):
-            for item in parse_json_lines(head, line, name, parse):
+            for item in parse_json_lines(head, line, name, parse, fallback):
                 if isinstance(item, ParseReject):
                     sink(item)
                     continue
@@ -339,7 +356,11 @@ def _iter_json(
     sink: RejectSink = None,
     name: str = "",
     numbered: bool = False,
+    shape: pa.Schema | None = None,
 ) -> Iterator[pa.RecordBatch]:
+    if shape is not None and sink is not None:  # records of a known shape: always JSON lines
+        yield from _iter_json_lines(opener, batch_size, sink, name, numbered, shape)
+        return
     if numbered:
         with opener(False) as probe:
             head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -466,6 +487,7 @@ def iter_file(
     rejects: RejectSink = None,
     name: str = "",
     numbered: bool = False,
+    json_shape: pa.Schema | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream one file as record batches of at most ``batch_size`` rows.
 
@@ -473,6 +495,8 @@ def iter_file(
     undecodable bytes, an invalid JSON line) is handed to it instead of failing the read.
     ``numbered`` adds each row's record number in the file and the file's name to the batches
     (:func:`xdmflow.connectors.base.with_positions`): a run's row errors name the file and record.
+    ``json_shape`` reads JSON lines with a known shape's types (a dataset's, for Batch Ingestion)
+    instead of the types of the file's first block.
 
     The file is parsed one batch ahead in a thread of its own (:func:`_read_ahead`), so parsing
     overlaps with what the caller does with the previous batch (mapping, validation, writing).
@@ -483,7 +507,7 @@ def iter_file(
             rows = CsvRows(name, rejects, header=opts.header) if rejects is not None else None
             return _iter_delimited(opener, opts, batch_size, rows, numbered)
         if opts.file_type == "json":
-            return _iter_json(opener, opts, batch_size, rejects, name, numbered)
+            return _iter_json(opener, opts, batch_size, rejects, name, numbered, json_shape)
         return _iter_parquet(opener, batch_size, row_groups, numbered)
 
     try:

@@ -190,3 +190,59 @@ def read_json_block(block: bytes, schema: pa.Schema | None) -> pa.Table:
         else pjson.ParseOptions()
     )
     return pjson.read_json(pa.py_buffer(block), parse_options=opts)
+
+
+def relaxed_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` for the JSON reader: dates as text, maps left out (it infers them as structs)."""
+    return pa.schema([pa.field(f.name, _relax(f.type)) for f in schema if not pa.types.is_map(f.type)])
+
+
+def _relax(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_date32(t):
+        return pa.string()
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _relax(f.type)) for f in t if not pa.types.is_map(f.type)])
+    if pa.types.is_list(t):
+        return pa.list_(pa.field(t.value_field.name, _relax(t.value_type)))
+    return t
+
+
+def fits(found: pa.DataType, shape: pa.DataType) -> bool:
+    """Whether every struct field of ``found`` (nested, in lists too) exists in ``shape``."""
+    if pa.types.is_map(shape) and pa.types.is_struct(found):
+        return all(fits(f.type, shape.item_type) for f in found)
+    if pa.types.is_struct(found):
+        if not pa.types.is_struct(shape):
+            return False
+        names = {f.name: f.type for f in shape}
+        return all(f.name in names and fits(f.type, names[f.name]) for f in found)
+    if pa.types.is_list(found) and pa.types.is_list(shape):
+        return fits(found.value_type, shape.value_type)
+    return True
+
+
+def shaped_json_parser(
+    shape: pa.Schema,
+) -> tuple[Callable[[bytes], pa.Table], Callable[[bytes], pa.Table | None]]:
+    """``(parse, fallback)`` for :func:`parse_json_lines` reading records of a known ``shape``
+    (a dataset's): parsed with its types (fields it lacks are an error of the line); a block the
+    typed parse refuses is parsed again with inferred types if it has no field ``shape`` lacks
+    (the cast onto the shape then decides, value by value)."""
+    relaxed = relaxed_schema(shape)
+    opts = pjson.ParseOptions(explicit_schema=relaxed, unexpected_field_behavior="infer")
+    whole = pa.struct(list(shape))  # maps included: an inferred struct may fill a map field
+
+    def parse(data: bytes) -> pa.Table:
+        table = pjson.read_json(pa.py_buffer(data), parse_options=opts)
+        if not fits(pa.struct(list(table.schema)), whole):
+            raise pa.ArrowInvalid("JSON parse error: unexpected field")
+        return table
+
+    def fallback(data: bytes) -> pa.Table | None:
+        try:
+            table = pjson.read_json(pa.py_buffer(data))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        return table if fits(pa.struct(list(table.schema)), whole) else None
+
+    return parse, fallback

@@ -32,7 +32,6 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
 from xdmflow.connectors.base import (
@@ -49,7 +48,6 @@ from xdmflow.connectors.base import (
 )
 from xdmflow.connectors.files.columns import arrow_column
 from xdmflow.connectors.files.formats import FormatOptions, Opener, header_names, iter_file
-from xdmflow.connectors.files.rows import json_line_blocks, parse_json_lines
 from xdmflow.errors import BadRequestError, SourceFatalError
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
@@ -62,10 +60,8 @@ __all__ = [
     "UPLOADS_SPEC",
     "UploadedFilesConnector",
     "read_file",
-    "relaxed_schema",
 ]
 
-BLOCK_BYTES = 8 * 1024 * 1024
 BATCH_ROWS = 64 * 1024
 
 
@@ -113,21 +109,6 @@ class InputFormat:
             header=bool(header),
             charset=charset,
         )
-
-
-def relaxed_schema(schema: pa.Schema) -> pa.Schema:
-    """``schema`` for the JSON reader: dates as text, maps left out (it infers them as structs)."""
-    return pa.schema([pa.field(f.name, _relax(f.type)) for f in schema if not pa.types.is_map(f.type)])
-
-
-def _relax(t: pa.DataType) -> pa.DataType:
-    if pa.types.is_date32(t):
-        return pa.string()
-    if pa.types.is_struct(t):
-        return pa.struct([pa.field(f.name, _relax(f.type)) for f in t if not pa.types.is_map(f.type)])
-    if pa.types.is_list(t):
-        return pa.list_(pa.field(t.value_field.name, _relax(t.value_type)))
-    return t
 
 
 @dataclass
@@ -268,46 +249,23 @@ def _parquet(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk]:
 
 
 def _json_lines(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk | ParseReject]:
-    opts = pjson.ParseOptions(explicit_schema=relaxed_schema(target), unexpected_field_behavior="infer")
-    with path.open("rb") as fh:
-        for line, block in json_line_blocks(fh.read, BLOCK_BYTES):
-            yield from _parse_block(block, line, name, opts, target)
-
-
-def _parse_block(
-    block: bytes, line: int, name: str, opts: pjson.ParseOptions, shape: pa.Schema
-) -> Iterator[Chunk | ParseReject]:
-    def parse(data: bytes) -> pa.Table:
-        table = pjson.read_json(pa.py_buffer(data), parse_options=opts)
-        if not _fits(pa.struct(list(table.schema)), pa.struct(list(shape))):
-            raise pa.ArrowInvalid("JSON parse error: unexpected field")
-        return table
-
-    for item in parse_json_lines(block, line, name, parse, lambda data: _inferred(data, shape)):
-        yield item if isinstance(item, ParseReject) else Chunk(item[1], item[0], name)
-
-
-def _inferred(block: bytes, shape: pa.Schema) -> pa.Table | None:
-    """The block parsed with inferred types, if it parses and has no field ``shape`` lacks."""
+    """The files connector's JSON-lines reader over the uploaded file, with the dataset's types."""
+    rejects: list[ParseReject] = []
+    opts = FormatOptions(file_type="json", compression="none")
+    batches = iter_file(
+        _local(path), opts, BATCH_ROWS, rejects=rejects.append, name=name, numbered=True, json_shape=target
+    )
     try:
-        table = pjson.read_json(pa.py_buffer(block))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    return table if _fits(pa.struct(list(table.schema)), pa.struct(list(shape))) else None
-
-
-def _fits(found: pa.DataType, shape: pa.DataType) -> bool:
-    """Whether every struct field of ``found`` (nested, in lists too) exists in ``shape``."""
-    if pa.types.is_map(shape) and pa.types.is_struct(found):
-        return all(_fits(f.type, shape.item_type) for f in found)
-    if pa.types.is_struct(found):
-        if not pa.types.is_struct(shape):
-            return False
-        names = {f.name: f.type for f in shape}
-        return all(f.name in names and _fits(f.type, names[f.name]) for f in found)
-    if pa.types.is_list(found) and pa.types.is_list(shape):
-        return _fits(found.value_type, shape.value_type)
-    return True
+        for batch in batches:
+            plain, numbers, _ = take_positions(batch)
+            if plain.num_rows and numbers is not None:
+                table = pa.Table.from_batches([plain])
+                for start, length in _runs(numbers):
+                    yield Chunk(table.slice(start, length), int(numbers[start]), name)
+            yield from _drain(rejects)
+        yield from _drain(rejects)
+    except SourceFatalError as exc:
+        raise FileFormatError(f"File {name} could not be read as JSON lines: {exc}") from None
 
 
 def _json_array(path: Path, name: str) -> Iterator[Chunk]:
