@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from stripehelp import Emulator
 
@@ -163,8 +164,6 @@ def test_rate_limit_past_configured_rps(sdk: Any, emulator: Emulator) -> None:
 
 
 def test_stripe_version_echoed_and_validated(sdk: Any, emulator: Emulator) -> None:
-    import httpx
-
     h = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}"}
     r = httpx.get(f"{emulator.url}/v1/charges", headers={**h, "Stripe-Version": "2022-11-15"})
     assert r.headers["stripe-version"] == "2022-11-15" and r.headers["request-id"].startswith("req_")
@@ -261,8 +260,6 @@ def test_idempotency_key_replays_and_conflicts(sdk: Any, emulator: Emulator) -> 
 
 
 def test_basic_auth_with_the_key_as_user(emulator: Emulator) -> None:
-    import httpx
-
     r = httpx.get(f"{emulator.url}/v1/customers?limit=1", auth=(DEFAULT_SECRET_KEY, ""))
     assert r.status_code == 200 and r.json()["object"] == "list"
     r = httpx.get(f"{emulator.url}/v1/customers")

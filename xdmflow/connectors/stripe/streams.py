@@ -31,7 +31,15 @@ from xdmflow.connectors.stripe.client import StripeClient
 from xdmflow.connectors.stripe.tables import INVOICE_LINES, PRODUCTS, SUBSCRIPTIONS, Table, build_batch
 from xdmflow.errors import SourceFatalError
 
-__all__ = ["read_table", "parse_time", "format_time", "EVENT_WINDOW", "DEFAULT_LOOKBACK", "projection"]
+__all__ = [
+    "read_table",
+    "rows_of",
+    "parse_time",
+    "format_time",
+    "EVENT_WINDOW",
+    "DEFAULT_LOOKBACK",
+    "projection",
+]
 
 EVENT_WINDOW = 30 * 86_400
 #: seconds re-read before the watermark by default (visibility lag, events at the edge)
@@ -73,7 +81,7 @@ def projection(table: Table, request: ReadRequest) -> list[str] | None:
     return names
 
 
-def _rows(
+def rows_of(
     client: StripeClient, table: Table, obj: dict[str, Any], updated: int | None, deleted: bool
 ) -> list[dict[str, Any]]:
     """The table's rows for one Stripe object (an invoice gives its lines for ``invoice_lines``)."""
@@ -164,7 +172,7 @@ def _full(
 ) -> Iterator[pa.RecordBatch]:
     resource = table.resource or table.name
     for page in client.pages(table.path, _list_params(table, lo, hi), resource=resource):
-        rows = [r for obj in page for r in _rows(client, table, obj, None, False)]
+        rows = [r for obj in page for r in rows_of(client, table, obj, None, False)]
         yield from emit.add(rows)
 
 
@@ -189,7 +197,7 @@ def _from_events(client: StripeClient, table: Table, emit: _Emitter, since: int)
         deleted = etype.endswith(".deleted") and table is not SUBSCRIPTIONS
         if obj_id in ties and not deleted:
             obj = client.get(f"{path}/{obj_id}", resource=resource)
-        yield from emit.add(_rows(client, table, obj, created, deleted))
+        yield from emit.add(rows_of(client, table, obj, created, deleted))
 
 
 def read_table(

@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from xdmflow.emulators.stripe.admin import admin_routes
 from xdmflow.emulators.stripe.data import DataConfig, Payments
 from xdmflow.emulators.stripe.store import EVENT_WINDOW, RESOURCES, Store
 
@@ -623,8 +625,6 @@ def create_app(seed: int = 0, *, now: int | None = None, config: EmulatorConfig 
 
     The state is reachable as ``app.state.emulator`` (an :class:`EmulatorState`).
     """
-    from xdmflow.emulators.stripe.admin import admin_routes
-
     state = EmulatorState(seed, now, config or EmulatorConfig())
     routes: list[Route] = []
     for resource in RESOURCES:
@@ -674,7 +674,5 @@ def run(
     log_level: str = "info",
 ) -> None:
     """Serve the emulator with uvicorn until interrupted (``xdmflow emulate stripe``)."""
-    import uvicorn
-
     # the app sends its own Date header (the emulator's clock)
     uvicorn.run(create_app(seed, config=config), host=host, port=port, log_level=log_level, date_header=False)
