@@ -7,6 +7,8 @@
 * ``POST /_emulator/faults`` - ``{"kind": "rate_limit"|"lock_timeout"|"api_error", "count": n,
   "path": "/v1/charges"}``: the next ``n`` matching requests fail that way;
 * ``POST /_emulator/simulate`` - ``{"days": n, "charges_per_day": k}``: seeded daily changes;
+* ``POST /_emulator/seed`` - ``{"charges": n, "days": d}``: ``n`` bulk charges (no events)
+  created in the ``d`` days before the clock, generated vectorised, deterministic by seed;
 * ``POST /_emulator/{op}`` - business operations (body = keyword arguments): ``customers``,
   ``charges``, ``refunds``, ``disputes``, ``close_dispute``, ``invoices``, ``finalize_invoice``,
   ``pay_invoice``, ``subscriptions``, ``invoice_cycle``, ``cancel_subscription``,
@@ -55,6 +57,7 @@ def _ops(state: EmulatorState) -> dict[str, Callable[..., Any]]:
         "pay_out": p.pay_out,
         "products": p.product,
         "simulate": p.simulate,
+        "seed": p.seed_charges,
     }
 
 
@@ -69,7 +72,7 @@ def admin_routes(state: EmulatorState) -> list[Route]:
                 "seed": state.seed,
                 "secret_key": state.config.secret_key,
                 "restricted_keys": {k: sorted(v) for k, v in state.config.restricted_keys.items()},
-                "counts": {r: len(store.all(r)) for r in RESOURCES},
+                "counts": {r: store.resources[r].count() for r in RESOURCES},
                 "stats": dict(state.stats),
             }
         )

@@ -60,6 +60,20 @@ class Resource:
             bisect.insort(self.keys, key)
         self.by_id[obj["id"]] = obj
 
+    def extend(self, ids: list[str], created: list[int], objs: list[dict[str, Any]]) -> None:
+        """Add many new objects at once (``ids``/``created`` are theirs, in the same order): one
+        dict update and one sort of the index instead of an insert each."""
+        before = len(self.by_id)
+        self.by_id.update(zip(ids, objs, strict=True))
+        if len(self.by_id) != before + len(ids):
+            raise ValueError("bulk objects repeat an id or reuse an existing one")
+        self.keys.extend(zip(created, ids, strict=True))
+        self.keys.sort()  # sorted runs: a linear merge
+
+    def count(self) -> int:
+        """Live (not deleted) objects."""
+        return len(self.by_id) - len(self.deleted)
+
 
 class Store:
     """All resources plus the event log, the movable clock and a deterministic id source."""
