@@ -117,6 +117,16 @@ def test_bad_key_is_authentication_error(sdk: Any) -> None:
     assert info.value.request_id and info.value.request_id.startswith("req_")
 
 
+def test_expired_oauth_token_is_authentication_error(sdk: Any, emulator: Emulator) -> None:
+    sdk.api_key = emulator.admin("oauth/tokens", {"expires_in": 60})["access_token"]
+    assert sdk.Customer.list(limit=1).data
+    emulator.admin("clock", {"advance": 60})
+    with pytest.raises(sdk.AuthenticationError) as info:
+        sdk.Customer.list(limit=1)
+    assert info.value.http_status == 401 and info.value.error.code == "api_key_expired"
+    assert info.value.user_message.startswith("Expired API Key provided: sk_test_")
+
+
 def test_invalid_request_errors(sdk: Any) -> None:
     with pytest.raises(sdk.InvalidRequestError) as info:
         sdk.Charge.list(limit=101)

@@ -12,6 +12,7 @@ cycles, cancels).
 from __future__ import annotations
 
 import gc
+import heapq
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,11 @@ class Payments:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.rng = store.rng
+        #: pending balance transactions: (available_on, id), a heap
+        self._pending: list[tuple[int, str]] = []
+        #: the account balance: currency -> {"available": net, "pending": net}
+        self._balance: dict[str, dict[str, int]] = {}
+        store.on_clock.append(self.settle)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -188,8 +194,9 @@ class Payments:
     ) -> dict[str, Any]:
         s = self.store
         now = s.now()
-        # Stripe sends no event for balance transactions (they never change)
-        return s.put(
+        # Stripe sends no event of its own for a balance transaction (balance.* events tell
+        # the balance); it is pending until available_on, then available (see settle)
+        txn = s.put(
             "balance_transactions",
             {
                 "amount": amount,
@@ -219,6 +226,55 @@ class Payments:
             },
             event=None,
         )
+        heapq.heappush(self._pending, (int(txn["available_on"]), txn["id"]))
+        self._funds(txn["currency"])["pending"] += int(txn["net"])
+        return txn
+
+    def _funds(self, currency: str) -> dict[str, int]:
+        return self._balance.setdefault(currency, {"available": 0, "pending": 0})
+
+    def balance(self) -> dict[str, Any]:
+        """The account's balance object (available and pending funds per currency)."""
+
+        def funds(kind: str) -> list[dict[str, Any]]:
+            return [
+                {"amount": v[kind], "currency": c, "source_types": {"card": v[kind]}}
+                for c, v in sorted(self._balance.items())
+            ]
+
+        return {
+            "object": "balance",
+            "available": funds("available"),
+            "livemode": False,
+            "pending": funds("pending"),
+        }
+
+    def settle(self, now: int | None = None) -> int:
+        """Balance transactions whose ``available_on`` has passed become ``available``; one
+        ``balance.available`` event per settling instant (dated then, carrying the balance).
+        Runs whenever the clock moves and before every request (a ticking clock moves alone).
+        Returns how many settled."""
+        s = self.store
+        now = s.now() if now is None else now
+        settled = 0
+        with s.lock:
+            while self._pending and self._pending[0][0] <= now:
+                at = self._pending[0][0]
+                group = 0
+                while self._pending and self._pending[0][0] == at:
+                    _, txn_id = heapq.heappop(self._pending)
+                    txn = s.get("balance_transactions", txn_id)
+                    if txn is None or txn["status"] != "pending":
+                        continue
+                    txn["status"] = "available"
+                    funds = self._funds(txn["currency"])
+                    funds["pending"] -= int(txn["net"])
+                    funds["available"] += int(txn["net"])
+                    group += 1
+                if group:
+                    s.event("balance.available", self.balance(), created=at)
+                settled += group
+        return settled
 
     def charge(
         self,

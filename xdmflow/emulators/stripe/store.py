@@ -15,6 +15,7 @@ import random
 import string
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,8 @@ class Store:
         self.lock = threading.RLock()
         self.resources = {name: Resource(name) for name in RESOURCES}
         self._request_n = 0
+        #: called with the new time whenever the clock is moved (balance transactions settle)
+        self.on_clock: list[Callable[[int], object]] = []
 
     # -- clock and ids -------------------------------------------------------------------------
 
@@ -103,6 +106,8 @@ class Store:
             self._frozen = int(value)
         else:
             self._offset = int(value) - time.time()
+        for hook in self.on_clock:
+            hook(int(value))
 
     def set_ticking(self, ticking: bool) -> None:
         """Ticking: the clock follows real time from its current value; else it stays put."""
