@@ -6,7 +6,9 @@ their closing; invoice draft -> open -> paid; subscription cancels; payouts; cus
 deletes), each emitting the events Stripe emits. :meth:`Payments.generate` builds a seeded
 history by running those operations in time order; :meth:`Payments.simulate` moves the clock
 day by day applying seeded random changes (new charges, late refunds and disputes, invoice
-cycles, cancels).
+cycles, cancels). Balance transactions settle (``pending`` -> ``available``) whenever the clock
+passes their ``available_on`` (:meth:`Payments.settle`); :meth:`Payments.bulk` adds many bare
+charges at once for benchmarks.
 """
 
 from __future__ import annotations
