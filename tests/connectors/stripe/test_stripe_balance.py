@@ -116,14 +116,14 @@ FIELDS = {
 }
 
 
-def _upsert_flow(api: Api, emu: Emulator) -> tuple[str, str, str]:
-    schema = adhoc_schema(api, FIELDS, title="stripe balance")
-    ds = dataset(api, schema["$id"], name="stripe_balance")
+def _flow(api: Api, emu: Emulator, mode: str) -> tuple[str, str, str]:
+    schema = adhoc_schema(api, FIELDS, title=f"stripe balance {mode}")
+    ds = dataset(api, schema["$id"], name=f"stripe_balance_{mode}")
     base = ok(
         api.post(
             f"{FS}/connections",
             json={
-                "name": "stripe balance",
+                "name": f"stripe balance {mode}",
                 "auth": {
                     "specName": "OAuth2 Refresh Code",
                     "params": {"accessToken": DEFAULT_SECRET_KEY, "host": emu.url},
@@ -148,13 +148,13 @@ def _upsert_flow(api: Api, emu: Emulator) -> tuple[str, str, str]:
         api.post(
             f"{FS}/flows",
             json={
-                "name": "stripe balance upsert",
+                "name": f"stripe balance {mode}",
                 "flowSpec": {"id": CRM, "version": "1.0"},
                 "sourceConnectionIds": [src],
                 "targetConnectionIds": [target_connection(api, ds)],
                 "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "updated"}}}],
                 "scheduleParams": {"startTime": str(int(time.time())), "frequency": "once"},
-                "options": {"writeMode": "upsert"},
+                "options": {"writeMode": mode},
             },
         )
     )
@@ -166,28 +166,58 @@ def _rows(api: Api, ds: str, guid: str) -> list[dict[str, Any]]:
     return [r[guid] for r in api.ctx.lake.scan(ns, ds).to_pylist()]
 
 
+def _run_again(api: Api, flow_id: str, count: int) -> None:
+    ok(api.post(f"{FS}/runs", json={"flowId": flow_id, "params": {"startTime": str(int(time.time()))}}))
+    run = wait_runs(api, flow_id, count=count)[-1]
+    assert run["state"] == "success", run["metrics"]
+
+
 def test_upsert_flow_keeps_one_available_row_per_transaction(
     service: Api,  # noqa: F811
     emulator: Emulator,
     registered: None,
 ) -> None:
+    """Upsert: one row per transaction in its latest status; append: every status a transaction
+    had, once each (the unchanged pending rows re-read by the second run are dropped)."""
     api = service
     _recent_payments(emulator)
-    flow_id, ds, guid = _upsert_flow(api, emulator)
-    [run] = wait_runs(api, flow_id)
-    assert run["state"] == "success", run["metrics"]
-    first = {r["id"]: r["status"] for r in _rows(api, ds, guid)}
-    assert first == {i: t["status"] for i, t in _txns(emulator).items()}
-    assert list(first.values()).count("pending") == 3
+    flows = {mode: _flow(api, emulator, mode) for mode in ("upsert", "append")}
+    for flow_id, _, _ in flows.values():
+        [run] = wait_runs(api, flow_id)
+        assert run["state"] == "success", run["metrics"]
+    txns = _txns(emulator)
+    pending = sorted(i for i, t in txns.items() if t["status"] == "pending")
+    assert len(pending) == 3
+    for _, ds, guid in flows.values():
+        assert {r["id"]: r["status"] for r in _rows(api, ds, guid)} == {
+            i: t["status"] for i, t in txns.items()
+        }
 
-    emulator.admin("clock", {"advance": 3 * DAY})
-    ok(api.post(f"{FS}/runs", json={"flowId": flow_id, "params": {"startTime": str(int(time.time()))}}))
-    run = wait_runs(api, flow_id, count=2)[-1]
-    assert run["state"] == "success", run["metrics"]
-    rows = _rows(api, ds, guid)
+    # a day and a half: the oldest pending one settles, the two others are re-read unchanged
+    emulator.admin("clock", {"advance": 3 * DAY // 2})
+    settled = [i for i in pending if _txns(emulator)[i]["status"] == "available"]
+    assert len(settled) == 1
+    for flow_id, _, _ in flows.values():
+        _run_again(api, flow_id, 2)
+    up = {r["id"]: r["status"] for r in _rows(api, *flows["upsert"][1:])}
+    assert (
+        up == {i: t["status"] for i, t in _txns(emulator).items()} and list(up.values()).count("pending") == 2
+    )
+    history = [(r["id"], r["status"]) for r in _rows(api, *flows["append"][1:])]
+    assert len(history) == len(set(history)) == len(txns) + 1, "no duplicates of the unchanged rows"
+
+    # another day: all of them are available
+    emulator.admin("clock", {"advance": DAY})
+    for flow_id, _, _ in flows.values():
+        _run_again(api, flow_id, 3)
+    rows = _rows(api, *flows["upsert"][1:])
     txns = _txns(emulator)
     assert len(rows) == len({r["id"] for r in rows}) == len(txns), "one row per transaction"
     assert {r["id"]: r["status"] for r in rows} == dict.fromkeys(txns, "available")
     assert {r["id"]: (r["amount"], r["net"], r["currency"]) for r in rows} == {
         i: (t["amount"], t["net"], t["currency"]) for i, t in txns.items()
     }
+    history = [(r["id"], r["status"]) for r in _rows(api, *flows["append"][1:])]
+    assert sorted(history) == sorted([(i, "available") for i in txns] + [(i, "pending") for i in pending]), (
+        "append keeps each status a transaction had, once"
+    )
