@@ -6,16 +6,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
 from stripehelp import FAST_RETRY, T0, Emulator, small_config
 
+from xdmflow.connectors.stripe import StripeConnector
 from xdmflow.emulators.stripe import EmulatorConfig, create_app
-
-if TYPE_CHECKING:
-    from xdmflow.connectors.stripe import StripeConnector
 
 
 def _free_port() -> int:
@@ -70,6 +67,4 @@ def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
 
 @pytest.fixture
 def connector() -> StripeConnector:
-    from xdmflow.connectors.stripe import StripeConnector
-
     return StripeConnector(retry=FAST_RETRY, timeout=10.0)

@@ -14,6 +14,7 @@ from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.stripe import StripeConnector
 from xdmflow.connectors.stripe.spec import STRIPE_VERSION
+from xdmflow.connectors.stripe.streams import format_time
 from xdmflow.connectors.stripe.tables import TABLES
 from xdmflow.emulators.stripe import DEFAULT_RESTRICTED_KEY
 from xdmflow.errors import SourceAuthError, SourceFatalError, SourceRetriableError
@@ -175,8 +176,6 @@ def test_cursor_older_than_30_days_rereads_in_full(connector: StripeConnector, e
 
 def test_windows_partition_a_full_read(connector: StripeConnector, emulator: Emulator) -> None:
     start = min(c["created"] for c in emulator.objects("charges"))
-    from xdmflow.connectors.stripe.streams import format_time
-
     request = ReadRequest(
         object="charges",
         source_params={"tableName": "charges", "startDate": format_time(start), "windowDays": 7},

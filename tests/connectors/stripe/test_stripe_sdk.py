@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from stripehelp import Emulator
 
@@ -116,6 +117,16 @@ def test_bad_key_is_authentication_error(sdk: Any) -> None:
     assert info.value.request_id and info.value.request_id.startswith("req_")
 
 
+def test_expired_oauth_token_is_authentication_error(sdk: Any, emulator: Emulator) -> None:
+    sdk.api_key = emulator.admin("oauth/tokens", {"expires_in": 60})["access_token"]
+    assert sdk.Customer.list(limit=1).data
+    emulator.admin("clock", {"advance": 60})
+    with pytest.raises(sdk.AuthenticationError) as info:
+        sdk.Customer.list(limit=1)
+    assert info.value.http_status == 401 and info.value.error.code == "api_key_expired"
+    assert info.value.user_message.startswith("Expired API Key provided: sk_test_")
+
+
 def test_invalid_request_errors(sdk: Any) -> None:
     with pytest.raises(sdk.InvalidRequestError) as info:
         sdk.Charge.list(limit=101)
@@ -163,8 +174,6 @@ def test_rate_limit_past_configured_rps(sdk: Any, emulator: Emulator) -> None:
 
 
 def test_stripe_version_echoed_and_validated(sdk: Any, emulator: Emulator) -> None:
-    import httpx
-
     h = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}"}
     r = httpx.get(f"{emulator.url}/v1/charges", headers={**h, "Stripe-Version": "2022-11-15"})
     assert r.headers["stripe-version"] == "2022-11-15" and r.headers["request-id"].startswith("req_")
@@ -261,8 +270,6 @@ def test_idempotency_key_replays_and_conflicts(sdk: Any, emulator: Emulator) -> 
 
 
 def test_basic_auth_with_the_key_as_user(emulator: Emulator) -> None:
-    import httpx
-
     r = httpx.get(f"{emulator.url}/v1/customers?limit=1", auth=(DEFAULT_SECRET_KEY, ""))
     assert r.status_code == 200 and r.json()["object"] == "list"
     r = httpx.get(f"{emulator.url}/v1/customers")

@@ -2,8 +2,7 @@
 
 Tables: charges, refunds, customers, payment_intents, invoices, invoice_lines, subscriptions,
 balance_transactions, disputes, payouts, products, prices (columns in ``tables.py``; how they
-are read in ``streams.py``). Importing this package is cheap: the HTTP client is loaded on
-first use.
+are read in ``streams.py``).)
 """
 
 from xdmflow.connectors.stripe.connector import StripeConnector

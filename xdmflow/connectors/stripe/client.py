@@ -57,7 +57,8 @@ class StripeClient:
     Retries 429 (``rate_limit``, ``lock_timeout``), 409 and 5xx answers and transport failures
     with ``retry``'s backoff unless Stripe says ``Stripe-Should-Retry: false``; a 400 carrying
     ``code: rate_limit`` (Stripe's historic form) is retried too. Other answers map to
-    ``SourceAuthError`` (401, 403 - naming the resource the key may not read) or
+    ``SourceAuthError`` (401 - an expired token said so, with what to do -, 403 - naming the
+    resource the key may not read) or
     ``SourceFatalError`` (400, 404...).
     """
 
@@ -168,6 +169,13 @@ class StripeClient:
             "status": status,
             "requestId": response.headers.get("request-id"),
         }
+        if status == 401 and err.get("code") == "api_key_expired":
+            return SourceAuthError(
+                f"The Stripe access token has expired ({what}): {message} Refresh the OAuth token "
+                "(or reconnect the Stripe account; for a key, roll a new one in the Dashboard) and "
+                "update the connection's accessToken.",
+                details={**details, "reason": "expired"},
+            )
         if status == 401:
             return SourceAuthError(f"Stripe rejected the credentials ({what}): {message}", details=details)
         if status == 403:

@@ -1,15 +1,13 @@
-"""``StripeConnector``: the Connector protocol over Stripe's REST API.
-
-Heavy modules (httpx, the client, the readers) are imported on first use, so loading the
-entry point stays cheap.
-"""
+"""``StripeConnector``: the Connector protocol over Stripe's REST API."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import httpx
 import pyarrow as pa
 
 from xdmflow.connectors.base import (
@@ -20,17 +18,14 @@ from xdmflow.connectors.base import (
     ReadRequest,
     ReadResult,
 )
+from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.payments import list_tables
 from xdmflow.connectors.policy import Reach, url_reach
+from xdmflow.connectors.stripe.client import StripeClient, base_url
 from xdmflow.connectors.stripe.spec import STRIPE_SPEC, TABLE_NAMES
+from xdmflow.connectors.stripe.streams import DEFAULT_LOOKBACK, parse_time, read_table, rows_of
+from xdmflow.connectors.stripe.tables import TABLES, Table, build_batch
 from xdmflow.errors import SourceAuthError, SourceFatalError
-
-if TYPE_CHECKING:
-    import httpx
-
-    from xdmflow.connectors.http.retry import RetryPolicy
-    from xdmflow.connectors.stripe.client import StripeClient
-    from xdmflow.connectors.stripe.tables import Table
 
 __all__ = ["StripeConnector"]
 
@@ -69,8 +64,6 @@ class StripeConnector(Connector):
 
     def client(self, auth: Mapping[str, Any], account: str | None = None) -> StripeClient:
         """A client for the base connection's auth params (close it when done)."""
-        from xdmflow.connectors.stripe.client import StripeClient
-
         key = str(auth.get("accessToken") or auth.get("apiKey") or "")
         return StripeClient(
             auth.get("host"),
@@ -84,8 +77,6 @@ class StripeConnector(Connector):
     @staticmethod
     def table(name: str | None) -> Table:
         """The table called ``name``; ``SourceFatalError`` listing the valid names otherwise."""
-        from xdmflow.connectors.stripe.tables import TABLES
-
         table = TABLES.get((name or "").strip("/").removeprefix("v1/"))
         if table is None:
             raise SourceFatalError(f"Stripe has no table {name!r}; the tables are {', '.join(TABLE_NAMES)}")
@@ -98,8 +89,6 @@ class StripeConnector(Connector):
     def reach(self, auth: Mapping[str, Any]) -> Reach:
         """The Stripe API host (``api.stripe.com``, or the emulator's in tests and the demo),
         checked against ``XDMFLOW_ALLOWED_HOSTS`` by the services."""
-        from xdmflow.connectors.stripe.client import base_url
-
         try:
             return url_reach(base_url(auth.get("host")))
         except SourceFatalError:
@@ -134,15 +123,12 @@ class StripeConnector(Connector):
         table = self.table(object)
         if not preview:
             return ObjectDescription(columns=table.columns)
-        from xdmflow.connectors.stripe.streams import _rows
-        from xdmflow.connectors.stripe.tables import build_batch
-
         limit = max(1, min(100, preview_rows))
         with self.client(auth, (options or {}).get("accountId")) as client:
             body = client.get(
                 table.path, {**dict(table.list_params), "limit": limit}, resource=table.resource or table.name
             )
-            rows = [r for obj in body.get("data") or [] for r in _rows(client, table, obj, None, False)]
+            rows = [r for obj in body.get("data") or [] for r in rows_of(client, table, obj, None, False)]
         data = pa.Table.from_batches([build_batch(table, rows[:preview_rows])], schema=table.schema)
         return ObjectDescription(columns=table.columns, preview=data)
 
@@ -151,8 +137,6 @@ class StripeConnector(Connector):
     ) -> Iterator[pa.RecordBatch]:
         """Yield the table's rows as Arrow batches (see :mod:`xdmflow.connectors.stripe.streams`)."""
         table = self._table_of(request)
-        from xdmflow.connectors.stripe.streams import read_table
-
         with self.client(auth, request.source_params.get("accountId")) as client:
             yield from read_table(client, table, request, result)
 
@@ -161,8 +145,6 @@ class StripeConnector(Connector):
         key and ``updated`` already ingested are dropped by the pipeline."""
         if not request.delta_column:
             return None
-        from xdmflow.connectors.stripe.streams import DEFAULT_LOOKBACK
-
         table = self._table_of(request)
         lookback = float(request.source_params.get("lookbackSeconds", DEFAULT_LOOKBACK))
         return table.key, lookback + 60.0
@@ -179,10 +161,6 @@ class StripeConnector(Connector):
             return [request]
         if request.window_start is not None or request.window_end is not None:
             return [request]
-        import time
-
-        from xdmflow.connectors.stripe.streams import parse_time
-
         start = parse_time(params.get("startDate"))
         assert start is not None
         step = max(1, int(float(params.get("windowDays", 30)) * 86_400))

@@ -8,8 +8,13 @@ Events API (or ``created`` for immutable tables), with the 30-day fallback.
   wins and its ``data.object`` becomes the row, with ``updated = event.created`` and
   ``is_deleted`` for ``*.deleted`` events. When several events of one object share its newest
   second, their order is unknown, so the object is re-read by id (current state).
-* Immutable tables (balance transactions) and reads on ``created``: the list endpoint with
-  ``created[gte] = watermark - lookbackSeconds``.
+* Tables without events (balance transactions) and reads on ``created``: the list endpoint
+  with ``created[gte] = watermark - lookbackSeconds``.
+* Balance transactions change once: ``pending`` until ``available_on``, then ``available``
+  (Stripe emits no event per transaction). Their ``updated`` is ``available_on`` once available
+  (else ``created``), and the new watermark stays at most ``lookbackSeconds`` past the oldest
+  one still pending (``pendingSince`` in the summary), so the next read re-reads it and the
+  change arrives; unchanged rows re-read are dropped by the pipeline (same key and ``updated``).
 * A watermark older than the 30 days Stripe keeps events falls back to a full read; the run's
   source summary says so (``readMode``/``notice``).
 
@@ -28,10 +33,25 @@ import pyarrow as pa
 
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.stripe.client import StripeClient
-from xdmflow.connectors.stripe.tables import INVOICE_LINES, PRODUCTS, SUBSCRIPTIONS, Table, build_batch
+from xdmflow.connectors.stripe.tables import (
+    BALANCE_TRANSACTIONS,
+    INVOICE_LINES,
+    PRODUCTS,
+    SUBSCRIPTIONS,
+    Table,
+    build_batch,
+)
 from xdmflow.errors import SourceFatalError
 
-__all__ = ["read_table", "parse_time", "format_time", "EVENT_WINDOW", "DEFAULT_LOOKBACK", "projection"]
+__all__ = [
+    "read_table",
+    "rows_of",
+    "parse_time",
+    "format_time",
+    "EVENT_WINDOW",
+    "DEFAULT_LOOKBACK",
+    "projection",
+]
 
 EVENT_WINDOW = 30 * 86_400
 #: seconds re-read before the watermark by default (visibility lag, events at the edge)
@@ -73,14 +93,17 @@ def projection(table: Table, request: ReadRequest) -> list[str] | None:
     return names
 
 
-def _rows(
+def rows_of(
     client: StripeClient, table: Table, obj: dict[str, Any], updated: int | None, deleted: bool
 ) -> list[dict[str, Any]]:
     """The table's rows for one Stripe object (an invoice gives its lines for ``invoice_lines``)."""
     if updated is None:
-        updated = (
-            int(obj.get("updated") or obj.get("created") or 0) if table is PRODUCTS else obj.get("created")
-        )
+        if table is PRODUCTS:
+            updated = int(obj.get("updated") or obj.get("created") or 0)
+        elif table is BALANCE_TRANSACTIONS and obj.get("status") == "available":
+            updated = obj.get("available_on") or obj.get("created")  # when it became available
+        else:
+            updated = obj.get("created")
     deleted = deleted or obj.get("deleted") is True
     if table is INVOICE_LINES:
         if deleted and not obj.get("lines"):
@@ -129,12 +152,18 @@ class _Emitter:
         self.pending: list[dict[str, Any]] = []
         self.rows = 0
         self.max_updated: int | None = None
+        #: ``created`` of the oldest balance transaction read that is still pending
+        self.pending_since: int | None = None
 
     def add(self, rows: list[dict[str, Any]]) -> Iterator[pa.RecordBatch]:
         for row in rows:
             u = row.get("_updated")
             if isinstance(u, int) and (self.max_updated is None or u > self.max_updated):
                 self.max_updated = u
+        if self.table is BALANCE_TRANSACTIONS:
+            pending = [int(r["created"]) for r in rows if r.get("status") == "pending" and r.get("created")]
+            if pending and (self.pending_since is None or min(pending) < self.pending_since):
+                self.pending_since = min(pending)
         self.pending.extend(rows)
         while len(self.pending) >= self.size:
             chunk, self.pending = self.pending[: self.size], self.pending[self.size :]
@@ -164,7 +193,7 @@ def _full(
 ) -> Iterator[pa.RecordBatch]:
     resource = table.resource or table.name
     for page in client.pages(table.path, _list_params(table, lo, hi), resource=resource):
-        rows = [r for obj in page for r in _rows(client, table, obj, None, False)]
+        rows = [r for obj in page for r in rows_of(client, table, obj, None, False)]
         yield from emit.add(rows)
 
 
@@ -189,7 +218,7 @@ def _from_events(client: StripeClient, table: Table, emit: _Emitter, since: int)
         deleted = etype.endswith(".deleted") and table is not SUBSCRIPTIONS
         if obj_id in ties and not deleted:
             obj = client.get(f"{path}/{obj_id}", resource=resource)
-        yield from emit.add(_rows(client, table, obj, created, deleted))
+        yield from emit.add(rows_of(client, table, obj, created, deleted))
 
 
 def read_table(
@@ -244,7 +273,14 @@ def read_table(
         candidates = [x for x in (client.server_time, watermark) if x is not None]
         if client.server_time is None and emit.max_updated is not None:
             candidates.append(emit.max_updated)
-        result.new_watermark = format_time(max(candidates)) if candidates else None
+        mark = max(candidates) if candidates else None
+        if mark is not None and emit.pending_since is not None and delta == "updated":
+            # keep the oldest pending balance transaction inside the next read's look-back, so
+            # the run after it becomes available reads it again (>= the old watermark: the
+            # pending one was read, so it is no older than watermark - lookback)
+            mark = min(mark, emit.pending_since + lookback)
+            extensions["pendingSince"] = format_time(emit.pending_since)
+        result.new_watermark = format_time(mark) if mark is not None else None
     extensions["requests"] = client.requests
     extensions["retries"] = client.retries
     result.input_bytes += client.bytes_read

@@ -6,7 +6,8 @@ computed with the currency's exponent (``jpy`` 1500 -> ``"1500"``, ``usd`` 1500 
 ``kwd`` 1500 -> ``"1.500"``); Unix-second times are ``timestamp[us, UTC]`` (explore: ``string`` +
 ``date-time``); nested objects (``metadata``...) are JSON strings. Every table has ``updated``
 (the time of the last change known: the event's ``created`` for rows read from the Events API,
-else ``created`` - or Stripe's own ``updated`` for products) and ``is_deleted``.
+else ``created`` - or Stripe's own ``updated`` for products, ``available_on`` for available balance
+transactions) and ``is_deleted``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 ``create_app(seed, now=..., config=...)`` builds the ASGI app; ``run(host, port, seed)`` serves
 it with uvicorn (the ``xdmflow emulate stripe`` command). Keys: ``DEFAULT_SECRET_KEY`` (full
-access) and ``DEFAULT_RESTRICTED_KEY`` (cannot read payouts nor balance transactions). See
+access) and ``DEFAULT_RESTRICTED_KEY`` (cannot read payouts nor balance transactions), plus
+OAuth access tokens issued by ``POST /_emulator/oauth/tokens`` that expire on its clock. See
 ``admin`` for the admin API and ``data`` for the business operations.
 """
 

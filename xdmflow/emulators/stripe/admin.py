@@ -4,9 +4,13 @@
 * ``GET  /_emulator/objects/{resource}`` - every live object (oldest first) and the deleted ids;
 * ``POST /_emulator/clock`` - ``{"advance": s}``, ``{"set": epoch}``, ``{"ticking": bool}``;
 * ``POST /_emulator/config`` - ``{"rate_limit_rps": r|null, "visibility_lag": s}``;
+* ``POST /_emulator/oauth/tokens`` - ``{"expires_in": s}`` (optional): a new OAuth access token,
+  valid ``s`` seconds on the emulator's clock (default ``oauth_token_ttl``);
 * ``POST /_emulator/faults`` - ``{"kind": "rate_limit"|"lock_timeout"|"api_error", "count": n,
   "path": "/v1/charges"}``: the next ``n`` matching requests fail that way;
 * ``POST /_emulator/simulate`` - ``{"days": n, "charges_per_day": k}``: seeded daily changes;
+* ``POST /_emulator/seed`` - ``{"charges": n, "days": d}``: ``n`` bulk charges (no events)
+  created in the ``d`` days before the clock, generated vectorised, deterministic by seed;
 * ``POST /_emulator/{op}`` - business operations (body = keyword arguments): ``customers``,
   ``charges``, ``refunds``, ``disputes``, ``close_dispute``, ``invoices``, ``finalize_invoice``,
   ``pay_invoice``, ``subscriptions``, ``invoice_cycle``, ``cancel_subscription``,
@@ -55,6 +59,7 @@ def _ops(state: EmulatorState) -> dict[str, Callable[..., Any]]:
         "pay_out": p.pay_out,
         "products": p.product,
         "simulate": p.simulate,
+        "seed": p.seed_charges,
     }
 
 
@@ -63,13 +68,14 @@ def admin_routes(state: EmulatorState) -> list[Route]:
     store = state.store
 
     async def status(request: Request) -> Response:
+        state.payments.settle()
         return JSONResponse(
             {
                 "now": store.now(),
                 "seed": state.seed,
                 "secret_key": state.config.secret_key,
                 "restricted_keys": {k: sorted(v) for k, v in state.config.restricted_keys.items()},
-                "counts": {r: len(store.all(r)) for r in RESOURCES},
+                "counts": {r: store.resources[r].count() for r in RESOURCES},
                 "stats": dict(state.stats),
             }
         )
@@ -79,6 +85,7 @@ def admin_routes(state: EmulatorState) -> list[Route]:
         if resource not in RESOURCES:
             return JSONResponse({"error": f"unknown resource {resource}"}, status_code=404)
         with store.lock:
+            state.payments.settle()
             return JSONResponse(
                 {"data": store.all(resource), "deleted": sorted(store.resources[resource].deleted)}
             )
@@ -115,6 +122,13 @@ def admin_routes(state: EmulatorState) -> list[Route]:
         )
         return JSONResponse({"faults": state.faults})
 
+    async def oauth_token(request: Request) -> Response:
+        body = await request.json() if (await request.body()) else {}
+        expires_in = body.get("expires_in")
+        if expires_in is not None and (not isinstance(expires_in, int) or expires_in < 0):
+            return JSONResponse({"error": "expires_in must be a non-negative integer"}, status_code=400)
+        return JSONResponse(state.issue_token(expires_in))
+
     async def operation(request: Request) -> Response:
         op = ops.get(request.path_params["op"])
         if op is None:
@@ -142,5 +156,6 @@ def admin_routes(state: EmulatorState) -> list[Route]:
         Route("/_emulator/clock", clock, methods=["POST"]),
         Route("/_emulator/config", config, methods=["POST"]),
         Route("/_emulator/faults", faults, methods=["POST"]),
+        Route("/_emulator/oauth/tokens", oauth_token, methods=["POST"]),
         Route("/_emulator/{op}", operation, methods=["POST"]),
     ]

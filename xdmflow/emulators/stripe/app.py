@@ -2,7 +2,8 @@
 
 Build it with :func:`create_app`; serve it with :func:`run` (``xdmflow emulate stripe``).
 What it enforces (payment-apis.md §3.8): Bearer or Basic auth with a secret key or a
-restricted key (403 naming the missing permission); ``Stripe-Version`` validated and echoed;
+restricted key (403 naming the missing permission) or an OAuth access token that expires on the
+movable clock (401 ``api_key_expired``); ``Stripe-Version`` validated and echoed;
 ``Request-Id`` on every answer; the list envelope with ``limit`` 1..100, exclusive
 ``starting_after`` / ``ending_before`` cursors, newest first with an id tie-break, bracket
 ``created[...]`` filters, unknown parameters rejected; deleted objects; events kept 30 days
@@ -24,11 +25,13 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from xdmflow.emulators.stripe.admin import admin_routes
 from xdmflow.emulators.stripe.data import DataConfig, Payments
 from xdmflow.emulators.stripe.store import EVENT_WINDOW, RESOURCES, Store
 
@@ -136,6 +139,8 @@ class EmulatorConfig:
             test mode, 100 live); ``None`` = unlimited.
         visibility_lag: seconds after ``created`` before an object appears in lists.
         ticking: the clock follows real time (else it only moves through the admin API).
+        oauth_token_ttl: seconds an OAuth access token issued by the admin API stays valid
+            (on the emulator's clock); after that it is answered with 401 ``api_key_expired``.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -147,6 +152,7 @@ class EmulatorConfig:
     rate_limit_rps: float | None = 25.0
     visibility_lag: int = 0
     ticking: bool = True
+    oauth_token_ttl: int = 3600
 
 
 class Reject(Exception):
@@ -193,7 +199,25 @@ class EmulatorState:
         self._buckets: dict[str, tuple[float, float]] = {}
         #: Idempotency-Key -> (the request's parameters, the answer)
         self.idempotency: dict[str, tuple[list[tuple[str, str]], Any]] = {}
+        #: OAuth access token -> when it expires (the emulator's clock, Unix seconds)
+        self.oauth_tokens: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def issue_token(self, expires_in: int | None = None) -> dict[str, Any]:
+        """A new OAuth access token for the account (full read access), expiring after
+        ``expires_in`` seconds (default ``oauth_token_ttl``) on the emulator's clock."""
+        ttl = self.config.oauth_token_ttl if expires_in is None else int(expires_in)
+        with self.store.lock:
+            token = self.store.new_id("sk_test_oa")
+            self.oauth_tokens[token] = self.store.now() + ttl
+        return {
+            "access_token": token,
+            "expires_in": ttl,
+            "livemode": False,
+            "scope": "read_only",
+            "stripe_user_id": ACCOUNT_ID,
+            "token_type": "bearer",
+        }
 
     # -- auth, limits, faults ------------------------------------------------------------------
 
@@ -217,6 +241,12 @@ class EmulatorState:
             return key, None
         if key in self.config.restricted_keys:
             return key, self.config.restricted_keys[key]
+        expires = self.oauth_tokens.get(key)
+        if expires is not None:
+            if self.store.now() < expires:
+                return key, None
+            self.stats["expired_key"] += 1
+            raise invalid(f"Expired API Key provided: {mask(key)}", code="api_key_expired", status=401)
         self.stats["invalid_key"] += 1
         raise invalid(f"Invalid API Key provided: {mask(key)}", status=401)
 
@@ -479,6 +509,7 @@ def _respond(
         if resource is not None:
             state.authorize(key, permissions, resource)
         with state.store.lock:
+            state.payments.settle()  # a ticking clock moves without telling the store
             body = build()
         state.stats[request.url.path.split("/")[2] if request.url.path.count("/") >= 2 else "?"] += 1
         state.requests.append(
@@ -623,8 +654,6 @@ def create_app(seed: int = 0, *, now: int | None = None, config: EmulatorConfig 
 
     The state is reachable as ``app.state.emulator`` (an :class:`EmulatorState`).
     """
-    from xdmflow.emulators.stripe.admin import admin_routes
-
     state = EmulatorState(seed, now, config or EmulatorConfig())
     routes: list[Route] = []
     for resource in RESOURCES:
@@ -674,7 +703,5 @@ def run(
     log_level: str = "info",
 ) -> None:
     """Serve the emulator with uvicorn until interrupted (``xdmflow emulate stripe``)."""
-    import uvicorn
-
     # the app sends its own Date header (the emulator's clock)
     uvicorn.run(create_app(seed, config=config), host=host, port=port, log_level=log_level, date_header=False)

@@ -6,15 +6,21 @@ their closing; invoice draft -> open -> paid; subscription cancels; payouts; cus
 deletes), each emitting the events Stripe emits. :meth:`Payments.generate` builds a seeded
 history by running those operations in time order; :meth:`Payments.simulate` moves the clock
 day by day applying seeded random changes (new charges, late refunds and disputes, invoice
-cycles, cancels).
+cycles, cancels). Balance transactions settle (``pending`` -> ``available``) whenever the clock
+passes their ``available_on`` (:meth:`Payments.settle`); :meth:`Payments.bulk` adds many bare
+charges at once for benchmarks.
 """
 
 from __future__ import annotations
 
+import gc
+import heapq
 from dataclasses import dataclass
 from typing import Any
 
-from xdmflow.emulators.stripe.store import Store
+import numpy as np
+
+from xdmflow.emulators.stripe.store import ALPHABET, Store
 
 __all__ = ["DataConfig", "Payments", "DAY", "ZERO_DECIMAL"]
 
@@ -71,6 +77,11 @@ class Payments:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.rng = store.rng
+        #: pending balance transactions: (available_on, id), a heap
+        self._pending: list[tuple[int, str]] = []
+        #: the account balance: currency -> {"available": net, "pending": net}
+        self._balance: dict[str, dict[str, int]] = {}
+        store.on_clock.append(self.settle)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -185,8 +196,9 @@ class Payments:
     ) -> dict[str, Any]:
         s = self.store
         now = s.now()
-        # Stripe sends no event for balance transactions (they never change)
-        return s.put(
+        # Stripe sends no event of its own for a balance transaction (balance.* events tell
+        # the balance); it is pending until available_on, then available (see settle)
+        txn = s.put(
             "balance_transactions",
             {
                 "amount": amount,
@@ -216,6 +228,55 @@ class Payments:
             },
             event=None,
         )
+        heapq.heappush(self._pending, (int(txn["available_on"]), txn["id"]))
+        self._funds(txn["currency"])["pending"] += int(txn["net"])
+        return txn
+
+    def _funds(self, currency: str) -> dict[str, int]:
+        return self._balance.setdefault(currency, {"available": 0, "pending": 0})
+
+    def balance(self) -> dict[str, Any]:
+        """The account's balance object (available and pending funds per currency)."""
+
+        def funds(kind: str) -> list[dict[str, Any]]:
+            return [
+                {"amount": v[kind], "currency": c, "source_types": {"card": v[kind]}}
+                for c, v in sorted(self._balance.items())
+            ]
+
+        return {
+            "object": "balance",
+            "available": funds("available"),
+            "livemode": False,
+            "pending": funds("pending"),
+        }
+
+    def settle(self, now: int | None = None) -> int:
+        """Balance transactions whose ``available_on`` has passed become ``available``; one
+        ``balance.available`` event per settling instant (dated then, carrying the balance).
+        Runs whenever the clock moves and before every request (a ticking clock moves alone).
+        Returns how many settled."""
+        s = self.store
+        now = s.now() if now is None else now
+        settled = 0
+        with s.lock:
+            while self._pending and self._pending[0][0] <= now:
+                at = self._pending[0][0]
+                group = 0
+                while self._pending and self._pending[0][0] == at:
+                    _, txn_id = heapq.heappop(self._pending)
+                    txn = s.get("balance_transactions", txn_id)
+                    if txn is None or txn["status"] != "pending":
+                        continue
+                    txn["status"] = "available"
+                    funds = self._funds(txn["currency"])
+                    funds["pending"] -= int(txn["net"])
+                    funds["available"] += int(txn["net"])
+                    group += 1
+                if group:
+                    s.event("balance.available", self.balance(), created=at)
+                settled += group
+        return settled
 
     def charge(
         self,
@@ -668,51 +729,89 @@ class Payments:
         self.pay_out(po["id"])
         s.now_value = now
 
-    def bulk(self, n: int, start: int, end: int) -> None:
-        """``n`` succeeded charges spread over ``[start, end)``, stored directly (no events)."""
+    def bulk(self, n: int, start: int, end: int) -> int:
+        """``n`` succeeded charges created in ``[start, end)``, stored directly (no payment
+        intents, balance transactions nor events): bulk data for benchmarks.
+
+        The columns (ids, times, currencies, amounts) are drawn at once with numpy from a
+        generator seeded by the store's, so the same seed and clock give the same charges; the
+        objects are then added to the store's ``(created, id)`` index in one sort. Returns ``n``.
+        """
+        if n <= 0:
+            return 0
+        if end <= start:
+            raise ValueError(f"bulk charges need start < end (got {start}, {end})")
         s = self.store
-        res = s.resources["charges"]
-        outcome = {
-            "network_status": "approved_by_network",
-            "reason": None,
-            "risk_level": "normal",
-            "seller_message": "Payment complete.",
-            "type": "authorized",
+        gen = np.random.default_rng(self.rng.getrandbits(64))
+        alphabet = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)
+        raw = np.empty((n, 27), dtype=np.uint8)
+        raw[:, :3] = np.frombuffer(b"ch_", dtype=np.uint8)
+        raw[:, 3:] = alphabet[gen.integers(0, len(alphabet), size=(n, 24), dtype=np.uint8)]
+        ids = raw.view("S27").ravel().astype("U27")
+        created = gen.integers(start, end, size=n)
+        codes = np.array([c for c, _ in _CURRENCIES])
+        weights = np.array([w for _, w in _CURRENCIES], dtype=float)
+        cur = gen.choice(len(codes), size=n, p=weights / weights.sum())
+        zero = np.isin(codes[cur], sorted(ZERO_DECIMAL))
+        amounts = np.where(zero, gen.integers(5, 501, size=n) * 100, gen.integers(100, 50_001, size=n))
+        order = np.lexsort((ids, created))
+        template: dict[str, Any] = {
+            "id": "",
+            "object": "charge",
+            "amount": 0,
+            "amount_captured": 0,
+            "amount_refunded": 0,
+            "balance_transaction": None,
+            "billing_details": {"address": None, "email": None, "name": None, "phone": None},
+            "calculated_statement_descriptor": "XDMFLOW",
+            "captured": True,
+            "created": 0,
+            "currency": "",
+            "customer": None,
+            "description": None,
+            "disputed": False,
+            "failure_code": None,
+            "failure_message": None,
+            "livemode": False,
+            "metadata": {},
+            "outcome": {
+                "network_status": "approved_by_network",
+                "reason": None,
+                "risk_level": "normal",
+                "seller_message": "Payment complete.",
+                "type": "authorized",
+            },
+            "paid": True,
+            "payment_intent": None,
+            "payment_method": None,
+            "receipt_email": None,
+            "refunded": False,
+            "status": "succeeded",
         }
-        billing = {"address": None, "email": None, "name": None, "phone": None}
-        step = max(1, (end - start) // max(1, n))
-        for i in range(n):
-            currency = self.currency()
-            amount = self.amount(currency)
-            res.add(
-                {
-                    "id": s.new_id("ch_"),
-                    "object": "charge",
-                    "amount": amount,
-                    "amount_captured": amount,
-                    "amount_refunded": 0,
-                    "balance_transaction": None,
-                    "billing_details": billing,
-                    "calculated_statement_descriptor": "XDMFLOW",
-                    "captured": True,
-                    "created": start + i * step,
-                    "currency": currency,
-                    "customer": None,
-                    "description": None,
-                    "disputed": False,
-                    "failure_code": None,
-                    "failure_message": None,
-                    "livemode": False,
-                    "metadata": {},
-                    "outcome": outcome,
-                    "paid": True,
-                    "payment_intent": None,
-                    "payment_method": None,
-                    "receipt_email": None,
-                    "refunded": False,
-                    "status": "succeeded",
-                }
-            )
+        ids_list = ids[order].tolist()
+        times = created[order].tolist()
+        # the nested values are shared by the bulk objects (changes replace them, never mutate);
+        # no garbage collection while a million dicts are made (they hold no cycles)
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            objs = [
+                {**template, "id": i, "amount": a, "amount_captured": a, "created": t, "currency": c}
+                for i, t, c, a in zip(
+                    ids_list, times, codes[cur[order]].tolist(), amounts[order].tolist(), strict=True
+                )
+            ]
+            s.resources["charges"].extend(ids_list, times, objs)
+        finally:
+            if enabled:
+                gc.enable()
+        return n
+
+    def seed_charges(self, charges: int, days: float = 30) -> dict[str, int]:
+        """``charges`` bulk charges over the ``days`` before the clock (the admin ``seed``)."""
+        now = self.store.now()
+        added = self.bulk(int(charges), now - int(float(days) * DAY), now)
+        return {"charges": added, "total": self.store.resources["charges"].count()}
 
     def simulate(self, days: int, charges_per_day: int = 5) -> dict[str, int]:
         """Move the clock ``days`` days, applying seeded changes each day; returns counts."""

@@ -15,6 +15,7 @@ import random
 import string
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,20 @@ class Resource:
             bisect.insort(self.keys, key)
         self.by_id[obj["id"]] = obj
 
+    def extend(self, ids: list[str], created: list[int], objs: list[dict[str, Any]]) -> None:
+        """Add many new objects at once (``ids``/``created`` are theirs, in the same order): one
+        dict update and one sort of the index instead of an insert each."""
+        before = len(self.by_id)
+        self.by_id.update(zip(ids, objs, strict=True))
+        if len(self.by_id) != before + len(ids):
+            raise ValueError("bulk objects repeat an id or reuse an existing one")
+        self.keys.extend(zip(created, ids, strict=True))
+        self.keys.sort()  # sorted runs: a linear merge
+
+    def count(self) -> int:
+        """Live (not deleted) objects."""
+        return len(self.by_id) - len(self.deleted)
+
 
 class Store:
     """All resources plus the event log, the movable clock and a deterministic id source."""
@@ -73,6 +88,8 @@ class Store:
         self.lock = threading.RLock()
         self.resources = {name: Resource(name) for name in RESOURCES}
         self._request_n = 0
+        #: called with the new time whenever the clock is moved (balance transactions settle)
+        self.on_clock: list[Callable[[int], object]] = []
 
     # -- clock and ids -------------------------------------------------------------------------
 
@@ -89,6 +106,8 @@ class Store:
             self._frozen = int(value)
         else:
             self._offset = int(value) - time.time()
+        for hook in self.on_clock:
+            hook(int(value))
 
     def set_ticking(self, ticking: bool) -> None:
         """Ticking: the clock follows real time from its current value; else it stays put."""
