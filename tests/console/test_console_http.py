@@ -194,3 +194,20 @@ def test_dataset_page_sql_box(api: Api) -> None:
     assert 'id="sql-error"' in ctas.text and "read-only" in ctas.text
     no_csrf = client.post(f"/datasets/{ds}/sql", data={"sql": sql})
     assert no_csrf.status_code == 403
+
+
+def test_source_catalog_offers_every_payment_source(api: Api) -> None:
+    """The catalog page lists the payment sources, Stripe and Square among them, each with a
+    connect form naming its credentials (secrets as password fields)."""
+    client = api.client
+    _sign_in(client, api.creds)
+    page = client.get("/sources").text
+    for spec_id, name in (
+        (PAYPAL, "PayPal"),
+        ("cc2c31d6-7b8c-4581-b49f-5c8698aa3ab3", "Stripe"),
+        ("2acf109f-9b66-4d5e-bc18-ebb2adcff8d5", "Square"),
+    ):
+        assert name in page and f"/sources/{spec_id}/connect" in page, name
+        form = client.get(f"/sources/{spec_id}/connect")
+        assert form.status_code == 200, (name, form.text[:500])
+        assert 'type="password"' in form.text, name
