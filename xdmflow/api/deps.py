@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
 import pyarrow as pa
 import pyarrow.compute as pc
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from xdmflow import regexes
 from xdmflow.api.errors import ContentTypeError
-from xdmflow.errors import AuthError, BadRequestError, NotFoundError, PayloadTooLargeError
+from xdmflow.errors import BadRequestError, PayloadTooLargeError
 from xdmflow.services import identity
 from xdmflow.services.context import AppContext
-from xdmflow.services.identity import Principal
-from xdmflow.store.documents import Scope
-from xdmflow.store.tables import ApiClient, Org, Sandbox
+from xdmflow.services.identity import Principal, SandboxNotFoundError
+
+if TYPE_CHECKING:
+    from xdmflow.store.documents import Scope
 
 __all__ = [
     "get_ctx",
@@ -41,10 +41,6 @@ __all__ = [
 ]
 
 
-class SandboxNotFoundError(NotFoundError):
-    """The ``x-sandbox-name`` names no sandbox of the org (Flow Service 2100-404 family)."""
-
-
 async def get_ctx(request: Request) -> AppContext:
     # async: a plain attribute read must not cost a hop through the thread pool per request
     ctx: AppContext = request.app.state.ctx
@@ -60,28 +56,6 @@ def get_session(ctx: CtxDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-
-
-#: Client, org and sandbox of a request in one round trip (the org and sandbox may be missing).
-_IDENTITY = (
-    select(
-        ApiClient.disabled,
-        ApiClient.org_id,
-        Org.id.label("org"),
-        Org.tenant_id,
-        Sandbox.id.label("sandbox_id"),
-        Sandbox.name.label("sandbox_name"),
-        Sandbox.type.label("sandbox_type"),
-    )
-    .select_from(ApiClient)
-    .outerjoin(Org, Org.id == bindparam("org_header"))
-    .outerjoin(
-        Sandbox,
-        (Sandbox.org_id == Org.id) & (Sandbox.name == bindparam("sandbox")) & (Sandbox.state != "deleted"),
-    )
-    .where(ApiClient.client_id == bindparam("api_key"))
-    .limit(1)
-)
 
 
 def get_principal(request: Request, ctx: CtxDep) -> Principal:
@@ -100,48 +74,14 @@ def resolve_principal(
     sandbox: str | None,
 ) -> Principal:
     """The gateway's checks on the four identity values (headers, or the console's session)."""
-    if not auth:
-        raise AuthError("Oauth token is missing.", code="403010", status=403)
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("Oauth token is not valid", code="401013", status=401)
-    claims = identity.verify_token(token.strip(), ctx.keys)
-    if not api_key:
-        raise AuthError("Api Key is required", code="403000", status=403)
-    name = (sandbox or "prod").strip().lower()
-    with ctx.db.engine.connect() as conn:
-        row = conn.execute(
-            _IDENTITY, {"api_key": api_key, "org_header": org_header or "", "sandbox": name}
-        ).first()
-    if row is None or row.disabled or row.org_id != claims["org"]:
-        raise AuthError("Api Key is invalid", code="403003", status=403)
-    if not org_header:
-        raise AuthError("Missing header", code="400003", status=400)
-    if org_header != claims["org"] or row.org is None:
-        raise AuthError("Profile is not valid", code="403025", status=403)
-    if row.sandbox_id is None:
-        raise SandboxNotFoundError(
-            f"Sandbox name {name} not found for the organization {row.org}. "
-            "List the sandboxes with GET /data/foundation/sandbox-management/sandboxes.",
-            code="2100",
-            resource_type="sandbox",
-            resource_id=name,
-        )
-    return Principal(
-        client_id=api_key,
-        org_id=row.org,
-        sandbox_name=row.sandbox_name,
-        sandbox_id=row.sandbox_id,
-        sandbox_type=row.sandbox_type,
-        tenant_id=row.tenant_id,
-    )
+    return identity.authenticate(ctx.db, ctx.keys, auth, api_key, org_header, sandbox)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def scope_of(p: Principal) -> Scope:
-    return Scope(p.org_id, p.sandbox_name)
+    return p.scope
 
 
 _JSON_TYPES = ("application/json", "application/json-patch+json")

@@ -51,20 +51,10 @@ def _store() -> Iterator[Any]:
 
 
 def _datasets(db: Any, org: str | None, sandbox: str | None, dataset_id: str | None = None) -> list[Any]:
-    from sqlalchemy import select
+    from xdmflow.services.catalog.datasets import operator_datasets
 
-    from xdmflow.services.document_stores import DATASETS
-    from xdmflow.store.tables import Document
-
-    q = select(Document).where(Document.kind == DATASETS.kind)
-    if org:
-        q = q.where(Document.org_id == org)
-    if sandbox:
-        q = q.where(Document.sandbox_name == sandbox.lower())
-    if dataset_id:
-        q = q.where(Document.id == dataset_id)
     with db.session() as s:
-        return list(s.scalars(q.order_by(Document.created_at)))
+        return operator_datasets(s, org, sandbox, dataset_id)
 
 
 def _cell(value: Any, width: int = 60) -> str:

@@ -33,7 +33,6 @@ from xdmflow.services.document_stores import (
 )
 from xdmflow.services.ingest.preview import dataset_preview
 from xdmflow.services.schemas import compiled_schema, resolved_schema
-from xdmflow.store.tables import FlowSchedule
 
 router = APIRouter(include_in_schema=False)
 
@@ -483,8 +482,7 @@ def flow_page(flow_id: str, request: Request) -> Response:
             for t in TARGET_CONNECTIONS.query(s, ui.scope, ids=list(flow.get("targetConnectionIds") or []))
             if t.body.get("params", {}).get("dataSetId")
         ]
-        row = s.get(FlowSchedule, flow_id)
-        next_fire = row.next_fire if row is not None and row.enabled else None
+        next_fire = overview.next_fire(s, flow_id)
     svg = {
         "records": charts.bars(
             [(r["id"][:8], [r["output"], r["failed"]]) for r in history],

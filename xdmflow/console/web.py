@@ -23,7 +23,6 @@ from xdmflow.errors import AuthError, XdmflowError
 from xdmflow.services import identity
 from xdmflow.services.context import AppContext
 from xdmflow.services.identity import Principal
-from xdmflow.store.documents import Scope
 
 __all__ = ["Ui", "page", "render", "TEMPLATES", "SignInRequired", "set_session", "clear_session"]
 
@@ -127,7 +126,7 @@ class Ui:
             if exc.code == "401013":
                 raise SignInRequired(expired=True) from None
             raise
-        self.scope = Scope(self.principal.org_id, self.principal.sandbox_name)
+        self.scope = self.principal.scope
 
     def sandboxes(self) -> list[str]:
         with self.ctx.db.session() as s:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import AuthError, BadRequestError, ConflictError, NotFoundError
@@ -22,10 +22,13 @@ from xdmflow.ids import new_uuid, now_ms, tenant_id_for_org
 from xdmflow.services.secrets import Keyring, hash_secret, verify_secret
 from xdmflow.settings import Settings
 from xdmflow.store.db import Database
+from xdmflow.store.documents import Scope
 from xdmflow.store.tables import ApiClient, Org, Sandbox
 
 __all__ = [
     "Principal",
+    "SandboxNotFoundError",
+    "authenticate",
     "ClientCredentials",
     "bootstrap",
     "create_org",
@@ -56,6 +59,11 @@ class Principal:
     @property
     def user(self) -> str:
         return f"{self.client_id}@AdobeID"
+
+    @property
+    def scope(self) -> Scope:
+        """The org and sandbox every resource of the request belongs to."""
+        return Scope(self.org_id, self.sandbox_name)
 
 
 @dataclass(frozen=True)
@@ -282,3 +290,77 @@ def sandbox_view(sb: Sandbox) -> dict[str, Any]:
         "createdBy": sb.created_by,
         "modifiedBy": sb.updated_by,
     }
+
+
+class SandboxNotFoundError(NotFoundError):
+    """The ``x-sandbox-name`` names no sandbox of the org (Flow Service 2100-404 family)."""
+
+
+#: Client, org and sandbox of a request in one round trip (the org and sandbox may be missing).
+_IDENTITY = (
+    select(
+        ApiClient.disabled,
+        ApiClient.org_id,
+        Org.id.label("org"),
+        Org.tenant_id,
+        Sandbox.id.label("sandbox_id"),
+        Sandbox.name.label("sandbox_name"),
+        Sandbox.type.label("sandbox_type"),
+    )
+    .select_from(ApiClient)
+    .outerjoin(Org, Org.id == bindparam("org_header"))
+    .outerjoin(
+        Sandbox,
+        (Sandbox.org_id == Org.id) & (Sandbox.name == bindparam("sandbox")) & (Sandbox.state != "deleted"),
+    )
+    .where(ApiClient.client_id == bindparam("api_key"))
+    .limit(1)
+)
+
+
+def authenticate(
+    db: Database,
+    keys: Keyring,
+    auth: str | None,
+    api_key: str | None,
+    org_header: str | None,
+    sandbox: str | None,
+) -> Principal:
+    """The platform gateway's checks on the four identity values (``Authorization``,
+    ``x-api-key``, ``x-gw-ims-org-id``, ``x-sandbox-name``; platform-api.md §0.3), in its order
+    and with its error codes; the client, org and sandbox are looked up in one round trip."""
+    if not auth:
+        raise AuthError("Oauth token is missing.", code="403010", status=403)
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("Oauth token is not valid", code="401013", status=401)
+    claims = verify_token(token.strip(), keys)
+    if not api_key:
+        raise AuthError("Api Key is required", code="403000", status=403)
+    name = (sandbox or "prod").strip().lower()
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            _IDENTITY, {"api_key": api_key, "org_header": org_header or "", "sandbox": name}
+        ).first()
+    if row is None or row.disabled or row.org_id != claims["org"]:
+        raise AuthError("Api Key is invalid", code="403003", status=403)
+    if not org_header:
+        raise AuthError("Missing header", code="400003", status=400)
+    if org_header != claims["org"] or row.org is None:
+        raise AuthError("Profile is not valid", code="403025", status=403)
+    if row.sandbox_id is None:
+        raise SandboxNotFoundError(
+            f"Sandbox name {name} not found for the organization {row.org}. "
+            "List the sandboxes with GET /data/foundation/sandbox-management/sandboxes.",
+            code="2100",
+            resource_type="sandbox",
+            resource_id=name,
+        )
+    return Principal(
+        client_id=api_key,
+        org_id=row.org,
+        sandbox_name=row.sandbox_name,
+        sandbox_id=row.sandbox_id,
+        sandbox_type=row.sandbox_type,
+        tenant_id=row.tenant_id,
+    )

@@ -18,6 +18,7 @@ __all__ = [
     "Page",
     "page_of",
     "flows_page",
+    "next_fire",
     "run_summary",
     "runs_of_flow",
     "datasets_page",
@@ -141,6 +142,12 @@ def flows_page(s: Session, scope: Scope, page: int = 1, size: int = PAGE_SIZE) -
         )
     out.items = items
     return out
+
+
+def next_fire(s: Session, flow_id: str) -> int | None:
+    """When the flow's schedule fires next (epoch seconds); ``None`` when it is off or done."""
+    row = s.get(FlowSchedule, flow_id)
+    return row.next_fire if row is not None and row.enabled else None
 
 
 def runs_of_flow(s: Session, scope: Scope, flow_id: str, limit: int = 50) -> list[dict[str, Any]]:

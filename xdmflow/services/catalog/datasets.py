@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import BadRequestError, NotFoundError
@@ -49,6 +50,7 @@ __all__ = [
     "dataset_target",
     "refresh_dataset_schema",
     "save_dataset",
+    "operator_datasets",
 ]
 
 log = logging.getLogger(__name__)
@@ -344,3 +346,19 @@ def refresh_dataset_schema(s: Session, scope: Scope, dataset_id: str, *, lake: L
         body.setdefault(PRIVATE, {})["compiledSchema"] = compiled.to_json()
         save_dataset(s, doc, body)
     return changed
+
+
+def operator_datasets(
+    s: Session, org: str | None = None, sandbox: str | None = None, dataset_id: str | None = None
+) -> list[Document]:
+    """Datasets across orgs and sandboxes, oldest first, optionally of one org, sandbox or id:
+    what the operator's commands on the server host (``xdmflow datasets``) list; never an API
+    call (those are scoped to one org and sandbox)."""
+    q = select(Document).where(Document.kind == DATASETS.kind)
+    if org:
+        q = q.where(Document.org_id == org)
+    if sandbox:
+        q = q.where(Document.sandbox_name == sandbox.lower())
+    if dataset_id:
+        q = q.where(Document.id == dataset_id)
+    return list(s.scalars(q.order_by(Document.created_at)))
