@@ -45,6 +45,7 @@ from xdmflow.store.documents import DocumentStore, Scope
 __all__ = [
     "QUERIES",
     "WriteResult",
+    "ScheduledCtas",
     "sandbox_catalog",
     "query_engine",
     "prepare",
@@ -110,6 +111,14 @@ def execution(ctx: AppContext, p: Principal, checked: Checked, params: list[Any]
 
 
 # -- CREATE TABLE AS / INSERT INTO ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduledCtas:
+    """A CTAS run by a schedule: the schedule, and the dataset its first run created (if any)."""
+
+    schedule_id: str
+    created_dataset_id: str | None
 
 
 @dataclass(frozen=True)
@@ -231,22 +240,40 @@ def _shape(result: pa.Table, target: pa.Schema, columns: list[str] | None, *, in
 
 
 def write_statement(
-    ctx: AppContext, p: Principal, checked: Checked, params: list[Any] | None = None
+    ctx: AppContext,
+    p: Principal,
+    checked: Checked,
+    params: list[Any] | None = None,
+    *,
+    schedule: ScheduledCtas | None = None,
 ) -> WriteResult:
-    """Run a CTAS / INSERT: the SELECT on the engine, then one batch through the lake."""
+    """Run a CTAS / INSERT: the SELECT on the engine, then one batch through the lake.
+
+    A CTAS whose table exists fails (``ConflictError``) — unless it is a schedule's and the table
+    is the dataset that schedule's first run created: then it appends to it, matching columns by
+    name (the platform's "create and append into new dataset")."""
     from xdmflow.services.catalog.batches import record_batch
 
     assert checked.kind in ("ctas", "insert") and checked.target is not None
     scope = Scope(p.org_id, p.sandbox_name)
     with ctx.db.session() as s:
         catalog = sandbox_catalog(s, scope)
-    target_ref = catalog.resolve(checked.target)
+    # a quoted name ("Orders Copy") is the table its dataset name would get (orders_copy)
+    target_ref = catalog.resolve(checked.target) or catalog.resolve(table_name(checked.target))
+    append = False
     if checked.kind == "ctas" and target_ref is not None:
-        raise ConflictError(f"Table {checked.target} already exists; INSERT INTO it or pick another name")
+        if schedule is None:
+            raise ConflictError(f"Table {checked.target} already exists; INSERT INTO it or pick another name")
+        if target_ref.dataset_id != schedule.created_dataset_id:
+            raise ConflictError(
+                f"Table {checked.target} already exists and schedule {schedule.schedule_id} did not "
+                "create it; schedule an INSERT INTO it or pick another name"
+            )
+        append = True
     if checked.kind == "insert" and target_ref is None:
         raise NotFoundError(f"Table {checked.target} does not exist", resource_type="dataSets")
     result = query_engine(ctx).execution(catalog, checked, params, user=p.org_id).to_table()
-    if checked.kind == "ctas":
+    if checked.kind == "ctas" and not append:
         dataset_id = _create_dataset_for(ctx, p, checked.target, result.schema)
     else:
         assert target_ref is not None
@@ -286,7 +313,8 @@ def write_statement(
             created_by=p.user,
             client_id=p.client_id,
         )
-    tag = f"SELECT {result.num_rows}" if checked.kind == "ctas" else f"INSERT 0 {result.num_rows}"
+    created = checked.kind == "ctas" and not append
+    tag = f"SELECT {result.num_rows}" if created else f"INSERT 0 {result.num_rows}"
     return WriteResult(tag, dataset_id, batch_id, result.num_rows)
 
 
@@ -322,7 +350,9 @@ def _save_state(ctx: AppContext, scope: Scope, query_id: str, **changes: Any) ->
         QUERIES.save(s, doc, body, state=body["state"])
 
 
-def _run_query(ctx: AppContext, p: Principal, query_id: str, sql: str) -> None:
+def _run_query(
+    ctx: AppContext, p: Principal, query_id: str, sql: str, schedule: ScheduledCtas | None = None
+) -> None:
     scope = Scope(p.org_id, p.sandbox_name)
     started = now_ms()
     try:
@@ -332,7 +362,7 @@ def _run_query(ctx: AppContext, p: Principal, query_id: str, sql: str) -> None:
                 return  # cancelled while it waited for the pool: it never runs
         checked = prepare(sql)
         if checked.kind in ("ctas", "insert"):
-            w = write_statement(ctx, p, checked)
+            w = write_statement(ctx, p, checked, schedule=schedule)
             _save_state(
                 ctx,
                 scope,
@@ -390,9 +420,17 @@ def _run_query(ctx: AppContext, p: Principal, query_id: str, sql: str) -> None:
 
 
 def submit_query(
-    ctx: AppContext, p: Principal, *, sql: str, db_name: str | None, name: str | None, description: str | None
+    ctx: AppContext,
+    p: Principal,
+    *,
+    sql: str,
+    db_name: str | None,
+    name: str | None,
+    description: str | None,
+    schedule: ScheduledCtas | None = None,
 ) -> dict[str, Any]:
-    """Create a query object (SUBMITTED) and queue it on the query pool."""
+    """Create a query object (SUBMITTED) and queue it on the query pool (``schedule``: a
+    schedule's run, see :func:`write_statement`)."""
     if not sql or not sql.strip():
         raise BadRequestError("'sql' is required")
     if db_name and db_name.split(":", 1)[0].lower() != p.sandbox_name:
@@ -424,7 +462,7 @@ def submit_query(
     scope = Scope(p.org_id, p.sandbox_name)
     with ctx.db.session() as s:
         QUERIES.insert(s, scope, query_id, body, name=(name or "")[:512] or None, state="SUBMITTED")
-    query_engine(ctx).submit(lambda: _run_query(ctx, p, query_id, sql))
+    query_engine(ctx).submit(lambda: _run_query(ctx, p, query_id, sql, schedule))
     return _view(body)
 
 
