@@ -249,3 +249,17 @@ def test_reused_databases_keep_nothing_of_the_previous_query(api: Any) -> None:
             queries.run_statement(api.ctx, q, "SELECT count(*) AS n FROM orders_2024")
     assert queries.run_statement(api.ctx, q, "SELECT 1 AS one")[0] is not None
     assert any(db in engine.databases._idle for db in idle)  # the same databases were used
+
+
+def test_the_sandbox_catalog_is_cached_until_a_dataset_changes(api: Any) -> None:
+    first, _ = csv_dataset(api)
+    p = principal(api)
+    check = queries.prepare("SELECT 1")
+    one = queries.execution(api.ctx, p, check).catalog
+    assert queries.execution(api.ctx, p, check).catalog is one  # nothing changed: the same catalog
+    assert rows(api, "SHOW TABLES") == [{"name": "orders_2024"}]
+    second, _ = csv_dataset(api, name="Refunds")
+    assert rows(api, "SHOW TABLES") == [{"name": "orders_2024"}, {"name": "refunds"}]
+    assert api.delete(f"/data/foundation/catalog/dataSets/{first}").status_code in (200, 204)
+    assert rows(api, "SHOW TABLES") == [{"name": "refunds"}]
+    assert queries.execution(api.ctx, p, check).catalog is not one

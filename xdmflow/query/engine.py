@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,7 +41,15 @@ if TYPE_CHECKING:
     from xdmflow.lake.lake import Lake
     from xdmflow.settings import Settings
 
-__all__ = ["Limits", "QueryEngine", "Execution", "Databases", "QueryFailedError", "QueryKilledError"]
+__all__ = [
+    "Limits",
+    "QueryEngine",
+    "Execution",
+    "Databases",
+    "CatalogCache",
+    "QueryFailedError",
+    "QueryKilledError",
+]
 
 T = TypeVar("T")
 
@@ -316,6 +325,29 @@ class Databases:
             db.close()
 
 
+class CatalogCache:
+    """Table catalogs by a key that changes whenever the sandbox's datasets do (the caller's
+    (org, sandbox, version)): resolving names and parsing schemas once, not per query."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[Any, ...], TableCatalog] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], build: Callable[[], TableCatalog]) -> TableCatalog:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+                return hit
+        catalog = build()
+        with self._lock:
+            self._entries[key] = catalog
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return catalog
+
+
 class QueryEngine:
     """The deployment's SQL engine: limits, the lake, the bounded pool, the scan plans."""
 
@@ -325,6 +357,7 @@ class QueryEngine:
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="xdmflow-query")
         self.planner = SnapshotPlanner(lake)
         self.databases = Databases(limits, keep=max(1, workers) + 2)
+        self.catalogs = CatalogCache()
 
     @classmethod
     def from_settings(cls, lake: Lake, settings: Settings) -> QueryEngine:

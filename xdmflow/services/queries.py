@@ -23,24 +23,37 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from xdmflow.errors import BadRequestError, ConflictError, NotFoundError, ValidationFailedError, XdmflowError
+from xdmflow.errors import (
+    AuthError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    ValidationFailedError,
+    XdmflowError,
+)
 from xdmflow.ids import new_batch_id, new_uuid, now_ms
 from xdmflow.lake.files import conform
 from xdmflow.lake.lake import namespace_for
 from xdmflow.query import pgcompat
 from xdmflow.query.catalog import DatasetRef, TableCatalog, table_name
-from xdmflow.query.engine import Execution, QueryEngine
+from xdmflow.query.engine import CatalogCache, Execution, QueryEngine, QueryKilledError
 from xdmflow.query.guard import Checked, check_sql
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.naming import BEHAVIOR_ADHOC
+from xdmflow.services.catalog.batches import record_batch
 from xdmflow.services.catalog.common import PRIVATE
+from xdmflow.services.catalog.datasets import create_dataset
 from xdmflow.services.context import AppContext
 from xdmflow.services.document_stores import DATASETS
-from xdmflow.services.identity import Principal
+from xdmflow.services.identity import Principal, get_sandbox, verify_token
+from xdmflow.services.schemas.resources import create_resource
+from xdmflow.services.secrets import verify_secret
 from xdmflow.store.documents import DocumentStore, Scope
+from xdmflow.store.tables import ApiClient, Document, Org
 
 __all__ = [
     "QUERIES",
@@ -62,8 +75,29 @@ log = logging.getLogger(__name__)
 QUERIES = DocumentStore("query", "queries")
 
 
-def sandbox_catalog(s: Session, scope: Scope) -> TableCatalog:
-    """The datasets of the scope as tables (oldest first: stable names)."""
+def _catalog_version(s: Session, scope: Scope) -> tuple[int, int, int]:
+    """What changes whenever a dataset of the scope is created, changed or deleted: (count, last
+    update, newest row)."""
+    count, updated, newest = s.execute(
+        select(func.count(), func.max(Document.updated_at), func.max(Document.pk)).where(
+            Document.kind == DATASETS.kind,
+            Document.org_id == scope.org_id,
+            Document.sandbox_name == scope.sandbox_name,
+        )
+    ).one()
+    return int(count), int(updated or 0), int(newest or 0)
+
+
+def sandbox_catalog(s: Session, scope: Scope, cache: CatalogCache | None = None) -> TableCatalog:
+    """The datasets of the scope as tables (oldest first: stable names); with ``cache``, built
+    again only when a dataset of the scope changed."""
+    if cache is None:
+        return _build_catalog(s, scope)
+    key = (scope.org_id, scope.sandbox_name, *_catalog_version(s, scope))
+    return cache.get(key, lambda: _build_catalog(s, scope))
+
+
+def _build_catalog(s: Session, scope: Scope) -> TableCatalog:
     namespace = namespace_for(scope.org_id, scope.sandbox_name)
     refs = []
     for doc in DATASETS.query(s, scope):
@@ -103,11 +137,10 @@ def prepare(sql: str) -> Checked:
 
 def execution(ctx: AppContext, p: Principal, checked: Checked, params: list[Any] | None = None) -> Execution:
     """A read statement (select / explain / show) on the principal's tables; run it on the pool."""
+    engine = query_engine(ctx)
     with ctx.db.session() as s:
-        catalog = sandbox_catalog(s, Scope(p.org_id, p.sandbox_name))
-    return query_engine(ctx).execution(
-        catalog, checked, params, user=p.org_id, database=f"{p.sandbox_name}:all"
-    )
+        catalog = sandbox_catalog(s, Scope(p.org_id, p.sandbox_name), engine.catalogs)
+    return engine.execution(catalog, checked, params, user=p.org_id, database=f"{p.sandbox_name}:all")
 
 
 # -- CREATE TABLE AS / INSERT INTO ------------------------------------------------------------
@@ -162,9 +195,6 @@ def _check_columns(schema: pa.Schema) -> None:
 
 
 def _create_dataset_for(ctx: AppContext, p: Principal, name: str, schema: pa.Schema) -> str:
-    from xdmflow.services.catalog.datasets import create_dataset
-    from xdmflow.services.schemas.resources import create_resource
-
     _check_columns(schema)
     fields = {f.name: _xdm_type(f.type) for f in schema}
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
@@ -252,12 +282,10 @@ def write_statement(
     A CTAS whose table exists fails (``ConflictError``) — unless it is a schedule's and the table
     is the dataset that schedule's first run created: then it appends to it, matching columns by
     name (the platform's "create and append into new dataset")."""
-    from xdmflow.services.catalog.batches import record_batch
-
     assert checked.kind in ("ctas", "insert") and checked.target is not None
     scope = Scope(p.org_id, p.sandbox_name)
     with ctx.db.session() as s:
-        catalog = sandbox_catalog(s, scope)
+        catalog = sandbox_catalog(s, scope, query_engine(ctx).catalogs)
     # a quoted name ("Orders Copy") is the table its dataset name would get (orders_copy)
     target_ref = catalog.resolve(checked.target) or catalog.resolve(table_name(checked.target))
     append = False
@@ -397,8 +425,6 @@ def _run_query(
             elapsedTime=now_ms() - started,
         )
     except XdmflowError as exc:
-        from xdmflow.query.engine import QueryKilledError
-
         state = "KILLED" if isinstance(exc, QueryKilledError) and "cancel" in exc.message else "FAILED"
         _save_state(
             ctx,
@@ -554,9 +580,6 @@ def cancel_query(ctx: AppContext, scope: Scope, query_id: str) -> dict[str, Any]
 
 def principal_for(s: Session, org_id: str, sandbox: str, client_id: str) -> Principal:
     """The principal of a PostgreSQL sign-in (``NotFoundError`` for an unknown sandbox)."""
-    from xdmflow.services.identity import get_sandbox
-    from xdmflow.store.tables import Org
-
     org = s.get(Org, org_id)
     if org is None:
         raise NotFoundError(f"Org {org_id} not found", resource_type="org")
@@ -576,12 +599,9 @@ __all__ += ["run_statement", "principal_for", "table_name"]
 
 def authenticate(ctx: AppContext, user: str, password: str, database: str) -> Principal:
     """A PostgreSQL sign-in: user = org id, password = an access token (or ``clientId:secret``),
-    database ``{sandbox}:all`` or ``{sandbox}``. ``AuthError`` / ``NotFoundError`` otherwise."""
-    from xdmflow.errors import AuthError
-    from xdmflow.services.identity import verify_token
-    from xdmflow.services.secrets import verify_secret
-    from xdmflow.store.tables import ApiClient
-
+    database ``{sandbox}:all`` or ``{sandbox}``. ``AuthError`` / ``NotFoundError`` otherwise.
+    A token's signature check is cached until it expires (:func:`verify_token`); the client and
+    sandbox are looked up at every sign-in, so a disabled client is refused at once."""
     sandbox = (database or "").split(":", 1)[0].strip().lower()
     if not sandbox or database == user:
         sandbox = "prod"
