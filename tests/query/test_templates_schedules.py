@@ -246,6 +246,16 @@ def test_a_ctas_schedule_from_a_template_creates_a_dataset_until_its_end_date(ap
     assert names.count("orders_copy") == 1
     done = wait(api, api.post(f"{Q}/queries", json={"sql": "SELECT * FROM orders_copy"}).json()["id"])
     assert done["state"] == "SUCCESS" and done["rowCount"] == 4
+    # the dataset deleted: the next fire creates it again, the one after appends to the new one
+    created = run["referenced_datasets"][0]["id"]
+    assert api.delete(f"/data/foundation/catalog/dataSets/{created}").status_code in (200, 204)
+    for fire, count in (("2030-06-01 00:30:01", 2), ("2030-06-01 00:45:01", 4)):
+        clock[0] = _ts(fire)
+        later = _wait_run(api, sid, loop.step()[0])
+        assert later["state"] == "SUCCESS", later["taskStatusList"]
+        assert later["referenced_datasets"][0]["id"] != created
+        q = api.post(f"{Q}/queries", json={"sql": "SELECT * FROM orders_copy"}).json()["id"]
+        assert wait(api, q)["rowCount"] == count
     # past the end date nothing fires
     clock[0] = _ts("2030-06-02 00:00:00")
     assert loop.step() == []

@@ -268,9 +268,10 @@ def _group_may_match(stats: list[_ColumnStats] | None, group: int, pred: Predica
 class SnapshotPlanner:
     """Scan plans of the lake's tables, cached by metadata location (see the module doc)."""
 
-    def __init__(self, lake: Lake, max_entries: int = 512) -> None:
+    def __init__(self, lake: Lake, max_entries: int = 512, max_footers: int = 16_384) -> None:
         self.lake = lake
         self.max_entries = max_entries
+        self.max_footers = max_footers
         self._tables: OrderedDict[str, Table] = OrderedDict()
         self._plans: OrderedDict[tuple[str, int, str], PlannedFiles] = OrderedDict()
         self._footers: OrderedDict[str, dict[str, list[_ColumnStats]]] = OrderedDict()
@@ -347,7 +348,7 @@ class SnapshotPlanner:
                 )
         with self._lock:
             self._footers[path] = stats
-            while len(self._footers) > self.max_entries * 8:
+            while len(self._footers) > self.max_footers:
                 self._footers.popitem(last=False)
         return stats
 

@@ -13,8 +13,8 @@
   A run's state is its query's: SUBMITTED / IN_PROGRESS → IN_PROGRESS, SUCCESS, FAILED / KILLED
   → FAILED. A tick reads only the due schedules (their next fire time compared in the database).
 * A CTAS schedule creates its dataset on its first successful run; later runs append to that
-  dataset (the platform's "create and append into new dataset"). A CTAS onto a table the
-  schedule did not create fails its run with the reason.
+  dataset (the platform's "create and append into new dataset"); if it is deleted, the next run
+  creates it again. A CTAS onto a table the schedule did not create fails its run with the reason.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from xdmflow.errors import BadRequestError, ConflictError, NotFoundError, Precon
 from xdmflow.ids import new_uuid, now_ms
 from xdmflow.services.catalog.common import PRIVATE
 from xdmflow.services.context import AppContext
+from xdmflow.services.document_stores import DATASETS
 from xdmflow.services.identity import Principal
 from xdmflow.services.queries import (
     QUERIES,
@@ -564,15 +565,17 @@ def _record_run(s: Session, schedule: _Sched, run_doc_id: str, fire: int, *, ext
 
 
 def _ctas_dataset(s: Session, scope: Scope, schedule_id: str) -> str | None:
-    """The dataset the first successful CTAS run of the schedule created (kept in the schedule's
-    private state once found, so later fires do not read its runs again)."""
+    """The dataset the schedule's CTAS writes to: the one its newest successful run created or
+    appended to (``None`` before its first success, or once that dataset is deleted — the next
+    run then creates it again). Kept in the schedule's private state while the dataset exists,
+    so later fires do not read the runs again."""
     doc = SCHEDULES.get(s, scope, schedule_id)
     known = (doc.body.get(PRIVATE) or {}).get("ctasDatasetId")
-    if known:
+    if known and DATASETS.find(s, scope, str(known)) is not None:
         return str(known)
     found: str | None = None
-    runs = sorted(SCHEDULE_RUNS.query(s, scope, parent_ids=[schedule_id]), key=lambda r: r.created_at)
-    for run in runs:
+    runs = SCHEDULE_RUNS.query(s, scope, parent_ids=[schedule_id])
+    for run in sorted(runs, key=lambda r: (r.created_at, r.pk), reverse=True):
         qid = run.body.get("queryId")
         q = QUERIES.find(s, scope, qid) if qid else None
         if q is not None and q.body.get("isCTAS") and q.body.get("state") == "SUCCESS":
@@ -580,7 +583,9 @@ def _ctas_dataset(s: Session, scope: Scope, schedule_id: str) -> str | None:
             if refs:
                 found = str(refs[0]["id"])
                 break
-    if found is not None:
+    if found is not None and DATASETS.find(s, scope, found) is None:
+        found = None
+    if found is not None and found != known:
         body = copy.deepcopy(doc.body)
         body[PRIVATE]["ctasDatasetId"] = found
         try:
