@@ -174,6 +174,15 @@ class Execution:
         self._fresh = catalog_query
         self._db = self.engine.databases.take(fresh=catalog_query)
         con = self._db.cursor()
+        try:
+            self._register(con, catalog_query)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _register(self, con: duckdb.DuckDBPyConnection, catalog_query: bool) -> None:
+        """The query's tables (and, for catalog queries, the pgcompat objects) on ``con``."""
         referenced = self.checked.tables
         planner = self.engine.planner
         predicates = self.checked.predicates
@@ -206,7 +215,6 @@ class Execution:
             install_pg_catalog(con, user=self.user, database=self.database, tables=names)
         if self.files_total:
             log.debug("query reads %d of %d data files", self.files_read, self.files_total)
-        return con
 
     def batches(self, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Run the statement and stream its result (up to the row cap)."""

@@ -148,10 +148,11 @@ def execution(ctx: AppContext, p: Principal, checked: Checked, params: list[Any]
 
 @dataclass(frozen=True)
 class ScheduledCtas:
-    """A CTAS run by a schedule: the schedule, and the dataset its first run created (if any)."""
+    """A CTAS run by a schedule: the schedule, and the dataset its earlier runs created and
+    appended to (``None`` until one succeeds)."""
 
     schedule_id: str
-    created_dataset_id: str | None
+    dataset_id_of_schedule: str | None
 
 
 @dataclass(frozen=True)
@@ -280,8 +281,8 @@ def write_statement(
     """Run a CTAS / INSERT: the SELECT on the engine, then one batch through the lake.
 
     A CTAS whose table exists fails (``ConflictError``) — unless it is a schedule's and the table
-    is the dataset that schedule's first run created: then it appends to it, matching columns by
-    name (the platform's "create and append into new dataset")."""
+    is the dataset that schedule's earlier runs created: then it appends to it, matching columns
+    by name (the platform's "create and append into new dataset")."""
     assert checked.kind in ("ctas", "insert") and checked.target is not None
     scope = Scope(p.org_id, p.sandbox_name)
     with ctx.db.session() as s:
@@ -292,7 +293,7 @@ def write_statement(
     if checked.kind == "ctas" and target_ref is not None:
         if schedule is None:
             raise ConflictError(f"Table {checked.target} already exists; INSERT INTO it or pick another name")
-        if target_ref.dataset_id != schedule.created_dataset_id:
+        if target_ref.dataset_id != schedule.dataset_id_of_schedule:
             raise ConflictError(
                 f"Table {checked.target} already exists and schedule {schedule.schedule_id} did not "
                 "create it; schedule an INSERT INTO it or pick another name"
