@@ -215,6 +215,10 @@ def test_simple_predicates_skip_files_by_column_stats(api: Any) -> None:
     assert got == [{"c": 1}] and read == 1
     got, read, _ = run(f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.qty > 100")
     assert got == [{"c": 0}] and read == 0
+    got, read, _ = run(f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.name IS NULL")
+    assert got == [{"c": 0}] and read == 0  # no file has a null name
+    got, read, _ = run(f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.name IS NOT NULL AND {ns}.qty <= 2")
+    assert got == [{"c": 2}] and read == 1
     # not prunable: OR, a float against an integer column, the table read again in a subquery
     for sql, want in (
         (f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.qty = 1 OR {ns}.qty = 21", 2),
