@@ -26,5 +26,5 @@ def test_python_m_bench_runs_the_query_step(tmp_path: Path) -> None:
     doc = out.read_text(encoding="utf-8")
     assert "## Query Service, 2,000 rows" in doc
     assert "| `count(*)` | " in doc and "failed" not in doc.split("## Query Service")[0].lower()
-    assert "Query Service `SELECT * LIMIT 10` through psql" in proc.stdout
+    assert "Query Service `SELECT * LIMIT 10` through the PostgreSQL port" in proc.stdout
     assert not (tmp_path / "work" / "data").exists()  # the query step needs none of the shared data

@@ -156,6 +156,32 @@ def test_cancel_request_stops_the_query(served: Served) -> None:
     assert proc.returncode != 0 and "cancelled" in err, err
 
 
+def test_psycopg_cancel_stops_the_running_duckdb_query(served: Served) -> None:
+    """``conn.cancel()`` sends a CancelRequest on a new socket: the DuckDB query is interrupted,
+    the statement fails with 57014 and the connection goes on."""
+    import threading
+
+    with psycopg.connect(served.dsn()) as conn:
+        outcome: list[BaseException | None] = []
+
+        def run() -> None:
+            try:
+                conn.execute(HEAVY)
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run)
+        started = time.monotonic()
+        worker.start()
+        time.sleep(1.5)
+        conn.cancel_safe()
+        worker.join(30)
+        assert not worker.is_alive() and time.monotonic() - started < 20
+        assert isinstance(outcome[0], psycopg.errors.QueryCanceled), outcome
+        assert conn.execute("SELECT 42").fetchone() == (42,)
+
+
 def test_client_disconnect_stops_the_query_and_frees_the_pool(served: Served) -> None:
     """Two heavy queries fill the pool (query_workers=2); their clients die; the next query runs."""
     procs = [_heavy(served) for _ in range(2)]

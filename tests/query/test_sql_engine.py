@@ -188,3 +188,83 @@ def test_time_limit_and_row_cap(tmp_path: Any) -> None:
             queries.run_statement(
                 api.ctx, principal(api), "SELECT count(*) FROM range(100000000) a, range(100000000) b"
             )
+
+
+def test_simple_predicates_skip_files_by_column_stats(api: Any) -> None:
+    """Three batches (one file each) with disjoint qty ranges: a selective WHERE reads one file,
+    with the same rows as without pruning; predicates that cannot prune read every file."""
+    ds, ns = csv_dataset(
+        api,
+        batches=[
+            b"name,amount,qty\nann,1.5,1\nbob,2.5,2\n",
+            b"name,amount,qty\ncy,3.5,10\ndi,4.5,11\n",
+            b"name,amount,qty\ned,5.5,20\nfay,6.5,21\n",
+        ],
+    )
+    p = principal(api)
+
+    def run(sql: str) -> tuple[list[dict[str, Any]], int, int]:
+        ex = queries.execution(api.ctx, p, queries.prepare(sql))
+        table = ex.to_table()
+        return table.to_pylist(), ex.files_read, ex.files_total
+
+    got, read, total = run(f"SELECT {ns}.name AS n FROM orders_2024 WHERE {ns}.qty >= 10 AND {ns}.qty < 12")
+    assert sorted(r["n"] for r in got) == ["cy", "di"] and (read, total) == (1, 3)
+    got, read, total = run(f"SELECT {ns}.name AS n FROM orders_2024 o WHERE 20 < o.{ns}.qty")
+    assert got == [{"n": "fay"}] and (read, total) == (1, 3)
+    got, read, _ = run(f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.name = 'bob' AND {ns}.amount <= 3")
+    assert got == [{"c": 1}] and read == 1
+    got, read, _ = run(f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.qty > 100")
+    assert got == [{"c": 0}] and read == 0
+    got, read, _ = run(f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.name IS NULL")
+    assert got == [{"c": 0}] and read == 0  # no file has a null name
+    got, read, _ = run(f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.name IS NOT NULL AND {ns}.qty <= 2")
+    assert got == [{"c": 2}] and read == 1
+    # not prunable: OR, a float against an integer column, the table read again in a subquery
+    for sql, want in (
+        (f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.qty = 1 OR {ns}.qty = 21", 2),
+        (f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.qty > 10.5", 3),
+        (
+            f"SELECT count(*) AS c FROM orders_2024 WHERE {ns}.qty >= 20 "
+            f"AND {ns}.amount > (SELECT min({ns}.amount) FROM orders_2024)",
+            2,
+        ),
+    ):
+        got, read, total = run(sql)
+        assert got == [{"c": want}] and read == total == 3, sql
+    # a new commit is a new metadata location: the cached plans never hide it
+    add_batch(api, ds, b"name,amount,qty\ngus,7.5,10\n", "late.csv")
+    got, read, total = run(f"SELECT {ns}.name AS n FROM orders_2024 WHERE {ns}.qty = 10 ORDER BY 1")
+    assert got == [{"n": "cy"}, {"n": "gus"}] and (read, total) == (2, 4)
+
+
+def test_reused_databases_keep_nothing_of_the_previous_query(api: Any) -> None:
+    """Data queries reuse idle databases: another org's next query sees none of the first's
+    tables (they were views of the first query's connection only)."""
+    csv_dataset(api)
+    assert rows(api, "SELECT count(*) AS n FROM orders_2024") == [{"n": 2}]
+    engine = queries.query_engine(api.ctx)
+    assert engine.databases._idle, "the finished query's database was not kept"
+    idle = list(engine.databases._idle)
+    other = api.as_other("QUERYREUSEOTHER0000000000@AdobeOrg")
+    with api.ctx.db.session() as s:
+        q = queries.principal_for(s, other.creds["org_id"], "prod", other.creds["client_id"])
+    for _ in range(3):
+        with pytest.raises(XdmflowError, match="orders_2024"):
+            queries.run_statement(api.ctx, q, "SELECT count(*) AS n FROM orders_2024")
+    assert queries.run_statement(api.ctx, q, "SELECT 1 AS one")[0] is not None
+    assert any(db in engine.databases._idle for db in idle)  # the same databases were used
+
+
+def test_the_sandbox_catalog_is_cached_until_a_dataset_changes(api: Any) -> None:
+    first, _ = csv_dataset(api)
+    p = principal(api)
+    check = queries.prepare("SELECT 1")
+    one = queries.execution(api.ctx, p, check).catalog
+    assert queries.execution(api.ctx, p, check).catalog is one  # nothing changed: the same catalog
+    assert rows(api, "SHOW TABLES") == [{"name": "orders_2024"}]
+    second, _ = csv_dataset(api, name="Refunds")
+    assert rows(api, "SHOW TABLES") == [{"name": "orders_2024"}, {"name": "refunds"}]
+    assert api.delete(f"/data/foundation/catalog/dataSets/{first}").status_code in (200, 204)
+    assert rows(api, "SHOW TABLES") == [{"name": "refunds"}]
+    assert queries.execution(api.ctx, p, check).catalog is not one

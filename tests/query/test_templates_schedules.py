@@ -236,13 +236,76 @@ def test_a_ctas_schedule_from_a_template_creates_a_dataset_until_its_end_date(ap
     assert "orders_copy" in names
     done = wait(api, api.post(f"{Q}/queries", json={"sql": "SELECT * FROM orders_copy"}).json()["id"])
     assert done["state"] == "SUCCESS" and done["rowCount"] == 2
-    # the second fire finds the table there: a FAILED run with the reason
+    # the second fire finds the table its first fire created: it appends to it (the platform's
+    # "create and append into new dataset"), one more batch, no second dataset
     clock[0] = _ts("2030-06-01 00:15:01")
     run2 = _wait_run(api, sid, loop.step()[0])
-    assert run2["state"] == "FAILED" and "already exists" in run2["taskStatusList"][0]["message"]
+    assert run2["state"] == "SUCCESS", run2["taskStatusList"]
+    assert run2["rowCount"] == 2 and run2["referenced_datasets"] == run["referenced_datasets"]
+    names = [d["name"] for d in api.get("/data/foundation/catalog/dataSets").json().values()]
+    assert names.count("orders_copy") == 1
+    done = wait(api, api.post(f"{Q}/queries", json={"sql": "SELECT * FROM orders_copy"}).json()["id"])
+    assert done["state"] == "SUCCESS" and done["rowCount"] == 4
+    # the dataset deleted: the next fire creates it again, the one after appends to the new one
+    created = run["referenced_datasets"][0]["id"]
+    assert api.delete(f"/data/foundation/catalog/dataSets/{created}").status_code in (200, 204)
+    for fire, count in (("2030-06-01 00:30:01", 2), ("2030-06-01 00:45:01", 4)):
+        clock[0] = _ts(fire)
+        later = _wait_run(api, sid, loop.step()[0])
+        assert later["state"] == "SUCCESS", later["taskStatusList"]
+        assert later["referenced_datasets"][0]["id"] != created
+        q = api.post(f"{Q}/queries", json={"sql": "SELECT * FROM orders_copy"}).json()["id"]
+        assert wait(api, q)["rowCount"] == count
     # past the end date nothing fires
     clock[0] = _ts("2030-06-02 00:00:00")
     assert loop.step() == []
+
+
+def test_a_ctas_schedule_onto_a_table_it_did_not_create_fails_clearly(api: Any) -> None:
+    _, ns = csv_dataset(api)
+    csv_dataset(api, name="Orders Copy")  # an ingested dataset holds the name (table orders_copy)
+    good = {"schedule": "0 * * * *", "startDate": "2030-01-01 00:00:00"}
+    for target in ("orders_copy", '"Orders Copy"'):
+        sql = f"CREATE TABLE {target} AS SELECT {ns}.name AS who FROM orders_2024"
+        sid = api.post(f"{Q}/schedules", json={"query": {"sql": sql}, "schedule": good}).json()["id"]
+        run = _wait_run(api, sid, api.post(f"{Q}/schedules/{sid}/runs").json()["runId"])
+        message = run["taskStatusList"][0]["message"]
+        assert run["state"] == "FAILED" and "already exists" in message and "schedule" in message, run
+    # an ad-hoc CTAS onto an existing table fails too (it never appends)
+    sql = f"CREATE TABLE orders_2024 AS SELECT {ns}.name AS who FROM orders_2024"
+    q = api.post(f"{Q}/queries", json={"sql": sql})
+    done = wait(api, q.json()["id"])
+    assert done["state"] == "FAILED" and "already exists" in done["errors"][0]["message"]
+    names = [d["name"] for d in api.get("/data/foundation/catalog/dataSets").json().values()]
+    assert sorted(names) == ["Orders 2024", "Orders Copy"]
+
+
+def test_the_tick_loads_only_the_due_schedules(api_both: Any) -> None:
+    from sqlalchemy import event
+
+    from xdmflow.store.tables import Document
+
+    api = api_both
+    for start in ("2030-01-01 00:00:00", "2031-01-01 00:00:00", "2032-01-01 00:00:00"):
+        r = api.post(
+            f"{Q}/schedules",
+            json={"query": {"sql": "SELECT 1"}, "schedule": {"schedule": "0 * * * *", "startDate": start}},
+        )
+        assert r.status_code == 202, r.text
+    loaded: list[str] = []
+
+    def on_load(target: Document, _ctx: Any) -> None:
+        if target.kind == "querySchedule":
+            loaded.append(target.id)
+
+    event.listen(Document, "load", on_load)
+    try:
+        assert fire_query_schedules(api.ctx, _ts("2029-12-31 23:00:00")) == []
+        assert loaded == []  # nothing due: no schedule document read at all
+        made = fire_query_schedules(api.ctx, _ts("2030-01-01 00:00:10"))
+        assert len(made) == 1 and len(set(loaded)) == 1  # only the due one
+    finally:
+        event.remove(Document, "load", on_load)
 
 
 def test_bad_schedules_are_400(api: Any) -> None:

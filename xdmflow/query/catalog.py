@@ -9,29 +9,80 @@
   one by snapshot id or timestamp), planned with pyiceberg and handed to DuckDB as a pyarrow
   dataset: DuckDB pushes column projection and filters into the scan, and no file is opened by
   DuckDB itself (its file access stays off).
+* File pruning: the query's simple ``WHERE`` predicates (:class:`xdmflow.query.guard.Predicate`)
+  become a pyiceberg ``row_filter``, so the plan skips the files whose column statistics rule
+  them out. pyiceberg keeps no bounds for fields inside structs — and XDM nests most fields —, so
+  the planned files are then checked against their Parquet footers' row-group statistics too
+  (a footer is read once per file: data files never change).
+* :class:`SnapshotPlanner` keeps the plans: a table's metadata is read once per metadata
+  location (a commit writes a new one, so a new commit is never missed), and the file list of a
+  (location, snapshot, filter) once; only the catalog row naming the current location is read
+  per query.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import fsspec
 import pyarrow as pa
 import pyarrow.dataset as pds
+import pyarrow.parquet as pq
 from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
+from pyiceberg.catalog.sql import IcebergTables
+from pyiceberg.exceptions import ResolveError, ValidationError
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    EqualTo,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+    NotNull,
+    Reference,
+)
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.types import (
+    BooleanType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    StringType,
+)
+from sqlalchemy import select
 
 from xdmflow.errors import BadRequestError, NotFoundError
 from xdmflow.lake.files import strip_scheme
+from xdmflow.query.guard import Predicate
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.iceberg import iceberg_to_arrow_schema, to_iceberg_schema
 
 if TYPE_CHECKING:
     from xdmflow.lake.lake import Lake
 
-__all__ = ["DatasetRef", "TableCatalog", "table_name", "SnapshotPick"]
+__all__ = [
+    "DatasetRef",
+    "TableCatalog",
+    "table_name",
+    "SnapshotPick",
+    "SnapshotPlanner",
+    "PlannedFiles",
+    "row_filter",
+]
+
+log = logging.getLogger(__name__)
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -51,10 +102,14 @@ class DatasetRef:
     namespace: str
     schema: CompiledSchema
 
-    @property
+    @cached_property
+    def iceberg_schema(self) -> Schema:
+        return to_iceberg_schema(self.schema)
+
+    @cached_property
     def arrow_schema(self) -> pa.Schema:
         """The Arrow schema of the table's files (nested XDM fields as structs)."""
-        return iceberg_to_arrow_schema(to_iceberg_schema(self.schema))
+        return iceberg_to_arrow_schema(self.iceberg_schema)
 
 
 @dataclass(frozen=True)
@@ -92,15 +147,263 @@ class TableCatalog:
         return list(self.by_name.items())
 
 
-def snapshot_files(
-    lake: Lake, ref: DatasetRef, pick: SnapshotPick | None = None
-) -> tuple[list[str], int | None]:
-    """The data files of the picked snapshot (pyiceberg's scan plan) and that snapshot's id.
+@dataclass(frozen=True)
+class PlannedFiles:
+    """The data files a query reads of one snapshot, out of how many the snapshot has."""
+
+    paths: tuple[str, ...]
+    snapshot_id: int | None
+    total_files: int
+
+
+_ICEBERG_OPS: dict[str, type[BooleanExpression]] = {
+    "=": EqualTo,
+    "<": LessThan,
+    "<=": LessThanOrEqual,
+    ">": GreaterThan,
+    ">=": GreaterThanOrEqual,
+}
+
+
+def _fits(field_type: Any, value: Any) -> bool:
+    """Whether a constant compares with a field the same way in DuckDB and in the file stats
+    (no implicit casts that could round or reinterpret it)."""
+    if isinstance(value, bool):
+        return isinstance(field_type, BooleanType)
+    if isinstance(value, int):
+        if isinstance(field_type, IntegerType):
+            return -(2**31) <= value < 2**31
+        if isinstance(field_type, LongType):
+            return -(2**63) <= value < 2**63
+        return isinstance(field_type, (DoubleType, FloatType)) and abs(value) < 2**53
+    if isinstance(value, float):
+        return isinstance(field_type, DoubleType)
+    if isinstance(value, str):
+        return isinstance(field_type, StringType)
+    return False
+
+
+def row_filter(schema: Schema, predicates: Sequence[Predicate]) -> BooleanExpression:
+    """The pyiceberg filter of the predicates the schema can bind with matching types (the AND
+    of them; the others are left out, which only keeps more files); ``AlwaysTrue`` if none."""
+    parts: list[BooleanExpression] = []
+    for pred in predicates:
+        try:
+            field = schema.find_field(".".join(pred.path), case_sensitive=False)
+        except (ValueError, KeyError, ResolveError):
+            continue
+        name = schema.find_column_name(field.field_id)
+        if name is None or not field.field_type.is_primitive:
+            continue
+        if pred.op == "is null":
+            parts.append(IsNull(term=Reference(name)))
+        elif pred.op == "is not null":
+            parts.append(NotNull(term=Reference(name)))
+        elif pred.op in _ICEBERG_OPS and _fits(field.field_type, pred.value):
+            parts.append(_ICEBERG_OPS[pred.op](name, pred.value))  # type: ignore[call-arg]
+    if not parts:
+        return AlwaysTrue()
+    return parts[0] if len(parts) == 1 else And(*parts)
+
+
+@dataclass(frozen=True)
+class _ColumnStats:
+    num_values: int
+    null_count: int | None
+    min: Any
+    max: Any
+    has_min_max: bool
+
+
+def _footer_checks(schema: Schema, predicates: Sequence[Predicate]) -> list[tuple[str, Predicate, bool]]:
+    """(Parquet column path, predicate, floating) of the predicates a footer can decide."""
+    out = []
+    for pred in predicates:
+        try:
+            field = schema.find_field(".".join(pred.path), case_sensitive=False)
+        except (ValueError, KeyError, ResolveError):
+            continue
+        name = schema.find_column_name(field.field_id)
+        if name is None or not field.field_type.is_primitive:
+            continue
+        if pred.op in ("is null", "is not null") or (
+            pred.op in _ICEBERG_OPS and _fits(field.field_type, pred.value)
+        ):
+            out.append((name, pred, isinstance(field.field_type, (DoubleType, FloatType))))
+    return out
+
+
+def _group_may_match(stats: list[_ColumnStats] | None, group: int, pred: Predicate, floating: bool) -> bool:
+    """Whether row group ``group`` may hold a row where the predicate holds (True when unsure)."""
+    if stats is None or group >= len(stats):
+        return True
+    st = stats[group]
+    if pred.op == "is null":
+        return st.null_count is None or st.null_count > 0
+    if pred.op == "is not null":
+        return st.null_count is None or st.null_count < st.num_values
+    if st.null_count is not None and st.null_count >= st.num_values:
+        return False  # only nulls: no comparison holds
+    if not st.has_min_max:
+        return True
+    value = pred.value
+    try:
+        if pred.op == "=":
+            return bool(st.min <= value <= st.max)
+        if pred.op == "<":
+            return bool(st.min < value)
+        if pred.op == "<=":
+            return bool(st.min <= value)
+        if floating:  # NaN is greater than every number in DuckDB and not in the statistics
+            return True
+        if pred.op == ">":
+            return bool(st.max > value)
+        if pred.op == ">=":
+            return bool(st.max >= value)
+    except TypeError:
+        return True
+    return True
+
+
+class SnapshotPlanner:
+    """Scan plans of the lake's tables, cached by metadata location (see the module doc)."""
+
+    def __init__(self, lake: Lake, max_entries: int = 512, max_footers: int = 16_384) -> None:
+        self.lake = lake
+        self.max_entries = max_entries
+        self.max_footers = max_footers
+        self._tables: OrderedDict[str, Table] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, int, str], PlannedFiles] = OrderedDict()
+        self._footers: OrderedDict[str, dict[str, list[_ColumnStats]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _location(self, ref: DatasetRef) -> str | None:
+        """The table's current metadata location: one row of the Iceberg SQL catalog."""
+        cat = self.lake.catalog
+        stmt = select(IcebergTables.metadata_location).where(
+            IcebergTables.catalog_name == cat.name,
+            IcebergTables.table_namespace == ref.namespace,
+            IcebergTables.table_name == ref.dataset_id,
+        )
+        with cat.engine.connect() as conn:
+            return conn.execute(stmt).scalar()
+
+    def table(self, ref: DatasetRef) -> Table:
+        location = self._location(ref)
+        with self._lock:
+            table = self._tables.get(location) if location else None
+            if table is not None:
+                self._tables.move_to_end(location)  # type: ignore[arg-type]
+                return table
+        table = self.lake.load(ref.namespace, ref.dataset_id)
+        with self._lock:
+            if table.metadata_location:
+                self._tables[table.metadata_location] = table
+                while len(self._tables) > self.max_entries:
+                    self._tables.popitem(last=False)
+        return table
+
+    def files(
+        self,
+        ref: DatasetRef,
+        pick: SnapshotPick | None = None,
+        predicates: Sequence[Predicate] = (),
+    ) -> PlannedFiles:
+        """The files of the picked snapshot that may hold rows matching the predicates."""
+        table = self.table(ref)
+        snapshot_id = _pick_snapshot(table, ref, pick)
+        if snapshot_id is None:
+            return PlannedFiles((), None, 0)
+        planned = self._planned(table, ref, snapshot_id, row_filter(ref.iceberg_schema, predicates))
+        checks = _footer_checks(ref.iceberg_schema, predicates)
+        if not checks or not planned.paths:
+            return planned
+        kept = tuple(p for p in planned.paths if self._may_match(p, checks))
+        return PlannedFiles(kept, planned.snapshot_id, planned.total_files)
+
+    def _footer(self, path: str) -> dict[str, list[_ColumnStats]]:
+        """Per column path, the statistics of each row group of a data file (cached by path)."""
+        with self._lock:
+            hit = self._footers.get(path)
+            if hit is not None:
+                self._footers.move_to_end(path)
+                return hit
+        fs, name = _filesystem(path)
+        with fs.open_input_file(name) as f:
+            meta = pq.read_metadata(f)
+        stats: dict[str, list[_ColumnStats]] = {}
+        for r in range(meta.num_row_groups):
+            group = meta.row_group(r)
+            for c in range(group.num_columns):
+                col = group.column(c)
+                st = col.statistics if col.is_stats_set else None
+                stats.setdefault(col.path_in_schema, []).append(
+                    _ColumnStats(
+                        num_values=col.num_values,
+                        null_count=st.null_count if st is not None and st.has_null_count else None,
+                        min=st.min if st is not None and st.has_min_max else None,
+                        max=st.max if st is not None and st.has_min_max else None,
+                        has_min_max=bool(st is not None and st.has_min_max),
+                    )
+                )
+        with self._lock:
+            self._footers[path] = stats
+            while len(self._footers) > self.max_footers:
+                self._footers.popitem(last=False)
+        return stats
+
+    def _may_match(self, path: str, checks: Sequence[tuple[str, Predicate, bool]]) -> bool:
+        try:
+            footer = self._footer(path)
+        except (OSError, pa.ArrowException):  # unreadable footer: keep the file, the scan will tell
+            return True
+        groups = max((len(v) for v in footer.values()), default=0)
+        for g in range(groups):
+            if all(_group_may_match(footer.get(col), g, pred, floating) for col, pred, floating in checks):
+                return True
+        return groups == 0
+
+    def _planned(
+        self, table: Table, ref: DatasetRef, snapshot_id: int, expr: BooleanExpression
+    ) -> PlannedFiles:
+        key = (str(table.metadata_location), snapshot_id, repr(expr))
+        with self._lock:
+            hit = self._plans.get(key)
+            if hit is not None:
+                self._plans.move_to_end(key)
+                return hit
+        if isinstance(expr, AlwaysTrue):
+            paths = _plan(table, ref, snapshot_id, expr)
+            total = len(paths)
+        else:
+            everything = self._planned(table, ref, snapshot_id, AlwaysTrue())
+            total = everything.total_files
+            try:
+                paths = _plan(table, ref, snapshot_id, expr)
+            except (ValidationError, ValueError, TypeError):  # a filter it cannot bind: every file
+                log.debug("dataset %s: filter %r not applied", ref.dataset_id, expr)
+                paths = list(everything.paths)
+        planned = PlannedFiles(tuple(paths), snapshot_id, total)
+        with self._lock:
+            self._plans[key] = planned
+            while len(self._plans) > self.max_entries:
+                self._plans.popitem(last=False)
+        return planned
+
+
+def _plan(table: Table, ref: DatasetRef, snapshot_id: int, expr: BooleanExpression) -> list[str]:
+    tasks = list(table.scan(snapshot_id=snapshot_id, row_filter=expr).plan_files())
+    if any(t.delete_files for t in tasks):
+        raise BadRequestError(f"Dataset {ref.dataset_id} has row-level deletes, which SQL cannot read yet")
+    return [t.file.file_path for t in tasks]
+
+
+def _pick_snapshot(table: Table, ref: DatasetRef, pick: SnapshotPick | None) -> int | None:
+    """The id of the picked snapshot (``None``: the table has none yet).
 
     ``NotFoundError`` for a snapshot id the table never had; ``BadRequestError`` for a time
     before the first snapshot.
     """
-    table = lake.load(ref.namespace, ref.dataset_id)
     snapshot_id: int | None = None
     if pick is not None and pick.snapshot_id is not None:
         if table.metadata.snapshot_by_id(pick.snapshot_id) is None:
@@ -118,24 +421,32 @@ def snapshot_files(
     else:
         current = table.current_snapshot()
         snapshot_id = current.snapshot_id if current is not None else None
+    return snapshot_id
+
+
+def snapshot_files(
+    lake: Lake, ref: DatasetRef, pick: SnapshotPick | None = None
+) -> tuple[list[str], int | None]:
+    """The data files of the picked snapshot (pyiceberg's scan plan, uncached) and its id."""
+    table = lake.load(ref.namespace, ref.dataset_id)
+    snapshot_id = _pick_snapshot(table, ref, pick)
     if snapshot_id is None:
         return [], None
-    tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
-    if any(t.delete_files for t in tasks):
-        raise BadRequestError(f"Dataset {ref.dataset_id} has row-level deletes, which SQL cannot read yet")
-    return [t.file.file_path for t in tasks], snapshot_id
+    return _plan(table, ref, snapshot_id, AlwaysTrue()), snapshot_id
 
 
-def arrow_dataset(paths: list[str], schema: pa.Schema) -> Any:
+def _filesystem(path: str) -> tuple[Any, str]:
+    """The pyarrow filesystem of a lake file and the file's name in it."""
+    if path.startswith("file://") or "://" not in path:
+        return LocalFileSystem(), strip_scheme(path)
+    ffs, name = fsspec.core.url_to_fs(path)
+    return PyFileSystem(FSSpecHandler(ffs)), name
+
+
+def arrow_dataset(paths: Sequence[str], schema: pa.Schema) -> Any:
     """A pyarrow dataset over the files (missing columns read as null), or an empty table."""
     if not paths:
         return schema.empty_table()
-    first = paths[0]
-    if first.startswith("file://") or "://" not in first:
-        fs: Any = LocalFileSystem()
-        files = [strip_scheme(p) for p in paths]
-    else:
-        ffs, _ = fsspec.core.url_to_fs(first)
-        fs = PyFileSystem(FSSpecHandler(ffs))
-        files = [fsspec.core.url_to_fs(p)[1] for p in paths]
+    fs, _ = _filesystem(paths[0])
+    files = [_filesystem(p)[1] for p in paths]
     return pds.dataset(files, schema=schema, format="parquet", filesystem=fs)

@@ -10,6 +10,9 @@ that reach outside (``getenv``) and references to other catalogs. The engine add
 DuckDB with external access off and its configuration locked: the guard gives the clear error,
 the configuration is the wall.
 
+The simple predicates of a one-table ``SELECT``'s ``WHERE`` (``column <op> constant`` joined by
+``AND``, ``IS [NOT] NULL``) are kept as :class:`Predicate` objects so the scan plan can skip files.
+
 Time travel is the platform's ``FROM table SNAPSHOT AS OF <snapshot id | 'timestamp'>``; the
 guard rewrites each such reference to a per-query view.
 """
@@ -27,7 +30,7 @@ import duckdb
 
 from xdmflow.errors import BadRequestError
 
-__all__ = ["Checked", "QueryRefusedError", "check_sql", "TimeTravel"]
+__all__ = ["Checked", "QueryRefusedError", "check_sql", "TimeTravel", "Predicate"]
 
 
 class QueryRefusedError(BadRequestError):
@@ -71,6 +74,16 @@ class TimeTravel:
     as_of_ms: int | None
 
 
+@dataclass(frozen=True)
+class Predicate:
+    """``path op value`` from a query's ``WHERE``: a column path (struct fields included, the
+    table qualifier removed), ``=``, ``<``, ``<=``, ``>``, ``>=``, ``is null``, ``is not null``."""
+
+    path: tuple[str, ...]
+    op: str
+    value: bool | int | float | str | None = None
+
+
 @dataclass
 class Checked:
     """A statement the engine may run."""
@@ -81,6 +94,7 @@ class Checked:
     target: str | None = None  # the table CTAS creates / INSERT appends to
     columns: list[str] | None = None  # INSERT's column list
     time_travel: list[TimeTravel] = field(default_factory=list)
+    predicates: dict[str, list[Predicate]] = field(default_factory=dict)  # table (lower case) → AND-ed
 
 
 def unquote(ident: str) -> str:
@@ -164,8 +178,104 @@ def _parser() -> duckdb.DuckDBPyConnection:
     return con
 
 
+_COMPARE = {
+    "COMPARE_EQUAL": ("=", "="),
+    "COMPARE_LESSTHAN": ("<", ">"),
+    "COMPARE_LESSTHANOREQUALTO": ("<=", ">="),
+    "COMPARE_GREATERTHAN": (">", "<"),
+    "COMPARE_GREATERTHANOREQUALTO": (">=", "<="),
+}
+_NULL_TESTS = {"OPERATOR_IS_NULL": "is null", "OPERATOR_IS_NOT_NULL": "is not null"}
+_MISSING = object()
+
+
+def _constant(node: Any) -> Any:
+    """The Python value of a plain constant (``_MISSING`` for anything else)."""
+    if not isinstance(node, dict) or node.get("type") != "VALUE_CONSTANT":
+        return _MISSING
+    literal = node.get("literal") or {}
+    kind, text = literal.get("kind"), literal.get("text")
+    if not isinstance(text, str):
+        return _MISSING
+    try:
+        if kind == "INTEGER":
+            return int(text)
+        if kind == "NUMERIC" and text.lower() not in ("nan", "inf", "-inf", "infinity", "-infinity"):
+            return float(text)
+    except ValueError:
+        return _MISSING
+    if kind == "STRING":
+        return text
+    if kind == "BOOLEAN" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return _MISSING
+
+
+def _column(node: Any, qualifier: str) -> tuple[str, ...] | None:
+    if not isinstance(node, dict) or node.get("class") != "COLUMN_REF":
+        return None
+    names = [str(n) for n in node.get("column_names") or []]
+    if len(names) > 1 and names[0].lower() == qualifier:  # DuckDB binds ``t.x`` to table t first
+        names = names[1:]
+    return tuple(names) or None
+
+
+def _conjuncts(node: Any) -> list[Any]:
+    if isinstance(node, dict) and node.get("type") == "CONJUNCTION_AND":
+        return [c for child in node.get("children") or [] for c in _conjuncts(child)]
+    return [node]
+
+
+def _base_tables(node: Any) -> int:
+    if isinstance(node, dict):
+        return (node.get("type") == "BASE_TABLE") + sum(_base_tables(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_base_tables(v) for v in node)
+    return 0
+
+
+def _predicates(statement: dict[str, Any]) -> dict[str, list[Predicate]]:
+    """The simple WHERE predicates of a SELECT over one base table (no CTE, join, set operation
+    or subquery reading a table: the pruned files are the only data of that table the statement
+    sees), keyed by that table's name in lower case."""
+    node = statement.get("node") or {}
+    source = node.get("from_table") or {}
+    if (
+        _base_tables(statement) != 1
+        or node.get("type") != "SELECT_NODE"
+        or (node.get("cte_map") or {}).get("map")
+        or source.get("type") != "BASE_TABLE"
+        or not node.get("where_clause")
+    ):
+        return {}
+    table = str(source.get("table_name", "")).lower()
+    qualifier = str(source.get("alias") or table).lower()
+    found: list[Predicate] = []
+    for cond in _conjuncts(node["where_clause"]):
+        kind = cond.get("type") if isinstance(cond, dict) else None
+        if kind in _COMPARE:
+            left, right = cond.get("left"), cond.get("right")
+            op, flipped = _COMPARE[kind]
+            path, value = _column(left, qualifier), _constant(right)
+            if path is None:
+                path, value, op = _column(right, qualifier), _constant(left), flipped
+            if path is not None and value is not _MISSING:
+                found.append(Predicate(path, op, value))
+        elif kind in _NULL_TESTS:
+            children = cond.get("children") or []
+            path = _column(children[0], qualifier) if len(children) == 1 else None
+            if path is not None:
+                found.append(Predicate(path, _NULL_TESTS[kind]))
+    return {table: found} if found else {}
+
+
 def _check_select(sql: str) -> set[str]:
     """The tables a SELECT references; refuses what it must not do."""
+    return _check_select_tree(sql)[0]
+
+
+def _check_select_tree(sql: str) -> tuple[set[str], dict[str, list[Predicate]]]:
+    """The tables a SELECT references and its simple predicates; refuses what it must not do."""
     raw = _parser().execute("SELECT json_serialize_sql(?::VARCHAR)", [sql]).fetchone()
     tree: dict[str, Any] = json.loads(raw[0]) if raw else {"error": True, "error_message": "empty"}
     if tree.get("error"):
@@ -174,7 +284,7 @@ def _check_select(sql: str) -> set[str]:
         raise QuerySyntaxError("Send one statement at a time")
     tables: set[str] = set()
     _walk(tree["statements"], tables)
-    return tables
+    return tables, _predicates(tree["statements"][0])
 
 
 def _statement_type(sql: str) -> str:
@@ -201,7 +311,8 @@ def check_sql(sql: str) -> Checked:
                 sql = "SELECT table_name AS name FROM __is_tables WHERE table_schema = 'main' ORDER BY 1"
                 return Checked("show", sql, set(), time_travel=travel)
             return Checked("show", sql.rstrip().rstrip(";"), {unquote(name)}, time_travel=travel)
-        return Checked("select", sql, _check_select(sql), time_travel=travel)
+        tables, predicates = _check_select_tree(sql)
+        return Checked("select", sql, tables, time_travel=travel, predicates=predicates)
     if kind == "EXPLAIN":
         m = _EXPLAIN.match(sql)
         if m is None:
@@ -220,7 +331,15 @@ def check_sql(sql: str) -> Checked:
         body = m.group("body")
         if _statement_type(body) != "SELECT":
             raise QueryRefusedError("CREATE TABLE … AS needs a SELECT")
-        return Checked("ctas", body, _check_select(body), target=unquote(m.group("name")), time_travel=travel)
+        tables, predicates = _check_select_tree(body)
+        return Checked(
+            "ctas",
+            body,
+            tables,
+            target=unquote(m.group("name")),
+            time_travel=travel,
+            predicates=predicates,
+        )
     if kind == "INSERT":
         m = _INSERT.match(sql)
         if m is None:
@@ -230,13 +349,15 @@ def check_sql(sql: str) -> Checked:
             raise QueryRefusedError("INSERT INTO needs a SELECT or VALUES")
         cols = m.group("cols")
         columns = [unquote(c.strip()) for c in cols.strip("()").split(",")] if cols else None
+        tables, predicates = _check_select_tree(body)
         return Checked(
             "insert",
             body,
-            _check_select(body),
+            tables,
             target=unquote(m.group("name")),
             columns=columns,
             time_travel=travel,
+            predicates=predicates,
         )
     what = {
         "COPY": "COPY (reading or writing files)",

@@ -23,28 +23,42 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from xdmflow.errors import BadRequestError, ConflictError, NotFoundError, ValidationFailedError, XdmflowError
+from xdmflow.errors import (
+    AuthError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    ValidationFailedError,
+    XdmflowError,
+)
 from xdmflow.ids import new_batch_id, new_uuid, now_ms
 from xdmflow.lake.files import conform
 from xdmflow.lake.lake import namespace_for
 from xdmflow.query import pgcompat
 from xdmflow.query.catalog import DatasetRef, TableCatalog, table_name
-from xdmflow.query.engine import Execution, QueryEngine
+from xdmflow.query.engine import CatalogCache, Execution, QueryEngine, QueryKilledError
 from xdmflow.query.guard import Checked, check_sql
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.naming import BEHAVIOR_ADHOC
+from xdmflow.services.catalog.batches import record_batch
 from xdmflow.services.catalog.common import PRIVATE
+from xdmflow.services.catalog.datasets import create_dataset
 from xdmflow.services.context import AppContext
 from xdmflow.services.document_stores import DATASETS
-from xdmflow.services.identity import Principal
+from xdmflow.services.identity import Principal, get_sandbox, verify_token
+from xdmflow.services.schemas.resources import create_resource
+from xdmflow.services.secrets import verify_secret
 from xdmflow.store.documents import DocumentStore, Scope
+from xdmflow.store.tables import ApiClient, Document, Org
 
 __all__ = [
     "QUERIES",
     "WriteResult",
+    "ScheduledCtas",
     "sandbox_catalog",
     "query_engine",
     "prepare",
@@ -61,8 +75,29 @@ log = logging.getLogger(__name__)
 QUERIES = DocumentStore("query", "queries")
 
 
-def sandbox_catalog(s: Session, scope: Scope) -> TableCatalog:
-    """The datasets of the scope as tables (oldest first: stable names)."""
+def _catalog_version(s: Session, scope: Scope) -> tuple[int, int, int]:
+    """What changes whenever a dataset of the scope is created, changed or deleted: (count, last
+    update, newest row)."""
+    count, updated, newest = s.execute(
+        select(func.count(), func.max(Document.updated_at), func.max(Document.pk)).where(
+            Document.kind == DATASETS.kind,
+            Document.org_id == scope.org_id,
+            Document.sandbox_name == scope.sandbox_name,
+        )
+    ).one()
+    return int(count), int(updated or 0), int(newest or 0)
+
+
+def sandbox_catalog(s: Session, scope: Scope, cache: CatalogCache | None = None) -> TableCatalog:
+    """The datasets of the scope as tables (oldest first: stable names); with ``cache``, built
+    again only when a dataset of the scope changed."""
+    if cache is None:
+        return _build_catalog(s, scope)
+    key = (scope.org_id, scope.sandbox_name, *_catalog_version(s, scope))
+    return cache.get(key, lambda: _build_catalog(s, scope))
+
+
+def _build_catalog(s: Session, scope: Scope) -> TableCatalog:
     namespace = namespace_for(scope.org_id, scope.sandbox_name)
     refs = []
     for doc in DATASETS.query(s, scope):
@@ -95,14 +130,22 @@ def prepare(sql: str) -> Checked:
 
 def execution(ctx: AppContext, p: Principal, checked: Checked, params: list[Any] | None = None) -> Execution:
     """A read statement (select / explain / show) on the principal's tables; run it on the pool."""
+    engine = query_engine(ctx)
     with ctx.db.session() as s:
-        catalog = sandbox_catalog(s, Scope(p.org_id, p.sandbox_name))
-    return query_engine(ctx).execution(
-        catalog, checked, params, user=p.org_id, database=f"{p.sandbox_name}:all"
-    )
+        catalog = sandbox_catalog(s, Scope(p.org_id, p.sandbox_name), engine.catalogs)
+    return engine.execution(catalog, checked, params, user=p.org_id, database=f"{p.sandbox_name}:all")
 
 
 # -- CREATE TABLE AS / INSERT INTO ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduledCtas:
+    """A CTAS run by a schedule: the schedule, and the dataset its earlier runs created and
+    appended to (``None`` until one succeeds)."""
+
+    schedule_id: str
+    dataset_id_of_schedule: str | None
 
 
 @dataclass(frozen=True)
@@ -146,9 +189,6 @@ def _check_columns(schema: pa.Schema) -> None:
 
 
 def _create_dataset_for(ctx: AppContext, p: Principal, name: str, schema: pa.Schema) -> str:
-    from xdmflow.services.catalog.datasets import create_dataset
-    from xdmflow.services.schemas.resources import create_resource
-
     _check_columns(schema)
     fields = {f.name: _xdm_type(f.type) for f in schema}
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
@@ -224,22 +264,38 @@ def _shape(result: pa.Table, target: pa.Schema, columns: list[str] | None, *, in
 
 
 def write_statement(
-    ctx: AppContext, p: Principal, checked: Checked, params: list[Any] | None = None
+    ctx: AppContext,
+    p: Principal,
+    checked: Checked,
+    params: list[Any] | None = None,
+    *,
+    schedule: ScheduledCtas | None = None,
 ) -> WriteResult:
-    """Run a CTAS / INSERT: the SELECT on the engine, then one batch through the lake."""
-    from xdmflow.services.catalog.batches import record_batch
+    """Run a CTAS / INSERT: the SELECT on the engine, then one batch through the lake.
 
+    A CTAS whose table exists fails (``ConflictError``) — unless it is a schedule's and the table
+    is the dataset that schedule's earlier runs created: then it appends to it, matching columns
+    by name (the platform's "create and append into new dataset")."""
     assert checked.kind in ("ctas", "insert") and checked.target is not None
     scope = Scope(p.org_id, p.sandbox_name)
     with ctx.db.session() as s:
-        catalog = sandbox_catalog(s, scope)
-    target_ref = catalog.resolve(checked.target)
+        catalog = sandbox_catalog(s, scope, query_engine(ctx).catalogs)
+    # a quoted name ("Orders Copy") is the table its dataset name would get (orders_copy)
+    target_ref = catalog.resolve(checked.target) or catalog.resolve(table_name(checked.target))
+    append = False
     if checked.kind == "ctas" and target_ref is not None:
-        raise ConflictError(f"Table {checked.target} already exists; INSERT INTO it or pick another name")
+        if schedule is None:
+            raise ConflictError(f"Table {checked.target} already exists; INSERT INTO it or pick another name")
+        if target_ref.dataset_id != schedule.dataset_id_of_schedule:
+            raise ConflictError(
+                f"Table {checked.target} already exists and schedule {schedule.schedule_id} did not "
+                "create it; schedule an INSERT INTO it or pick another name"
+            )
+        append = True
     if checked.kind == "insert" and target_ref is None:
         raise NotFoundError(f"Table {checked.target} does not exist", resource_type="dataSets")
     result = query_engine(ctx).execution(catalog, checked, params, user=p.org_id).to_table()
-    if checked.kind == "ctas":
+    if checked.kind == "ctas" and not append:
         dataset_id = _create_dataset_for(ctx, p, checked.target, result.schema)
     else:
         assert target_ref is not None
@@ -279,7 +335,8 @@ def write_statement(
             created_by=p.user,
             client_id=p.client_id,
         )
-    tag = f"SELECT {result.num_rows}" if checked.kind == "ctas" else f"INSERT 0 {result.num_rows}"
+    created = checked.kind == "ctas" and not append
+    tag = f"SELECT {result.num_rows}" if created else f"INSERT 0 {result.num_rows}"
     return WriteResult(tag, dataset_id, batch_id, result.num_rows)
 
 
@@ -315,7 +372,9 @@ def _save_state(ctx: AppContext, scope: Scope, query_id: str, **changes: Any) ->
         QUERIES.save(s, doc, body, state=body["state"])
 
 
-def _run_query(ctx: AppContext, p: Principal, query_id: str, sql: str) -> None:
+def _run_query(
+    ctx: AppContext, p: Principal, query_id: str, sql: str, schedule: ScheduledCtas | None = None
+) -> None:
     scope = Scope(p.org_id, p.sandbox_name)
     started = now_ms()
     try:
@@ -325,7 +384,7 @@ def _run_query(ctx: AppContext, p: Principal, query_id: str, sql: str) -> None:
                 return  # cancelled while it waited for the pool: it never runs
         checked = prepare(sql)
         if checked.kind in ("ctas", "insert"):
-            w = write_statement(ctx, p, checked)
+            w = write_statement(ctx, p, checked, schedule=schedule)
             _save_state(
                 ctx,
                 scope,
@@ -360,8 +419,6 @@ def _run_query(ctx: AppContext, p: Principal, query_id: str, sql: str) -> None:
             elapsedTime=now_ms() - started,
         )
     except XdmflowError as exc:
-        from xdmflow.query.engine import QueryKilledError
-
         state = "KILLED" if isinstance(exc, QueryKilledError) and "cancel" in exc.message else "FAILED"
         _save_state(
             ctx,
@@ -383,9 +440,17 @@ def _run_query(ctx: AppContext, p: Principal, query_id: str, sql: str) -> None:
 
 
 def submit_query(
-    ctx: AppContext, p: Principal, *, sql: str, db_name: str | None, name: str | None, description: str | None
+    ctx: AppContext,
+    p: Principal,
+    *,
+    sql: str,
+    db_name: str | None,
+    name: str | None,
+    description: str | None,
+    schedule: ScheduledCtas | None = None,
 ) -> dict[str, Any]:
-    """Create a query object (SUBMITTED) and queue it on the query pool."""
+    """Create a query object (SUBMITTED) and queue it on the query pool (``schedule``: a
+    schedule's run, see :func:`write_statement`)."""
     if not sql or not sql.strip():
         raise BadRequestError("'sql' is required")
     if db_name and db_name.split(":", 1)[0].lower() != p.sandbox_name:
@@ -417,7 +482,7 @@ def submit_query(
     scope = Scope(p.org_id, p.sandbox_name)
     with ctx.db.session() as s:
         QUERIES.insert(s, scope, query_id, body, name=(name or "")[:512] or None, state="SUBMITTED")
-    query_engine(ctx).submit(lambda: _run_query(ctx, p, query_id, sql))
+    query_engine(ctx).submit(lambda: _run_query(ctx, p, query_id, sql, schedule))
     return _view(body)
 
 
@@ -509,9 +574,6 @@ def cancel_query(ctx: AppContext, scope: Scope, query_id: str) -> dict[str, Any]
 
 def principal_for(s: Session, org_id: str, sandbox: str, client_id: str) -> Principal:
     """The principal of a PostgreSQL sign-in (``NotFoundError`` for an unknown sandbox)."""
-    from xdmflow.services.identity import get_sandbox
-    from xdmflow.store.tables import Org
-
     org = s.get(Org, org_id)
     if org is None:
         raise NotFoundError(f"Org {org_id} not found", resource_type="org")
@@ -531,12 +593,9 @@ __all__ += ["run_statement", "principal_for", "table_name"]
 
 def authenticate(ctx: AppContext, user: str, password: str, database: str) -> Principal:
     """A PostgreSQL sign-in: user = org id, password = an access token (or ``clientId:secret``),
-    database ``{sandbox}:all`` or ``{sandbox}``. ``AuthError`` / ``NotFoundError`` otherwise."""
-    from xdmflow.errors import AuthError
-    from xdmflow.services.identity import verify_token
-    from xdmflow.services.secrets import verify_secret
-    from xdmflow.store.tables import ApiClient
-
+    database ``{sandbox}:all`` or ``{sandbox}``. ``AuthError`` / ``NotFoundError`` otherwise.
+    A token's signature check is cached until it expires (:func:`verify_token`); the client and
+    sandbox are looked up at every sign-in, so a disabled client is refused at once."""
     sandbox = (database or "").split(":", 1)[0].strip().lower()
     if not sandbox or database == user:
         sandbox = "prod"

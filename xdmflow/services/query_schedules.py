@@ -11,7 +11,10 @@
   is advanced with compare-and-swap on its etag, so a fire time never runs twice. Missed fire
   times are not back-filled: only the newest due one runs (the platform's behaviour).
   A run's state is its query's: SUBMITTED / IN_PROGRESS → IN_PROGRESS, SUCCESS, FAILED / KILLED
-  → FAILED.
+  → FAILED. A tick reads only the due schedules (their next fire time compared in the database).
+* A CTAS schedule creates its dataset on its first successful run; later runs append to that
+  dataset (the platform's "create and append into new dataset"); if it is deleted, the next run
+  creates it again. A CTAS onto a table the schedule did not create fails its run with the reason.
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ from xdmflow.errors import BadRequestError, ConflictError, NotFoundError, Precon
 from xdmflow.ids import new_uuid, now_ms
 from xdmflow.services.catalog.common import PRIVATE
 from xdmflow.services.context import AppContext
+from xdmflow.services.document_stores import DATASETS
 from xdmflow.services.identity import Principal
 from xdmflow.services.queries import (
     QUERIES,
+    ScheduledCtas,
     _iso,
     _matches,
     cancel_query,
@@ -559,6 +564,38 @@ def _record_run(s: Session, schedule: _Sched, run_doc_id: str, fire: int, *, ext
     return True
 
 
+def _ctas_dataset(s: Session, scope: Scope, schedule_id: str) -> str | None:
+    """The dataset the schedule's CTAS writes to: the one its newest successful run created or
+    appended to (``None`` before its first success, or once that dataset is deleted — the next
+    run then creates it again). Kept in the schedule's private state while the dataset exists,
+    so later fires do not read the runs again."""
+    doc = SCHEDULES.get(s, scope, schedule_id)
+    known = (doc.body.get(PRIVATE) or {}).get("ctasDatasetId")
+    if known and DATASETS.find(s, scope, str(known)) is not None:
+        return str(known)
+    found: str | None = None
+    runs = SCHEDULE_RUNS.query(s, scope, parent_ids=[schedule_id])
+    for run in sorted(runs, key=lambda r: (r.created_at, r.pk), reverse=True):
+        qid = run.body.get("queryId")
+        q = QUERIES.find(s, scope, qid) if qid else None
+        if q is not None and q.body.get("isCTAS") and q.body.get("state") == "SUCCESS":
+            refs = q.body.get("referenced_datasets") or []
+            if refs:
+                found = str(refs[0]["id"])
+                break
+    if found is not None and DATASETS.find(s, scope, found) is None:
+        found = None
+    if found is not None and found != known:
+        body = copy.deepcopy(doc.body)
+        body[PRIVATE]["ctasDatasetId"] = found
+        try:
+            with s.begin_nested():
+                SCHEDULES.save(s, doc, body)
+        except PreconditionFailedError:
+            pass  # a concurrent patch: found again at the next fire
+    return found
+
+
 def _submit_run(ctx: AppContext, schedule: _Sched, run_doc_id: str) -> None:
     """Submit the recorded run's query (the path of ``POST /queries``) and link it to the run."""
     scope = Scope(schedule.org_id, schedule.sandbox_name)
@@ -575,6 +612,11 @@ def _submit_run(ctx: AppContext, schedule: _Sched, run_doc_id: str) -> None:
                 sql, _ = template_sql(s, scope, str(query["templateId"]), params)
             else:
                 sql = render_template(str(query.get("sql") or ""), params)
+            ctas = (
+                ScheduledCtas(schedule.id, _ctas_dataset(s, scope, schedule.id))
+                if prepare(sql).kind == "ctas"
+                else None
+            )
         q = submit_query(
             ctx,
             p,
@@ -582,6 +624,7 @@ def _submit_run(ctx: AppContext, schedule: _Sched, run_doc_id: str) -> None:
             db_name=query.get("dbName"),
             name=query.get("name") or None,
             description=f"Schedule {schedule.id} run {run_doc_id}",
+            schedule=ctas,
         )
         changes: dict[str, Any] = {"queryId": q["id"]}
     except (BadRequestError, NotFoundError) as exc:  # the template went away, the sandbox was deleted
@@ -603,13 +646,19 @@ def fire_query_schedules(ctx: AppContext, now: float) -> list[str]:
 
     Called by the scheduler loop while it holds the scheduler lease. Returns the new run ids."""
     with ctx.db.session() as s:
-        # the enabled schedules of every org (the state column is indexed with the kind)
+        # only the due schedules of every org: the next fire time is compared in the database
+        # (a JSON path on the body), so a tick reads no document that is not due
+        next_fire = Document.body[(PRIVATE, "nextFire")].as_float()
         due = [
-            (d.org_id, d.sandbox_name, d.id)
-            for d in s.scalars(
-                select(Document).where(Document.kind == SCHEDULES.kind, Document.state == "ENABLED")
+            (org_id, sandbox, sid)
+            for org_id, sandbox, sid in s.execute(
+                select(Document.org_id, Document.sandbox_name, Document.id).where(
+                    Document.kind == SCHEDULES.kind,
+                    Document.state == "ENABLED",
+                    next_fire.is_not(None),
+                    next_fire <= now,
+                )
             )
-            if (nf := (d.body.get(PRIVATE) or {}).get("nextFire")) is not None and nf <= now
         ]
     made: list[str] = []
     for org_id, sandbox, sid in due:
