@@ -96,6 +96,24 @@ def test_ctas_creates_a_dataset_and_insert_appends_a_batch(api: Any) -> None:
         queries.run_statement(api.ctx, p, "CREATE TABLE big_orders AS SELECT 1 AS a")
 
 
+def test_positional_insert_refuses_a_value_that_does_not_fit_its_field(api: Any) -> None:
+    """Without a column list the SELECT's columns go to the dataset's fields in their stored order
+    (PostgreSQL's rule); a value of another kind is refused, naming both, instead of being cast
+    into the wrong field."""
+    p = principal(api)
+    _, w, _ = queries.run_statement(
+        api.ctx, p, "CREATE TABLE flags AS SELECT 'a1' AS id, true AS flag, 3 AS n"
+    )
+    assert w is not None
+    # stored order is flag, id, n: the number 100 by position goes to flag (a boolean)
+    with pytest.raises(XdmflowError, match=r"column 1 of the SELECT .* field flag"):
+        queries.run_statement(api.ctx, p, "INSERT INTO flags SELECT 100, 'b2', 4")
+    assert rows(api, "SELECT count(*) AS n FROM flags") == [{"n": 1}]
+    _, w2, _ = queries.run_statement(api.ctx, p, "INSERT INTO flags (id, flag, n) SELECT 'b2', false, 4")
+    assert w2 is not None and w2.tag == "INSERT 0 1"
+    assert rows(api, "SELECT count(*) AS n FROM flags") == [{"n": 2}]
+
+
 REFUSED = [
     "SELECT * FROM read_csv('/etc/passwd')",
     "SELECT * FROM read_parquet('/tmp/*.parquet')",

@@ -221,6 +221,30 @@ def _create_dataset_for(ctx: AppContext, p: Principal, name: str, schema: pa.Sch
     )
 
 
+def _assignable(got: pa.DataType, want: pa.DataType) -> bool:
+    """Whether a SELECT column of type ``got`` may go to a field of type ``want`` by position
+    (numbers to numbers, text to text or times, times to times, like to like; NULL anywhere)."""
+    t = pa.types
+    if got == want or t.is_null(got):
+        return True
+    numeric = (t.is_integer, t.is_floating, t.is_decimal)
+    if any(f(got) for f in numeric):
+        return any(f(want) for f in numeric)
+    if t.is_string(got) or t.is_large_string(got):
+        return t.is_string(want) or t.is_large_string(want) or t.is_temporal(want)
+    if t.is_temporal(got):
+        return t.is_temporal(want)
+    if t.is_boolean(got):
+        return t.is_boolean(want)
+    if t.is_struct(got):
+        return t.is_struct(want)
+    if t.is_list(got) or t.is_large_list(got):
+        return t.is_list(want) or t.is_large_list(want)
+    if t.is_map(got):
+        return t.is_map(want)
+    return False
+
+
 def _shape(result: pa.Table, target: pa.Schema, columns: list[str] | None, *, insert: bool) -> pa.Table:
     """The result in the dataset's Arrow shape: a single ad-hoc struct column gets the result's
     columns as its children; otherwise columns are matched by name (or INSERT's column list)."""
@@ -233,6 +257,15 @@ def _shape(result: pa.Table, target: pa.Schema, columns: list[str] | None, *, in
         names = columns or result.schema.names
     if len(names) != result.num_columns:
         raise BadRequestError(f"INSERT: {len(names)} column names for {result.num_columns} result columns")
+    if columns is None and insert:  # positional: a value must fit its field's type, as PostgreSQL checks
+        fields = {f.name: f.type for f in (target[0].type if single else target)}
+        for i, (got, name) in enumerate(zip(result.schema, names, strict=True)):
+            if not _assignable(got.type, fields[name]):
+                raise BadRequestError(
+                    f"INSERT: column {i + 1} of the SELECT ({got.name}, {got.type}) goes to field {name} "
+                    f"({fields[name]}) by position; name the target columns (INSERT INTO t (a, b) "
+                    "SELECT …) or cast the value"
+                )
     result = result.rename_columns(names)
     if single and target[0].name not in names:
         struct_type = target[0].type
