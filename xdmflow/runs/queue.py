@@ -19,6 +19,7 @@ from xdmflow.services.document_stores import FLOWS, RUNS
 from xdmflow.services.identity import Principal
 from xdmflow.services.resource_docs import audit_create, require_object
 from xdmflow.store.documents import Scope
+from xdmflow.store.notify import notify_on_commit
 from xdmflow.store.tables import Document, RunQueue
 
 if TYPE_CHECKING:
@@ -64,9 +65,11 @@ def _wake_workers(_session: Session) -> None:
 
 
 def _wake_after_commit(s: Session) -> None:
-    """Wake this process's workers once ``s`` commits (never before: the row is not visible)."""
+    """Wake this process's workers once ``s`` commits (never before: the row is not visible), and
+    on PostgreSQL every other process's too (``NOTIFY``, delivered at the commit)."""
     if not event.contains(s, "after_commit", _wake_workers):
         event.listen(s, "after_commit", _wake_workers, once=True)
+    notify_on_commit(s)
 
 
 class QueueFullError(XdmflowError):

@@ -40,6 +40,7 @@ from xdmflow.runs.claim import (
 )
 from xdmflow.runs.queue import add_wake_listener, remove_wake_listener
 from xdmflow.store.db import Database
+from xdmflow.store.notify import Listener
 
 __all__ = ["RunHandler", "Worker"]
 
@@ -84,12 +85,15 @@ class Worker:
         # set by a committed enqueue in this process (runs/queue.py) and by stop(): the loop
         # waits on it between polls, so polling is only the fallback (other processes' runs)
         self._wake = threading.Event()
+        # PostgreSQL: runs queued by other processes wake it too (LISTEN/NOTIFY, store/notify.py)
+        self.listener = Listener(db, self._wake.set)
         self._active: dict[str, Claim] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         add_wake_listener(self._wake)
+        self.listener.start()
         for i in range(self.slots):
             t = threading.Thread(target=self._loop, name=f"xdmflow-worker-{i}", daemon=True)
             t.start()
@@ -102,6 +106,7 @@ class Worker:
         self._stop.set()
         self._wake.set()
         remove_wake_listener(self._wake)
+        self.listener.stop()
         for t in self._threads:
             t.join(timeout=30)
         unregister_holder(self.worker_id)

@@ -1,0 +1,90 @@
+"""Cross-process wake-ups (PostgreSQL LISTEN/NOTIFY): a transaction that queues a run notifies
+the listeners of every process when it commits — never when it rolls back — and a worker listens."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from xdmflow.runs.worker import Worker
+from xdmflow.store.db import Database
+from xdmflow.store.notify import Listener
+
+pytestmark = pytest.mark.postgres
+
+_NOTIFY = """
+import sys
+from xdmflow.store.db import Database
+from xdmflow.store.notify import notify_on_commit
+db = Database(sys.argv[1])
+try:
+    with db.session() as s:
+        notify_on_commit(s)
+        notify_on_commit(s)  # once per transaction
+        if sys.argv[2] == "rollback":
+            raise RuntimeError("rolled back")
+except RuntimeError:
+    pass
+db.dispose()
+"""
+
+
+def _other_process(url: str, outcome: str) -> None:
+    subprocess.run([sys.executable, "-c", _NOTIFY, url, outcome], check=True, timeout=60)
+
+
+def test_a_commit_in_another_process_wakes_the_listener_and_a_rollback_does_not(pg_url: str) -> None:
+    db = Database(pg_url)
+    woken = threading.Event()
+    calls: list[float] = []
+
+    def wake() -> None:
+        calls.append(time.monotonic())
+        woken.set()
+
+    listener = Listener(db, wake)
+    listener.start()
+    try:
+        assert listener.connected.wait(10)
+        _other_process(pg_url, "rollback")
+        assert not woken.wait(1.5), "a rolled-back transaction notified"
+        t0 = time.monotonic()
+        _other_process(pg_url, "commit")
+        assert woken.wait(10)
+        assert len(calls) == 1  # two calls in one transaction: one notification
+        assert calls[0] - t0 < 10
+    finally:
+        listener.stop()
+        db.dispose()
+
+
+def test_a_worker_on_postgresql_listens(pg_url: str) -> None:
+    db = Database(pg_url)
+
+    class Idle:
+        def execute(self, claim: object) -> None:
+            raise AssertionError("no run was queued")
+
+        def recover(self, claim: object) -> None:
+            raise AssertionError("no run was queued")
+
+    worker = Worker(db, Idle(), slots=1, poll_interval=60)  # polling alone would take a minute
+    worker.start()
+    try:
+        assert worker.listener.enabled and worker.listener.connected.wait(10)
+    finally:
+        worker.stop()
+        db.dispose()
+
+
+def test_on_sqlite_nothing_listens(tmp_path: object) -> None:
+    db = Database(f"sqlite:///{tmp_path}/m.db")
+    listener = Listener(db, lambda: None)
+    listener.start()
+    assert not listener.enabled and not listener.connected.is_set()
+    listener.stop()
+    db.dispose()
