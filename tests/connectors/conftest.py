@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from connhelp import SFTP_PASSWORD, SFTP_USER, free_port
+
+from tests.connectors.connhelp import SFTP_PASSWORD, SFTP_USER, free_port
 
 
 @pytest.fixture(scope="session")

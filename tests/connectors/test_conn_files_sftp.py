@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from connhelp import SFTP_PASSWORD, SFTP_USER, free_port
 
+from tests.connectors.connhelp import SFTP_PASSWORD, SFTP_USER, free_port
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.files import SftpConnector
 from xdmflow.errors import SourceAuthError, SourceFatalError, SourceRetriableError

@@ -10,8 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from connhelp import MARIA_URL, PG_URL, free_port
 
+from tests.connectors.connhelp import MARIA_URL, PG_URL, free_port
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.sql import (
     MariaDbConnector,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from lakehelp import f
 
+from tests.lake.lakehelp import f
 from xdmflow.errors import BadRequestError
 from xdmflow.lake.lake import Lake
 from xdmflow.schema.arrow import to_arrow_schema

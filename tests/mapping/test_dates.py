@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from tests.mapping.helpers import run, run_with_failures
+from tests.mapping.maphelp import run, run_with_failures
 from xdmflow.mapping.casts import TS_TYPE
 from xdmflow.mapping.javadate import (
     DatePatternError,

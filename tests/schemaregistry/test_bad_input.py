@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import PAYMENTS, PROFILE, RECORD, SR, enc
+from tests.schemaregistry.srhelp import PAYMENTS, PROFILE, RECORD, SR, enc
 
 BAD_BODIES: list[Any] = [
     {},

@@ -6,11 +6,7 @@ from typing import Any
 
 import pytest
 
-from xdmflow.errors import NotFoundError
-from xdmflow.services import schemas
-from xdmflow.store.documents import Scope
-
-from .helpers import (
+from tests.schemaregistry.srhelp import (
     EE,
     FULL,
     ID_LIST,
@@ -23,6 +19,9 @@ from .helpers import (
     schema_body,
     xdm_error,
 )
+from xdmflow.errors import NotFoundError
+from xdmflow.services import schemas
+from xdmflow.store.documents import Scope
 
 D = f"{SR}/tenant/descriptors"
 

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import uvicorn
-from paypalhelp import FAST_RETRY, Emulator
 
+from tests.connectors.paypal.paypalhelp import FAST_RETRY, Emulator
 from xdmflow.connectors.paypal import PayPalConnector
 from xdmflow.emulators.paypal import EmulatorConfig, create_app
 

@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pyarrow as pa
 import pytest
-from paypalhelp import Emulator, expected_keys, keys, read_all
 
+from tests.connectors.paypal.paypalhelp import Emulator, expected_keys, keys, read_all
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.paypal import PayPalConnector
 from xdmflow.connectors.paypal.client import base_url

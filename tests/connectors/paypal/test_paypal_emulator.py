@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from paypalhelp import Emulator
 
+from tests.connectors.paypal.paypalhelp import Emulator
 from xdmflow.emulators.paypal import EmulatorConfig, create_app
 
 PATH = "/v1/reporting/transactions"

@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from paypalhelp import FAST_RETRY, Emulator, expected_keys, keys, read_all
 
+from tests.connectors.paypal.paypalhelp import FAST_RETRY, Emulator, expected_keys, keys, read_all
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.paypal import PayPalConnector

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from square import Square
 from square.core.api_error import ApiError
-from squarehelp import SquareEmulator
 
+from tests.connectors.square.squarehelp import SquareEmulator
 from xdmflow.emulators.square import (
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_CLIENT_ID,

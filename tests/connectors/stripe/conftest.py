@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
-from stripehelp import FAST_RETRY, T0, Emulator, small_config
 
+from tests.connectors.stripe.stripehelp import FAST_RETRY, T0, Emulator, small_config
 from xdmflow.emulators.stripe import EmulatorConfig, create_app
 
 if TYPE_CHECKING:

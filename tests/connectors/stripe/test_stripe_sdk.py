@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from stripehelp import Emulator
 
+from tests.connectors.stripe.stripehelp import Emulator
 from xdmflow.emulators.stripe import DEFAULT_RESTRICTED_KEY, DEFAULT_SECRET_KEY
 
 stripe = pytest.importorskip("stripe")
