@@ -88,7 +88,7 @@ def _people(engine: sa.Engine, name: str) -> tuple[sa.Table, Callable[[list[dict
     return table, add
 
 
-ROWS = [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}, {"id": 3, "name": None}]
+ROWS: list[dict[str, Any]] = [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}, {"id": 3, "name": None}]
 
 
 class TestPostgresContract(ConnectorContract):

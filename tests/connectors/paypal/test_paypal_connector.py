@@ -179,7 +179,7 @@ def _small(make_emulator: Any, **config: Any) -> Emulator:
         "n_products": 5,
         "latency_seconds": 3600.0,
     }
-    return make_emulator(seed=11, config=EmulatorConfig(**{**base, **config}))  # type: ignore[no-any-return]
+    return make_emulator(seed=11, config=EmulatorConfig(**{**base, **config}))
 
 
 def test_deep_splits_and_window_edges(make_emulator: Any, connector: PayPalConnector) -> None:
