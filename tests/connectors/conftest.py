@@ -63,7 +63,8 @@ def sftp_server(tmp_path: Any) -> Iterator[Any]:
     ``server.keys[SFTP_USER]``. Stopped at teardown (``server.stop()`` stops it earlier).
     """
     import paramiko
-    from sftpserver import SftpServer
+
+    from tests.connectors.sftpserver import SftpServer
 
     root = tmp_path / "sftp"
     root.mkdir()
