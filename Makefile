@@ -4,7 +4,7 @@ install:
 	python3 -m pip install -e '.[dev]'
 
 check: lint
-	mypy
+	mypy xdmflow tests
 	lint-imports
 
 lint:

@@ -33,6 +33,7 @@ def test_every_write_operation_declares_its_body(api: Api) -> None:
     for route in api_routes(api.client.app):  # type: ignore[arg-type]
         if not route.include_in_schema or route.path.startswith("/console"):
             continue
+        assert route.methods is not None
         for method in sorted(route.methods & {"POST", "PUT", "PATCH"}):
             op = doc["paths"][route.path_format][method.lower()]
             if (method, route.path_format) in BODYLESS or _is_form(op):

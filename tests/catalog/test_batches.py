@@ -8,7 +8,17 @@ import time
 from typing import Any
 
 import pyarrow.parquet as pq
-from cathelp import CATALOG, EXPORT, IMPORT, adhoc_schema, complete, create_batch, create_dataset, upload
+
+from tests.catalog.cathelp import (
+    CATALOG,
+    EXPORT,
+    IMPORT,
+    adhoc_schema,
+    complete,
+    create_batch,
+    create_dataset,
+    upload,
+)
 
 FIELDS = {"id": {"type": "string"}, "n": {"type": "integer"}}
 

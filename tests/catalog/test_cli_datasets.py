@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from cathelp import adhoc_schema, complete, create_batch, create_dataset, upload
 from typer.testing import CliRunner
 
+from tests.catalog.cathelp import adhoc_schema, complete, create_batch, create_dataset, upload
 from xdmflow.cli.datasets import datasets_app
 
 
@@ -63,9 +63,13 @@ def test_docs_examples_read_the_table(api: Any) -> None:
     nsp = namespace_for(api.creds["org_id"], "prod")
     files = [f for s in lake.snapshots(nsp, ds) if s.batch_id for f in lake.batch_files(nsp, ds, s.batch_id)]
     paths = [f.removeprefix("file://") for f in files]
-    assert duckdb.sql(f"SELECT count(*) FROM read_parquet({paths!r})").fetchall() == [(3,)]
+    counted = duckdb.sql(f"SELECT count(*) FROM read_parquet({paths!r})")
+    assert counted is not None and counted.fetchall() == [(3,)]
     settings = api.ctx.settings
     catalog = SqlCatalog("xdmflow", uri=settings.resolved_database_url, warehouse=settings.resolved_lake_url)
     table = catalog.load_table((nsp, ds))
     assert table.scan().to_arrow().num_rows == 3
-    assert len([s for s in table.metadata.snapshots if s.summary["xdmflow.batch-id"]]) == 2
+    assert (
+        len([s for s in table.metadata.snapshots if s.summary is not None and s.summary["xdmflow.batch-id"]])
+        == 2
+    )

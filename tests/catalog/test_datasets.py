@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cathelp import CATALOG, XED, adhoc_schema, create_dataset, profile_schema
-
+from tests.catalog.cathelp import CATALOG, XED, adhoc_schema, create_dataset, profile_schema
 from xdmflow.lake.lake import namespace_for
 
 

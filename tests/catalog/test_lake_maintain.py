@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from cathelp import adhoc_schema, complete, create_batch, create_dataset, upload
 from typer.testing import CliRunner
 
+from tests.catalog.cathelp import adhoc_schema, complete, create_batch, create_dataset, upload
 from xdmflow.cli.lake import lake_app
 from xdmflow.lake.lake import namespace_for
 from xdmflow.scheduler.loop import SchedulerLoop

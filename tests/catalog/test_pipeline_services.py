@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import pyarrow as pa
 import pytest
-from cathelp import CATALOG, REGISTRY, XED, adhoc_schema, create_dataset
 
+from tests.catalog.cathelp import CATALOG, REGISTRY, XED, adhoc_schema, create_dataset
 from xdmflow.errors import NotFoundError
 from xdmflow.ids import new_batch_id, now_ms
 from xdmflow.schema.arrow import to_arrow_schema

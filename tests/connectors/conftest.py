@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from connhelp import SFTP_PASSWORD, SFTP_USER, free_port
+
+from tests.connectors.connhelp import SFTP_PASSWORD, SFTP_USER, free_port
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +63,8 @@ def sftp_server(tmp_path: Any) -> Iterator[Any]:
     ``server.keys[SFTP_USER]``. Stopped at teardown (``server.stop()`` stops it earlier).
     """
     import paramiko
-    from sftpserver import SftpServer
+
+    from tests.connectors.sftpserver import SftpServer
 
     root = tmp_path / "sftp"
     root.mkdir()

@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from connhelp import free_port
 
+from tests.connectors.connhelp import free_port
 from xdmflow.connectors.base import ReadRequest
 from xdmflow.connectors.files import S3Connector
 from xdmflow.errors import SourceAuthError, SourceFatalError, SourceRetriableError

@@ -11,20 +11,21 @@ import gzip
 import io
 import os
 import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from connhelp import SFTP_PASSWORD, SFTP_USER, free_port
 
+from tests.connectors.connhelp import SFTP_PASSWORD, SFTP_USER, free_port
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.files import SftpConnector
 from xdmflow.errors import SourceAuthError, SourceFatalError, SourceRetriableError
 from xdmflow.testing.connector_suite import ConnectorContract, ContractCase, read_all
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"id": "1", "name": "Ann", "amount": "3.50"},
     {"id": "2", "name": "Bob", "amount": None},
     {"id": "3", "name": "Cy, Jr", "amount": "7"},
@@ -180,6 +181,7 @@ def test_sessions_are_closed_after_each_call(sftp_server: Any) -> None:
     result = ReadResult()
     reader = c.read(auth, ReadRequest(object="/a.csv", batch_size=1), result)
     next(reader)
+    assert isinstance(reader, Generator)
     reader.close()  # a consumer that stops early
     read_all(c, auth, ReadRequest(object="/a.csv"))
     deadline = time.monotonic() + 5

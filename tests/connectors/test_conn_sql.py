@@ -10,8 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from connhelp import MARIA_URL, PG_URL, free_port
 
+from tests.connectors.connhelp import MARIA_URL, PG_URL, free_port
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.sql import (
     MariaDbConnector,
@@ -88,7 +88,7 @@ def _people(engine: sa.Engine, name: str) -> tuple[sa.Table, Callable[[list[dict
     return table, add
 
 
-ROWS = [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}, {"id": 3, "name": None}]
+ROWS: list[dict[str, Any]] = [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}, {"id": 3, "name": None}]
 
 
 class TestPostgresContract(ConnectorContract):

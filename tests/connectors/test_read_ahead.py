@@ -4,7 +4,7 @@ stream opened, read and closed by the producer thread — also when the consumer
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -34,6 +34,7 @@ def test_same_batches_in_order_and_closed_by_the_producer() -> None:
 def test_consumer_stopping_early_stops_and_closes_the_producer() -> None:
     log: list[str] = []
     gen = _read_ahead(lambda: _batches(1000, log))
+    assert isinstance(gen, Generator)
     assert next(gen).column(0)[0].as_py() == 0
     gen.close()  # waits for the producer: the stream is closed when close() returns
     assert log == ["open:xdmflow-read-ahead", "close:xdmflow-read-ahead"]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from connhelp import MARIA_URL, PG_URL
 
+from tests.connectors.connhelp import MARIA_URL, PG_URL
 from xdmflow.connectors.base import Connector, ReadRequest
 from xdmflow.connectors.sql import MariaDbConnector, PostgresConnector, parse_connection_string
 from xdmflow.testing.connector_suite import read_as_pipeline

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -87,7 +88,7 @@ def test_paypal_journey(console: Console, page: Any) -> None:
     assert "cannot convert value to date-time" in page.locator("table.rejected").inner_text()
     with page.expect_download() as dl:
         page.get_by_role("link", name="Download diagnostics").click()
-    assert len(open(dl.value.path()).read().splitlines()) == 6
+    assert len(Path(dl.value.path()).read_text().splitlines()) == 6
 
     # the flow page has its charts; the dataset its rows
     page.get_by_role("link", name="its dataflow").click()

@@ -8,6 +8,7 @@ import re
 from fastapi.testclient import TestClient
 
 from tests.conftest import Api, platform_token
+from tests.query.qhelp import csv_dataset
 
 PAYPAL = "221c7626-58f6-4eec-8ee2-042b0226f03b"
 
@@ -172,8 +173,6 @@ def test_api_docs_need_no_cdn(api: Api) -> None:
 def test_dataset_page_sql_box(api: Api) -> None:
     """The dataset page runs SQL through the Query Service's engine: rows of this sandbox only,
     the guard's refusals shown on the page, CTAS refused, CSRF required."""
-    from tests.query.qhelp import csv_dataset
-
     ds, ns = csv_dataset(api, name="Console Orders")
     client = api.client
     _sign_in(client, api.creds)

@@ -224,7 +224,7 @@ def test_explore_filters_are_refused_not_ignored(service: Api, tmp_path: Path) -
 
 #: 5 records that parse and convert: record 2's name is too long, record 4's amount is negative.
 INVALID_CSV = b"id,name,amount\n1,Ann,10\n2,Bartholomew,20\n3,Cy,30\n4,Dee,-5\n5,Eve,50\n"
-CHECKED_FIELDS = {
+CHECKED_FIELDS: dict[str, dict[str, Any]] = {
     "id": {"type": "string"},
     "name": {"type": "string", "maxLength": 5},
     "amount": {"type": "number", "minimum": 0},

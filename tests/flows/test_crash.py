@@ -47,7 +47,8 @@ def start(home: Path, port: int) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise AssertionError(proc.stderr.read().decode() if proc.stderr else "server did not start")
+    _, err = proc.communicate()
+    raise AssertionError(err.decode() or "server did not start")
 
 
 class Client:
@@ -71,6 +72,9 @@ class Client:
             "Content-Type": "application/json",
         }
 
+    def close(self) -> None:
+        self.http.close()
+
     def call(self, method: str, path: str, **kw: Any) -> Any:
         r = self.http.request(method, path, headers=self.h, **kw)
         assert r.status_code < 300, r.text
@@ -84,6 +88,7 @@ def test_kill_9_mid_run_then_restart(tmp_path: Path) -> None:
     pcsv.write_csv(pa.table({"id": ids, "n": pa.array(range(ROWS), pa.int64())}), data / "big.csv")
     port = free_port()
     proc = start(home, port)
+    c: Client | None = None
     try:
         c = Client(home, port)
         cls = c.call(
@@ -164,7 +169,8 @@ def test_kill_9_mid_run_then_restart(tmp_path: Path) -> None:
         assert runs[0]["state"] == "inProgress", runs
         run_id = runs[0]["id"]
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.communicate()  # reaps it and closes its stderr pipe
+        c.close()
 
         proc = start(home, port)
         c = Client(home, port)
@@ -189,8 +195,10 @@ def test_kill_9_mid_run_then_restart(tmp_path: Path) -> None:
                 time.sleep(0.2)
             assert runs[0]["state"] == "success", runs[0]["metrics"]
     finally:
+        if c is not None:
+            c.close()
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        proc.communicate(timeout=30)
 
     from xdmflow.lake.lake import Lake, namespace_for
     from xdmflow.settings import Settings

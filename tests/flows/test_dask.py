@@ -48,6 +48,13 @@ def cluster() -> Iterator[DaskExecutor]:
         ex.close()
 
 
+def scheduler_address(ex: DaskExecutor) -> str:
+    """The address of the executor's scheduler, for the service's own client."""
+    scheduler = ex.client.scheduler
+    assert scheduler is not None and scheduler.address is not None
+    return str(scheduler.address)
+
+
 def dask_service(home: Path, db_url: str, address: str) -> TestClient:
     settings = make_settings(
         home, db_url, scheduler_interval_seconds=0.2, workers=1, executor="dask", dask_address=address
@@ -94,7 +101,7 @@ def batch_of(run: dict[str, Any]) -> str:
 
 def test_file_flow_on_dask_commits_one_batch(cluster: DaskExecutor, tmp_path: Path, db_url: str) -> None:
     total = write_files(tmp_path / "in", files=6, per_file=50_000)
-    with dask_service(tmp_path / "home", db_url, cluster.client.scheduler.address) as client:
+    with dask_service(tmp_path / "home", db_url, scheduler_address(cluster)) as client:
         api = Api(client)
         assert api.ctx.executor.name == "dask"
         flow, ds, guid = make_flow(api, tmp_path, "in/*.csv")
@@ -132,7 +139,7 @@ def test_file_flow_on_dask_commits_one_batch(cluster: DaskExecutor, tmp_path: Pa
 def test_worker_killed_mid_run_never_leaves_a_partial_batch(cluster: DaskExecutor, tmp_path: Path) -> None:
     total = write_files(tmp_path / "in", files=8, per_file=100_000)
     db_url = f"sqlite:///{tmp_path / 'meta.db'}"
-    with dask_service(tmp_path / "home", db_url, cluster.client.scheduler.address) as client:
+    with dask_service(tmp_path / "home", db_url, scheduler_address(cluster)) as client:
         api = Api(client)
         flow, ds, _ = make_flow(api, tmp_path, "in/*.csv")
         kill_busy_worker(cluster, timeout=120)  # the nanny starts a new worker process

@@ -195,14 +195,12 @@ def world(tmp_path: Path) -> Iterator[World]:
     stack: list[Any] = []
     try:
         # PayPal: a REST app whose secret is ours
-        emulator = ServiceThread(
-            paypal_app(
-                7, config=EmulatorConfig(n_transactions=300, days=10, burst_fraction=0.0, n_products=3)
-            ),
-            free_port(),
-        ).start()
+        paypal = paypal_app(
+            7, config=EmulatorConfig(n_transactions=300, days=10, burst_fraction=0.0, n_products=3)
+        )
+        emulator = ServiceThread(paypal, free_port()).start()
         stack.append(emulator.stop)
-        state = emulator.server.config.app.state.emulator
+        state = paypal.state.emulator
         scopes = list(state.config.clients["xdmflow-emulator-client"].scopes)
         app = {"client_secret": scan.add("paypal", _secret("pp")), "scopes": scopes}
         state.config = state.config.updated({"clients": {**state.config.clients, "scan-client": app}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import jwt
 
@@ -46,7 +47,7 @@ def test_token_signed_with_another_key_is_rejected(api: Api) -> None:
     assert r.json()["error_code"] == "401013"
 
 
-def test_token_expires_after_its_ttl(tmp_path) -> None:
+def test_token_expires_after_its_ttl(tmp_path: Path) -> None:
     import jwt
     from fastapi.testclient import TestClient
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from xdmflow.services.jsonpatch import PatchError, apply_patch
 
-DOC = {
+DOC: dict[str, Any] = {
     "name": "n",
     "scheduleParams": {"frequency": "minute"},
     "transformations": [{"name": "Copy"}],

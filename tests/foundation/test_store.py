@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from xdmflow.errors import ConflictError, NotFoundError, PreconditionFailedError
@@ -15,7 +17,7 @@ B = Scope("ORGB@AdobeOrg", "prod")
 
 
 @pytest.fixture
-def db(db_url: str) -> Database:
+def db(db_url: str) -> Iterator[Database]:
     d = Database(db_url)
     upgrade(d.engine)
     yield d

@@ -9,9 +9,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from ingesthelp import (
+
+from tests.ingest.ingesthelp import (
     CATALOG,
     IMPORT,
+    REGISTRY,
+    XED,
     adhoc_schema,
     catalog_batch,
     complete,
@@ -186,8 +189,6 @@ def test_streamed_multi_megabyte_upload(api: Any) -> None:
 
 
 def test_experience_events_with_identity_map_and_arrays(api: Any) -> None:
-    from ingesthelp import REGISTRY, XED
-
     from xdmflow.schema.builtins import COMMERCE_DETAILS, EXPERIENCE_EVENT
 
     r = api.post(

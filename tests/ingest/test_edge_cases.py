@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ingesthelp import (
+
+from tests.ingest.ingesthelp import (
     CATALOG,
     EXPORT,
     IMPORT,
@@ -18,7 +19,6 @@ from ingesthelp import (
     snapshots,
     upload,
 )
-
 from xdmflow.errors import BadRequestError
 from xdmflow.services.ingest import Uploads
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ingesthelp import (
+from tests.ingest.ingesthelp import (
     CATALOG,
     EXPORT,
     IMPORT,

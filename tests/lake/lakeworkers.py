@@ -8,8 +8,7 @@ import signal
 import sys
 from typing import Any
 
-from lakehelp import sample_table
-
+from tests.lake.lakehelp import sample_table
 from xdmflow.lake.lake import Lake
 
 

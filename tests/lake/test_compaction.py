@@ -13,9 +13,9 @@ from typing import Any
 
 import fsspec
 import pyarrow as pa
-from lakehelp import NS, f, person_schema, sample_table
 from pyiceberg.table import Table
 
+from tests.lake.lakehelp import NS, f, person_schema, sample_table
 from xdmflow.lake.compaction import COMPACTION_PROPERTY, compact_table
 from xdmflow.lake.files import strip_scheme
 from xdmflow.lake.lake import Lake

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from lakehelp import f, person_schema
 from pyiceberg.types import (
     DateType,
     DoubleType,
@@ -16,6 +15,7 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
+from tests.lake.lakehelp import f, person_schema
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.iceberg import iceberg_to_arrow_schema, to_iceberg_schema

@@ -8,8 +8,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from lakehelp import NS, person_schema, sample_table
 
+from tests.lake.lakehelp import NS, person_schema, sample_table
 from xdmflow.errors import ValidationFailedError
 from xdmflow.lake.files import write_parquet_files
 from xdmflow.lake.lake import BATCH_ID_PROPERTY, Lake

@@ -11,14 +11,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from lakehelp import NS, person_schema, sample_table
-from lakeworkers import commit_in_process
 from pyiceberg.table import Table
 
+from tests.lake.lakehelp import NS, person_schema, sample_table
+from tests.lake.lakeworkers import commit_in_process
 from xdmflow.lake.files import write_parquet_files
 from xdmflow.lake.lake import Lake
 
 HERE = Path(__file__).parent
+#: The repository root: the crash script imports its helpers as ``tests.lake.…``.
+ROOT = HERE.parents[1]
 
 
 @pytest.fixture
@@ -124,7 +126,7 @@ def test_writer_killed_before_commit_leaves_table_unchanged(
         w.write(sample_table(5))
         w.commit()
     snaps_before = lake.snapshots(NS, ds)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
         [
             sys.executable,

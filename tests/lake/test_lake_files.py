@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,7 +30,7 @@ FILE = pa.schema(
         ),  # reordered + new field
     ]
 )
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"l": [{"n": 1, "s": "x"}, None], "m": [("a", 1), ("b", None)], "o": {"b": 1, "a": "p"}},
     {"l": None, "m": None, "o": None},
     {"l": [], "m": [], "o": {"b": None, "a": None}},

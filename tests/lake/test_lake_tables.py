@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from lakehelp import NS, f, person_schema, sample_table
 
+from tests.lake.lakehelp import NS, f, person_schema, sample_table
 from xdmflow.errors import ConflictError, NotFoundError, ValidationFailedError
 from xdmflow.lake.lake import Lake, namespace_for
 from xdmflow.schema.arrow import to_arrow_schema

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from lakehelp import f
 
+from tests.lake.lakehelp import f
 from xdmflow.errors import BadRequestError
 from xdmflow.lake.lake import Lake
 from xdmflow.schema.arrow import to_arrow_schema
@@ -84,8 +84,10 @@ def test_upsert_keeps_one_row_per_key_in_latest_state(lake: Lake) -> None:
     table = lake.load(NS, "flat")
     # one snapshot: the replaced file out, its other row rewritten, the batch in
     [snap] = table.metadata.snapshots[before:]
-    assert snap.summary["xdmflow.batch-id"] == "b2" and snap.summary.operation.value == "overwrite"
-    assert snap.summary["xdmflow.upsert-replaced-rows"] == "1"
+    summary = snap.summary
+    assert summary is not None
+    assert summary["xdmflow.batch-id"] == "b2" and summary.operation.value == "overwrite"
+    assert summary["xdmflow.upsert-replaced-rows"] == "1"
     # append mode still keeps history
     _write(lake, "flat", "b3", _flat([("ch_1", "a", "disputed")]), ())
     assert [r for r in _state(lake) if r[0] == "ch_1"] == [

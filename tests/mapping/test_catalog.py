@@ -5,7 +5,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.mapping.helpers import run
+from tests.mapping.maphelp import run
 from xdmflow.mapping import functions_catalog, operators_catalog, validate_expression
 from xdmflow.mapping.parser import ExpressionSyntaxError, parse_expression
 

@@ -5,7 +5,7 @@ import pickle
 import pyarrow as pa
 import pytest
 
-from tests.mapping.helpers import experience_event_schema, profile_schema
+from tests.mapping.maphelp import experience_event_schema, profile_schema
 from xdmflow.errors import ValidationFailedError
 from xdmflow.mapping import compile_mapping, normalize_mappings
 from xdmflow.mapping.model import Mapping

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from tests.mapping.helpers import run, run_with_failures
+from tests.mapping.maphelp import run, run_with_failures
 from xdmflow.mapping.casts import TS_TYPE
 from xdmflow.mapping.javadate import (
     DatePatternError,
@@ -17,8 +17,8 @@ from xdmflow.mapping.javadate import (
 )
 
 
-def ts(*a: int) -> datetime:
-    return datetime(*a, tzinfo=UTC)  # type: ignore[misc]
+def ts(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_tokenizer_letters_quotes_and_escaped_quote() -> None:

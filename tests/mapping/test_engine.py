@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 import pyarrow as pa
 import pytest
 
-from tests.mapping.helpers import experience_event_schema
+from tests.mapping.maphelp import experience_event_schema
 from xdmflow.mapping import apply, compile_mapping
 from xdmflow.mapping.model import Mapping
 from xdmflow.schema.arrow import to_arrow_schema

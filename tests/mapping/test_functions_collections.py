@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from tests.mapping.helpers import run, run_with_failures
+from tests.mapping.maphelp import run, run_with_failures
 
 
 def test_coalesce_first_last() -> None:

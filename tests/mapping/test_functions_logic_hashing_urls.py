@@ -7,7 +7,7 @@ import zlib
 import pyarrow as pa
 import pytest
 
-from tests.mapping.helpers import run, run_with_failures
+from tests.mapping.maphelp import run, run_with_failures
 from xdmflow.mapping.functions.logic import uuid_array
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from tests.mapping.helpers import run, run_with_failures
+from tests.mapping.maphelp import run, run_with_failures
 
 
 def test_concat_strings_numbers_nulls_unicode() -> None:

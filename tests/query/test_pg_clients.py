@@ -84,6 +84,7 @@ def test_psycopg_simple_and_extended_protocol(served: Served) -> None:
         ).fetchall()
         assert rows == [("bob", 2.5, 2)]
         cur = conn.execute("SELECT * FROM orders_2024 ORDER BY 1")
+        assert cur.description is not None
         assert [d.name for d in cur.description] == [ns]
         assert cur.fetchall()[0] == ({"amount": 1.5, "name": "ann", "qty": 1},)  # a struct arrives as JSON
         assert conn.execute("SELECT %s::INTEGER + 1, %s::VARCHAR", [41, "x"], prepare=True).fetchone() == (
@@ -188,7 +189,7 @@ def test_client_disconnect_stops_the_query_and_frees_the_pool(served: Served) ->
     time.sleep(2)
     for p in procs:
         p.kill()
-        p.wait()
+        p.communicate()  # reaps it and closes its pipes
     started = time.monotonic()
     with psycopg.connect(served.dsn()) as conn:
         assert conn.execute("SELECT 42").fetchone() == (42,)
@@ -205,7 +206,7 @@ def test_api_stays_responsive_while_the_pool_is_busy(served: Served) -> None:
     finally:
         for p in procs:
             p.kill()
-            p.wait()
+            p.communicate()
 
 
 def test_sqlalchemy_inspector_and_pandas_read_sql(served: Served) -> None:

@@ -194,6 +194,7 @@ def start(home: Path, port: int, data: Path) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
+    proc.wait()
     raise AssertionError("server did not start")
 
 
@@ -208,6 +209,7 @@ def test_kill_9_while_writing_leaves_no_file_and_is_recovered_at_once(tmp_path: 
     pcsv.write_csv(pa.table({"id": ids, "n": pa.array(range(ROWS), pa.int64())}), data / "big.csv")
     port = free_port()
     proc = start(home, port, data)
+    c: Client | None = None
     try:
         c = Client(home, port)
         api: Any = _HttpApi(c)
@@ -234,6 +236,7 @@ def test_kill_9_while_writing_leaves_no_file_and_is_recovered_at_once(tmp_path: 
         run_id = runs[0]["id"]
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        c.close()
         assert batch_files(home), "the killed run left its files"
 
         restarted = time.monotonic()
@@ -252,6 +255,8 @@ def test_kill_9_while_writing_leaves_no_file_and_is_recovered_at_once(tmp_path: 
         assert last["id"] == run_id and last["completedAtUTC"] > 0
         assert batch_files(home) == []  # the footer-less Parquet files of the dead run are gone
     finally:
+        if c is not None:
+            c.close()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
 

@@ -69,15 +69,15 @@ class Deployment:
     def serve(self, name: str, role: str) -> None:
         """Start ``xdmflow serve --role <role>`` on a free port (no waiting)."""
         port = free_port()
-        log = (self.root / f"{name}.log").open("wb")
         args = ["serve", "--role", role, "--host", "127.0.0.1", "--port", str(port)]
         self.commands.append(args)
-        self.procs[name] = subprocess.Popen(
-            [*xdmflow_command(), *args],
-            env=self._env(name),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (self.root / f"{name}.log").open("wb") as log:  # the process writes to its own copy
+            self.procs[name] = subprocess.Popen(
+                [*xdmflow_command(), *args],
+                env=self._env(name),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.ports[name] = port
 
     def wait_ready(self, timeout: float = 60) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -65,7 +66,7 @@ def test_fire_times_are_start_plus_k_intervals(start: int, freq: str, interval: 
 
 
 @pytest.fixture
-def db(db_url: str) -> Database:
+def db(db_url: str) -> Iterator[Database]:
     d = Database(db_url)
     upgrade(d.engine)
     yield d
@@ -105,7 +106,11 @@ def add_flow(db: Database, flow_id: str, schedule: Schedule, *, enabled: bool = 
 def run_fire_times(db: Database, flow_id: str) -> list[int]:
     with db.session() as s:
         docs = s.scalars(select(Document).where(Document.kind == "run", Document.parent_id == flow_id)).all()
-        return sorted(int(d.dedupe_key.split("@")[1]) for d in docs)
+    fire_times = []
+    for d in docs:
+        assert d.dedupe_key is not None  # a scheduled run's key: <flow>@<fire time>
+        fire_times.append(int(d.dedupe_key.split("@")[1]))
+    return sorted(fire_times)
 
 
 def test_hourly_flow_over_a_simulated_week(db: Database) -> None:

@@ -97,7 +97,7 @@ def test_pattern_is_a_search() -> None:
 
 
 def test_formats() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "personalEmail": {"address": "jane@example.com"},
             "_id": "urn:uuid:1234",
@@ -123,7 +123,7 @@ def test_formats() -> None:
 
 
 def test_integer_ranges_and_lengths() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"person": {"birthYear": 0}},
         {"person": {"birthYear": 32767}},
         {"homeAddress": {"postOfficeBox": "x" * 21}},

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import FULL, ID_LIST, PAYMENTS, PROFILE, SR, XED, XED_LIST, enc, xdm_error
+from tests.schemaregistry.srhelp import FULL, ID_LIST, PAYMENTS, PROFILE, SR, XED, XED_LIST, enc, xdm_error
 
 LOOKUP_FORMATS = ("xed", "xed-notext", "xed-full", "xed-full-notext", "xed-full-desc", "xed-deprecatefield")
 

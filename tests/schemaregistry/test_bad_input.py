@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import PAYMENTS, PROFILE, RECORD, SR, enc
+from tests.schemaregistry.srhelp import PAYMENTS, PROFILE, RECORD, SR, enc
 
 BAD_BODIES: list[Any] = [
     {},
@@ -70,6 +70,7 @@ def test_bad_patch_shapes(api: Any) -> None:
 def test_bad_descriptor_bodies(api: Any) -> None:
     sid = api.post(f"{SR}/tenant/schemas", json=PAYMENTS).json()["$id"]
     base = {"@type": "xdm:descriptorIdentity", "xdm:sourceSchema": sid, "xdm:namespace": "Email"}
+    body: Any
     for body in (
         [],
         {"@type": "xdm:descriptorIdentity"},

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xdmflow.services.document_stores import DATASETS
-from xdmflow.store.documents import Scope
-
-from .helpers import (
+from tests.schemaregistry.srhelp import (
     EE,
     FULL,
     ID_LIST,
@@ -24,6 +21,8 @@ from .helpers import (
     tenant_of,
     xdm_error,
 )
+from xdmflow.services.document_stores import DATASETS
+from xdmflow.store.documents import Scope
 
 
 def _post(api: Any, rtype: str, body: dict[str, Any]) -> dict[str, Any]:

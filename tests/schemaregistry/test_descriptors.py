@@ -6,11 +6,7 @@ from typing import Any
 
 import pytest
 
-from xdmflow.errors import NotFoundError
-from xdmflow.services import schemas
-from xdmflow.store.documents import Scope
-
-from .helpers import (
+from tests.schemaregistry.srhelp import (
     EE,
     FULL,
     ID_LIST,
@@ -23,6 +19,9 @@ from .helpers import (
     schema_body,
     xdm_error,
 )
+from xdmflow.errors import NotFoundError
+from xdmflow.services import schemas
+from xdmflow.store.documents import Scope
 
 D = f"{SR}/tenant/descriptors"
 
@@ -70,7 +69,8 @@ def test_identity_descriptor_lifecycle(api: Any, sid: str) -> None:
         compiled = schemas.compiled_schema(s, Scope(api.creds["org_id"], "prod"), sid)
     prim = compiled.primary_identity
     assert prim is not None and prim.path == "personalEmail.address" and prim.required
-    assert compiled.field("personalEmail").required
+    email = compiled.field("personalEmail")
+    assert email is not None and email.required
     assert {f.path for f in compiled.identities} == {"personalEmail.address", "mobilePhone.number"}
 
     # xed-full-desc embeds them

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from .helpers import (
+from tests.schemaregistry.srhelp import (
     EE,
     ID_LIST,
     PAYMENTS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .helpers import (
+from tests.schemaregistry.srhelp import (
     ADHOC,
     FULL,
     PAYMENTS,

@@ -31,6 +31,7 @@ import struct
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -522,7 +523,12 @@ class Connection:
         self.current = ex
 
         def put(item: tuple[str, Any]) -> None:
-            fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+            pending = queue.put(item)
+            try:
+                fut = asyncio.run_coroutine_threadsafe(pending, loop)
+            except RuntimeError:  # the loop is closed: the server stopped
+                pending.close()
+                raise XdmflowError("client gone") from None
             while True:
                 try:
                     fut.result(timeout=1.0)
@@ -767,10 +773,20 @@ class PgServer:
             except BaseException as exc:
                 error.append(exc)
                 started.set()
+                loop.close()
                 return
             started.set()
-            loop.run_forever()
-            loop.close()
+            try:
+                loop.run_forever()
+                # what stop() left (a handler still closing): cancelled and awaited, as asyncio.run does
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
 
         self._thread = threading.Thread(target=run, name="xdmflow-pg", daemon=True)
         self._thread.start()
@@ -791,9 +807,16 @@ class PgServer:
                 self._server.close()
             for conn in list(self._connections.values()):
                 conn.writer.close()
+            handlers = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in handlers:
+                task.cancel()
+            if handlers:
+                await asyncio.gather(*handlers, return_exceptions=True)
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=5)
+        # the pool's queries of this port end (cancelled above) before their loop goes away
+        futures.wait(list(self._futures), timeout=5)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 import uvicorn
-from paypalhelp import FAST_RETRY, Emulator
 
+from tests.connectors.paypal.paypalhelp import FAST_RETRY, Emulator
 from xdmflow.connectors.paypal import PayPalConnector
 from xdmflow.emulators.paypal import EmulatorConfig, create_app
 
@@ -21,7 +21,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(seed: int, config: EmulatorConfig | None) -> Iterator[Emulator]:
+def _serve(seed: int, config: EmulatorConfig | None) -> Generator[Emulator, None, None]:
     app = create_app(seed, config=config)
     port = _free_port()
     server = uvicorn.Server(
@@ -53,7 +53,7 @@ SMALL = EmulatorConfig(n_transactions=2_500, days=60, burst_fraction=0.3, n_prod
 @pytest.fixture
 def make_emulator() -> Iterator[Callable[..., Emulator]]:
     """Start emulators with a given seed/config (default: a small dataset); all stop at teardown."""
-    running: list[Iterator[Emulator]] = []
+    running: list[Generator[Emulator, None, None]] = []
 
     def make(seed: int = 1, config: EmulatorConfig | None = SMALL) -> Emulator:
         gen = _serve(seed, config)

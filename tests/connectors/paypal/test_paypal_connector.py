@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pyarrow as pa
 import pytest
-from paypalhelp import Emulator, expected_keys, keys, read_all
 
+from tests.connectors.paypal.paypalhelp import Emulator, expected_keys, keys, read_all
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.paypal import PayPalConnector
 from xdmflow.connectors.paypal.client import base_url
@@ -179,7 +179,7 @@ def _small(make_emulator: Any, **config: Any) -> Emulator:
         "n_products": 5,
         "latency_seconds": 3600.0,
     }
-    return make_emulator(seed=11, config=EmulatorConfig(**{**base, **config}))  # type: ignore[no-any-return]
+    return make_emulator(seed=11, config=EmulatorConfig(**{**base, **config}))
 
 
 def test_deep_splits_and_window_edges(make_emulator: Any, connector: PayPalConnector) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
-from connhelp import free_port
-from paypalhelp import FAST_RETRY, Emulator
 
+from tests.connectors.connhelp import free_port
+from tests.connectors.paypal.paypalhelp import FAST_RETRY, Emulator
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.paypal import PayPalConnector

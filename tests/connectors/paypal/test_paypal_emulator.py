@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from paypalhelp import Emulator
 
+from tests.connectors.paypal.paypalhelp import Emulator
 from xdmflow.emulators.paypal import EmulatorConfig, create_app
 
 PATH = "/v1/reporting/transactions"
@@ -19,7 +19,7 @@ def fmt(d: datetime) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def search(emu: Emulator, token: str, start: datetime, end: datetime, **params: object) -> httpx.Response:
+def search(emu: Emulator, token: str, start: datetime, end: datetime, **params: str | int) -> httpx.Response:
     query = {"start_date": fmt(start), "end_date": fmt(end), **params}
     return httpx.get(f"{emu.url}{PATH}", params=query, headers={"Authorization": f"Bearer {token}"})
 

@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from paypalhelp import FAST_RETRY, Emulator, expected_keys, keys, read_all
 
+from tests.connectors.paypal.paypalhelp import FAST_RETRY, Emulator, expected_keys, keys, read_all
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.paypal import PayPalConnector
@@ -30,7 +30,7 @@ START = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 45 * 86_40
 
 
 def emulator(make_emulator: Any, **config: Any) -> Emulator:
-    return make_emulator(seed=21, config=EmulatorConfig(**{**SMALL, **config}))  # type: ignore[no-any-return]
+    return make_emulator(seed=21, config=EmulatorConfig(**{**SMALL, **config}))
 
 
 def epoch(value: str) -> int:
@@ -176,8 +176,8 @@ def test_secret_never_leaks(make_emulator: Any, caplog: pytest.LogCaptureFixture
     assert len(errors) == 3
     client = connector.client(auth)
     texts = [caplog.text, repr(connector), repr(client), str(vars(connector))]
-    for exc in errors:
-        texts += [str(exc), repr(exc), str(exc.details), str(pickle.loads(pickle.dumps(exc)))]
+    for err in errors:
+        texts += [str(err), repr(err), str(err.details), str(pickle.loads(pickle.dumps(err)))]
     client.close()
     for text in texts:
         assert SECRET not in text

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import uvicorn
-from squarehelp import SquareEmulator
 
+from tests.connectors.square.squarehelp import SquareEmulator
 from xdmflow.emulators.square import SquareConfig, create_app
 
 

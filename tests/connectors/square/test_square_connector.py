@@ -8,8 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from squarehelp import FAST_RETRY, SquareEmulator
 
+from tests.connectors.square.squarehelp import FAST_RETRY, SquareEmulator
 from xdmflow.connectors.base import ReadRequest
 from xdmflow.connectors.square import SquareConnector
 from xdmflow.connectors.square.tables import decimal_amount

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from squarehelp import SquareEmulator
 
+from tests.connectors.square.squarehelp import SquareEmulator
 from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.square import SquareConnector
 from xdmflow.emulators.square import SquareConfig

@@ -4,11 +4,14 @@ emulator is wrong. Lists auto-paginate, objects parse into the SDK's models, err
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
+import httpx
 import pytest
 from square import Square
 from square.core.api_error import ApiError
-from squarehelp import SquareEmulator
 
+from tests.connectors.square.squarehelp import SquareEmulator
 from xdmflow.emulators.square import (
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_CLIENT_ID,
@@ -17,12 +20,22 @@ from xdmflow.emulators.square import (
 )
 
 
-def sdk(emu: SquareEmulator, token: str = DEFAULT_ACCESS_TOKEN) -> Square:
-    return Square(token=token, base_url=emu.url)
+@pytest.fixture
+def sdk(square: SquareEmulator) -> Iterator[Callable[..., Square]]:
+    """The SDK over the emulator, given one HTTP client that is closed at teardown (the client the SDK
+    makes for itself is never closed)."""
+    with httpx.Client(timeout=60) as http:
+
+        def make(token: str = DEFAULT_ACCESS_TOKEN) -> Square:
+            return Square(token=token, base_url=square.url, httpx_client=http)
+
+        yield make
 
 
-def test_payments_auto_paginate_per_location_and_default_to_the_main_location(square: SquareEmulator) -> None:
-    client = sdk(square)
+def test_payments_auto_paginate_per_location_and_default_to_the_main_location(
+    square: SquareEmulator, sdk: Callable[..., Square]
+) -> None:
+    client = sdk()
     locations = client.locations.list().locations or []
     assert len(locations) == 3
     by_location: dict[str, set[str]] = {}
@@ -35,8 +48,10 @@ def test_payments_auto_paginate_per_location_and_default_to_the_main_location(sq
     assert {p.id for p in main} == by_location[str(locations[0].id)]  # the API's default: main location only
 
 
-def test_payment_models_parse_money_and_card_details(square: SquareEmulator) -> None:
-    client = sdk(square)
+def test_payment_models_parse_money_and_card_details(
+    square: SquareEmulator, sdk: Callable[..., Square]
+) -> None:
+    client = sdk()
     first = square.state.dump("payments")[0]
     payment = client.payments.get(first["id"]).payment
     assert payment is not None and payment.amount_money is not None
@@ -46,8 +61,8 @@ def test_payment_models_parse_money_and_card_details(square: SquareEmulator) -> 
     assert payment.card_details.card.last4 == first["card_details"]["card"]["last_4"]
 
 
-def test_updated_at_filter_and_sort_field(square: SquareEmulator) -> None:
-    client = sdk(square)
+def test_updated_at_filter_and_sort_field(square: SquareEmulator, sdk: Callable[..., Square]) -> None:
+    client = sdk()
     refunded = [p for p in square.state.dump("payments") if p.get("refund_ids")]
     assert refunded
     cut = max(p["updated_at"] for p in square.state.dump("payments"))
@@ -66,8 +81,8 @@ def test_updated_at_filter_and_sort_field(square: SquareEmulator) -> None:
     assert {p.id for p in got} == {p["id"] for p in expected}
 
 
-def test_refunds_customers_orders_catalog(square: SquareEmulator) -> None:
-    client = sdk(square)
+def test_refunds_customers_orders_catalog(square: SquareEmulator, sdk: Callable[..., Square]) -> None:
+    client = sdk()
     refunds = set()
     for loc in client.locations.list().locations or []:
         refunds |= {r.id for r in client.refunds.list(location_id=loc.id, begin_time="2013-01-01T00:00:00Z")}
@@ -87,16 +102,18 @@ def test_refunds_customers_orders_catalog(square: SquareEmulator) -> None:
     assert {o.id for o in catalog.objects or []} == {o["id"] for o in square.state.dump("catalog")}
 
 
-def test_errors_raise_the_sdks_api_error_with_our_bodies(square: SquareEmulator) -> None:
+def test_errors_raise_the_sdks_api_error_with_our_bodies(
+    square: SquareEmulator, sdk: Callable[..., Square]
+) -> None:
     with pytest.raises(ApiError) as bad_token:
-        list(sdk(square, "EAAA-not-a-token").payments.list())
+        list(sdk("EAAA-not-a-token").payments.list())
     assert bad_token.value.status_code == 401
     assert bad_token.value.errors[0].code == "UNAUTHORIZED"
     assert bad_token.value.errors[0].category == "AUTHENTICATION_ERROR"
 
     ids = [loc["id"] for loc in square.state.dump("locations")]
     with pytest.raises(ApiError) as mismatch:
-        sdk(square).orders.search(
+        sdk().orders.search(
             location_ids=ids,
             query={
                 "filter": {"date_time_filter": {"updated_at": {"start_at": "2013-01-01T00:00:00Z"}}},
@@ -108,13 +125,13 @@ def test_errors_raise_the_sdks_api_error_with_our_bodies(square: SquareEmulator)
 
     square.admin("rate_limit", {"next": 1})
     with pytest.raises(ApiError) as limited:
-        sdk(square).locations.list(request_options={"max_retries": 0})
+        sdk().locations.list(request_options={"max_retries": 0})
     assert limited.value.status_code == 429
     assert limited.value.errors[0].code == "RATE_LIMITED"
 
 
-def test_oauth_refresh_and_expiry(square: SquareEmulator) -> None:
-    anon = Square(token="unused", base_url=square.url)
+def test_oauth_refresh_and_expiry(square: SquareEmulator, sdk: Callable[..., Square]) -> None:
+    anon = sdk("unused")
     token = anon.o_auth.obtain_token(
         client_id=DEFAULT_CLIENT_ID,
         client_secret=DEFAULT_CLIENT_SECRET,
@@ -122,9 +139,9 @@ def test_oauth_refresh_and_expiry(square: SquareEmulator) -> None:
         refresh_token=DEFAULT_REFRESH_TOKEN,
     )
     assert token.access_token and token.expires_at
-    assert sdk(square, token.access_token).locations.list().locations
+    assert sdk(token.access_token).locations.list().locations
     square.admin("expire_tokens", {})
     with pytest.raises(ApiError) as expired:
-        sdk(square, token.access_token).locations.list()
+        sdk(token.access_token).locations.list()
     assert expired.value.status_code == 401
     assert expired.value.errors[0].code == "ACCESS_TOKEN_EXPIRED"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 import uvicorn
-from stripehelp import FAST_RETRY, T0, Emulator, small_config
 
+from tests.connectors.stripe.stripehelp import FAST_RETRY, T0, Emulator, small_config
 from xdmflow.connectors.stripe import StripeConnector
 from xdmflow.emulators.stripe import EmulatorConfig, create_app
 
@@ -21,7 +21,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(seed: int, config: EmulatorConfig, now: int | None) -> Iterator[Emulator]:
+def _serve(seed: int, config: EmulatorConfig, now: int | None) -> Generator[Emulator, None, None]:
     app = create_app(seed, now=now, config=config)
     port = _free_port()
     server = uvicorn.Server(
@@ -46,7 +46,7 @@ def _serve(seed: int, config: EmulatorConfig, now: int | None) -> Iterator[Emula
 @pytest.fixture
 def make_emulator() -> Iterator[Callable[..., Emulator]]:
     """Start emulators with a seed/config (default: small, frozen at ``T0``); all stop at teardown."""
-    running: list[Iterator[Emulator]] = []
+    running: list[Generator[Emulator, None, None]] = []
 
     def make(seed: int = 7, config: EmulatorConfig | None = None, now: int | None = T0) -> Emulator:
         gen = _serve(seed, config or small_config(), now)

@@ -44,10 +44,10 @@ class Emulator:
 
 def small_config(**changes: object) -> EmulatorConfig:
     """A small frozen-clock history without rate limiting (tests turn knobs on where needed)."""
-    base = {
+    base: dict[str, Any] = {
         "data": DataConfig(n_customers=12, n_charges=260, days=45),
         "rate_limit_rps": None,
         "ticking": False,
     }
     base.update(changes)
-    return EmulatorConfig(**base)  # type: ignore[arg-type]
+    return EmulatorConfig(**base)

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from stripehelp import FAST_RETRY, Emulator
 
 from tests.conftest import Api
+from tests.connectors.stripe.stripehelp import FAST_RETRY, Emulator
 from tests.flows.conftest import (  # noqa: F401 - service is a fixture
     CRM,
     FS,

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from stripehelp import Emulator, small_config
 
+from tests.connectors.stripe.stripehelp import Emulator, small_config
 from xdmflow.connectors.base import ReadRequest
 from xdmflow.connectors.stripe import StripeConnector
 from xdmflow.emulators.stripe import DEFAULT_SECRET_KEY, DataConfig

@@ -8,8 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from stripehelp import Emulator, small_config
 
+from tests.connectors.stripe.stripehelp import Emulator, small_config
 from xdmflow.connectors.base import ReadRequest, ReadResult
 from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.stripe import StripeConnector

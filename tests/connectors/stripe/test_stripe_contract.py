@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from connhelp import free_port
-from stripehelp import T0, Emulator, small_config
 
+from tests.connectors.connhelp import free_port
+from tests.connectors.stripe.stripehelp import T0, Emulator, small_config
 from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.stripe import StripeConnector
 from xdmflow.emulators.stripe import DataConfig

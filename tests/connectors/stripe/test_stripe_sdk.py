@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from stripehelp import Emulator
 
+from tests.connectors.stripe.stripehelp import Emulator
 from xdmflow.emulators.stripe import DEFAULT_RESTRICTED_KEY, DEFAULT_SECRET_KEY
 
 stripe = pytest.importorskip("stripe")
