@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -23,8 +24,8 @@ from xdmflow.store.notify import notify_on_commit
 db = Database(sys.argv[1])
 try:
     with db.session() as s:
-        notify_on_commit(s)
-        notify_on_commit(s)  # once per transaction
+        notify_on_commit(s, sys.argv[3])
+        notify_on_commit(s, sys.argv[3])  # once per transaction
         if sys.argv[2] == "rollback":
             raise RuntimeError("rolled back")
 except RuntimeError:
@@ -33,8 +34,8 @@ db.dispose()
 """
 
 
-def _other_process(url: str, outcome: str) -> None:
-    subprocess.run([sys.executable, "-c", _NOTIFY, url, outcome], check=True, timeout=60)
+def _other_process(url: str, outcome: str, channel: str) -> None:
+    subprocess.run([sys.executable, "-c", _NOTIFY, url, outcome, channel], check=True, timeout=60)
 
 
 def test_a_commit_in_another_process_wakes_the_listener_and_a_rollback_does_not(pg_url: str) -> None:
@@ -46,14 +47,16 @@ def test_a_commit_in_another_process_wakes_the_listener_and_a_rollback_does_not(
         calls.append(time.monotonic())
         woken.set()
 
-    listener = Listener(db, wake)
+    # a channel of its own: tests running beside this one queue runs on the same server
+    channel = f"xdmflow_test_{uuid.uuid4().hex[:12]}"
+    listener = Listener(db, wake, channel)
     listener.start()
     try:
         assert listener.connected.wait(10)
-        _other_process(pg_url, "rollback")
+        _other_process(pg_url, "rollback", channel)
         assert not woken.wait(1.5), "a rolled-back transaction notified"
         t0 = time.monotonic()
-        _other_process(pg_url, "commit")
+        _other_process(pg_url, "commit", channel)
         assert woken.wait(10)
         assert len(calls) == 1  # two calls in one transaction: one notification
         assert calls[0] - t0 < 10
