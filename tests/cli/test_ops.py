@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_ingest import cli, home, ingest, write_sales  # noqa: F401  (fixture)
-from tests.flows.conftest import LiveService, live_service  # noqa: F401  (fixture)
+from tests.flowservice.conftest import LiveService, live_service  # noqa: F401  (fixture)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

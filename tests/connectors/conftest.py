@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.connectors.connhelp import SFTP_PASSWORD, SFTP_USER, free_port
+from tests.flowservice.conftest import paypal  # noqa: F401 - the PayPal emulator of the host-policy tests
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_settings
-from tests.scaleout.scalehelp import HttpApi
+from tests.runtime.runtimehelp import HttpApi
 from xdmflow.cli.demo import ServiceThread, free_port
 from xdmflow.runtime import build_app
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Api, make_settings
-from tests.flows.conftest import (
+from tests.flowservice.conftest import (
     CLOUD,
     FS,
     adhoc_schema,

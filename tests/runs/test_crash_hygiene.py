@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from tests.conftest import Api, make_settings
-from tests.flows.conftest import CLOUD, FS, adhoc_schema, dataset, files_source, ok, target_connection
-from tests.flows.test_crash import Client
+from tests.flowservice.conftest import CLOUD, FS, adhoc_schema, dataset, files_source, ok, target_connection
+from tests.flowservice.test_crash import Client
 from xdmflow.cli.demo import free_port
 from xdmflow.connectors.registry import get_connector
 from xdmflow.pipeline.run import execute
@@ -262,7 +262,7 @@ def test_kill_9_while_writing_leaves_no_file_and_is_recovered_at_once(tmp_path: 
 
 
 class _HttpApi:
-    """The helpers of tests.flows.conftest over a :class:`Client` (they call ``api.post``)."""
+    """The helpers of tests.flowservice.conftest over a :class:`Client` (they call ``api.post``)."""
 
     def __init__(self, c: Client) -> None:
         self.c = c

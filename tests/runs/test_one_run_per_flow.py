@@ -15,7 +15,16 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import Api, make_settings
-from tests.flows.conftest import CAT, CLOUD, FS, adhoc_schema, dataset, files_source, ok, target_connection
+from tests.flowservice.conftest import (
+    CAT,
+    CLOUD,
+    FS,
+    adhoc_schema,
+    dataset,
+    files_source,
+    ok,
+    target_connection,
+)
 from xdmflow.lake.lake import namespace_for
 from xdmflow.runs.claim import claim_next, finish
 from xdmflow.runtime import build_app

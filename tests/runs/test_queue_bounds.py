@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.conftest import Api, make_settings
-from tests.flows.conftest import CLOUD, FS, adhoc_schema, dataset, files_source, ok, target_connection
+from tests.flowservice.conftest import CLOUD, FS, adhoc_schema, dataset, files_source, ok, target_connection
 from xdmflow.runs.queue import QueueLimits
 from xdmflow.runtime import build_app
 from xdmflow.scheduler.loop import tick

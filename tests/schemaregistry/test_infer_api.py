@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import Api
-from tests.flows.conftest import FS, LOCAL, SR, ok
+from tests.flowservice.conftest import FS, LOCAL, SR, ok
 
 INFER = "/xdmflow/v1/infer"
 

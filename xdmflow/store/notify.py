@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from xdmflow.errors import InternalError
 from xdmflow.store.db import Database
 
 __all__ = ["RUNS_CHANNEL", "Listener", "notify_on_commit"]
@@ -77,13 +76,16 @@ class Listener:
             self._thread.join(timeout=5)
 
     def _connect(self) -> Any:
-        raw = self.db.engine.raw_connection()  # a connection of its own, out of the pool for good
-        conn = raw.driver_connection
-        raw.detach()
-        if conn is None:
-            raise InternalError("the store gave no driver connection to listen on")
-        conn.autocommit = True
-        conn.execute(f"LISTEN {self.channel}")
+        """A psycopg connection of its own (not the pool's: it stays open, waiting), autocommit."""
+        import psycopg  # noqa: PLC0415 - the PostgreSQL driver, an optional dependency
+
+        url = self.db.engine.url.set(drivername="postgresql")
+        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        try:
+            conn.execute(f"LISTEN {self.channel}")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _run(self) -> None:

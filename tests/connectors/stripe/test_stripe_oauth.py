@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import Api
 from tests.connectors.stripe.stripehelp import FAST_RETRY, Emulator
-from tests.flows.conftest import (  # noqa: F401 - service is a fixture
+from tests.flowservice.conftest import (  # noqa: F401 - service is a fixture
     CRM,
     FS,
     adhoc_schema,

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from tests.conftest import Api, make_settings
-from tests.flows.conftest import (
+from tests.flowservice.conftest import (
     CLOUD,
     FS,
     adhoc_schema,

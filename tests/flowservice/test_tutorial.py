@@ -29,7 +29,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from tests.flows.conftest import CAT, CONV, CRM, FS, LAKE, SR, LiveService, PayPalEmulator
+from tests.flowservice.conftest import CAT, CONV, CRM, FS, LAKE, SR, LiveService, PayPalEmulator
 
 PAYPAL = "221c7626-58f6-4eec-8ee2-042b0226f03b"
 PROFILE = "https://ns.adobe.com/xdm/context/profile"

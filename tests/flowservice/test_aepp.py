@@ -29,7 +29,7 @@ from aepp.dataprep import DataPrep
 from aepp.flowservice import FlowService
 from aepp.schema import Schema
 
-from tests.flows.conftest import CRM, LAKE, LiveService, PayPalEmulator
+from tests.flowservice.conftest import CRM, LAKE, LiveService, PayPalEmulator
 
 PAYPAL = "221c7626-58f6-4eec-8ee2-042b0226f03b"
 PROFILE = "https://ns.adobe.com/xdm/context/profile"

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.catalog.cathelp import EXPORT, catalog_batch, complete, create_batch, upload
 from tests.conftest import Api
-from tests.flows.conftest import (
+from tests.flowservice.conftest import (
     CLOUD,
     FS,
     LOCAL,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.flows.conftest import (
+from tests.flowservice.conftest import (
     CLOUD,
     CONV,
     CRM,

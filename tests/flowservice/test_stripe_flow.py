@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 
 from tests.conftest import Api
-from tests.flows.conftest import CRM, FS, adhoc_schema, dataset, ok, target_connection, wait_runs
+from tests.flowservice.conftest import CRM, FS, adhoc_schema, dataset, ok, target_connection, wait_runs
 from xdmflow.connectors import registry
 from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.stripe import StripeConnector

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.conftest import Api, make_settings
-from tests.flows.conftest import (
+from tests.flowservice.conftest import (
     CAT,
     CLOUD,
     FS,

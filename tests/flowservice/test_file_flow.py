@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import Api
-from tests.flows.conftest import (
+from tests.flowservice.conftest import (
     CLOUD,
     FS,
     adhoc_schema,

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Api, make_settings
-from tests.flows.conftest import FS, PayPalEmulator
+from tests.flowservice.conftest import FS, PayPalEmulator
 from xdmflow.api.app import create_app
 from xdmflow.connectors.files.connector import S3Connector, SftpConnector
 from xdmflow.connectors.paypal.connector import PayPalConnector

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Api, make_settings
-from tests.flows.conftest import (
+from tests.flowservice.conftest import (
     CAT,
     CLOUD,
     FS,

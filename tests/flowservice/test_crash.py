@@ -14,7 +14,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from tests.flows.conftest import CAT, CLOUD, FS, LAKE, LOCAL, SR
+from tests.flowservice.conftest import CAT, CLOUD, FS, LAKE, LOCAL, SR
 from xdmflow.cli.demo import free_port
 
 ROWS = 3_000_000

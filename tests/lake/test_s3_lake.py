@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from tests.catalog.cathelp import EXPORT, IMPORT, complete, create_batch, upload
 from tests.conftest import Api, make_settings
-from tests.flows.conftest import (
+from tests.flowservice.conftest import (
     CLOUD,
     FS,
     adhoc_schema,
@@ -28,7 +28,7 @@ from tests.flows.conftest import (
     target_connection,
     wait_runs,
 )
-from tests.scaleout.scalehelp import xdmflow_command
+from tests.runtime.runtimehelp import xdmflow_command
 from xdmflow.cli.demo import free_port
 from xdmflow.lake.lake import namespace_for
 from xdmflow.runtime import build_app

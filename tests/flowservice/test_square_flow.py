@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.flows.conftest import CRM, FS, adhoc_schema, dataset, ok, target_connection
+from tests.flowservice.conftest import CRM, FS, adhoc_schema, dataset, ok, target_connection
 from xdmflow.cli.demo import ServiceThread, free_port
 from xdmflow.emulators.square import DEFAULT_ACCESS_TOKEN, SquareConfig, SquareState, create_app
 from xdmflow.lake.lake import namespace_for

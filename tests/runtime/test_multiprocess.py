@@ -16,8 +16,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from tests.flows.conftest import CLOUD, FS, adhoc_schema, dataset, files_source, ok, target_connection
-from tests.scaleout.scalehelp import Deployment, HttpApi, command_family, documented_commands
+from tests.flowservice.conftest import CLOUD, FS, adhoc_schema, dataset, files_source, ok, target_connection
+from tests.runtime.runtimehelp import Deployment, HttpApi, command_family, documented_commands
 from xdmflow.lake.lake import Lake, namespace_for
 from xdmflow.settings import Settings
 from xdmflow.store.db import Database
