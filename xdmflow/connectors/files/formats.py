@@ -361,20 +361,21 @@ def _iter_json(
     if shape is not None and sink is not None:  # records of a known shape: always JSON lines
         yield from _iter_json_lines(opener, batch_size, sink, name, numbered, shape)
         return
-    if numbered:
-        with opener(False) as probe:
-            head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        if not (head[:1] != b"[" and codecs.lookup(opts.encoding).name == "utf-8" and sink is not None):
-            yield from _counted(_iter_json(opener, opts, batch_size, sink, name))
-            return
-        yield from _iter_json_lines(opener, batch_size, sink, name, numbered=True)
-        return
     with opener(False) as probe:
         head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head[:1] != b"[" and codecs.lookup(opts.encoding).name == "utf-8" and sink is not None:
-        yield from _iter_json_lines(opener, batch_size, sink, name)
+    lines = head[:1] != b"[" and codecs.lookup(opts.encoding).name == "utf-8"
+    if lines and sink is not None:
+        yield from _iter_json_lines(opener, batch_size, sink, name, numbered)
         return
-    if head[:1] != b"[" and codecs.lookup(opts.encoding).name == "utf-8":
+    whole = _iter_json_whole(opener, opts, batch_size, lines)
+    yield from _counted(whole) if numbered else whole
+
+
+def _iter_json_whole(
+    opener: Opener, opts: FormatOptions, batch_size: int, lines: bool
+) -> Iterator[pa.RecordBatch]:
+    """JSON lines without a reject sink (the first bad line fails the read), or a JSON array."""
+    if lines:
         with opener(False) as stream:
             reader = pajson.open_json(
                 stream, read_options=pajson.ReadOptions(block_size=_BLOCK, use_threads=False)

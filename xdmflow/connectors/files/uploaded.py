@@ -24,7 +24,7 @@ not counted).
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,14 +256,7 @@ def _json_lines(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk | Pa
         _local(path), opts, BATCH_ROWS, rejects=rejects.append, name=name, numbered=True, json_shape=target
     )
     try:
-        for batch in batches:
-            plain, numbers, _ = take_positions(batch)
-            if plain.num_rows and numbers is not None:
-                table = pa.Table.from_batches([plain])
-                for start, length in _runs(numbers):
-                    yield Chunk(table.slice(start, length), int(numbers[start]), name)
-            yield from _drain(rejects)
-        yield from _drain(rejects)
+        yield from _chunks(batches, name, rejects, lambda plain: pa.Table.from_batches([plain]))
     except SourceFatalError as exc:
         raise FileFormatError(f"File {name} could not be read as JSON lines: {exc}") from None
 
@@ -370,19 +363,34 @@ def _csv(
         names = leaves[: len(names)]
     paths = _csv_paths(names, schema, name)
     rejects: list[ParseReject] = []
+
+    def nested(plain: pa.RecordBatch) -> pa.Table:
+        return pa.table(_nest({p: plain.column(i) for i, p in enumerate(paths)}, plain.num_rows))
+
+    batches = iter_file(opener, opts, BATCH_ROWS, rejects=rejects.append, name=name, numbered=True)
     try:
-        for batch in iter_file(opener, opts, BATCH_ROWS, rejects=rejects.append, name=name, numbered=True):
-            plain, numbers, _ = take_positions(batch)
-            if plain.num_rows and numbers is not None:
-                columns = {p: plain.column(i) for i, p in enumerate(paths)}
-                table = pa.table(_nest(columns, plain.num_rows))
-                # rows of a batch are numbered consecutively: split it around the rejected ones
-                for start, length in _runs(numbers):
-                    yield Chunk(table.slice(start, length), int(numbers[start]), name)
-            yield from _drain(rejects)
-        yield from _drain(rejects)
+        yield from _chunks(batches, name, rejects, nested)
     except (SourceFatalError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise FileFormatError(f"File {name} could not be read as CSV: {exc}") from None
+
+
+def _chunks(
+    batches: Iterator[pa.RecordBatch],
+    name: str,
+    rejects: list[ParseReject],
+    to_table: Callable[[pa.RecordBatch], pa.Table],
+) -> Iterator[Chunk | ParseReject]:
+    """The numbered batches of the files reader as chunks of consecutive records (a batch is split
+    around the records that did not parse), in the upload's shape (``to_table``), and the rejects
+    the reader handed over meanwhile."""
+    for batch in batches:
+        plain, numbers, _ = take_positions(batch)
+        if plain.num_rows and numbers is not None:
+            table = to_table(plain)
+            for start, length in _runs(numbers):
+                yield Chunk(table.slice(start, length), int(numbers[start]), name)
+        yield from _drain(rejects)
+    yield from _drain(rejects)
 
 
 def _drain(rejects: list[ParseReject]) -> list[ParseReject]:
