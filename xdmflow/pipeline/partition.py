@@ -196,6 +196,7 @@ def map_and_validate(
     validate; the others go to ``rejects`` as row errors with record number ``numbers[i]`` (and
     ``filename``, for a file source)."""
     reasons: dict[int, list[dict[str, Any]]] = {}
+    kept: np.ndarray | None
     if spec.conform:
         good, kept = _conform(batch, target if target is not None else to_arrow_schema(spec.target), reasons)
     else:
@@ -207,10 +208,13 @@ def map_and_validate(
                 {"code": MAPPER_CODE, "message": r.reason, "path": r.destination, "source": r.source}
             )
         good = mapped.good
-        kept = np.setdiff1d(np.arange(batch.num_rows), np.asarray(mapped.rejected_rows, dtype=np.int64))
+        kept = None  # the source rows of the mapped ones: needed only when a row fails validation
     if good.num_rows:
         result = validate(spec.target, good)
         if result.errors:
+            if kept is None:
+                dropped = np.asarray(mapped.rejected_rows, dtype=np.int64)
+                kept = np.setdiff1d(np.arange(batch.num_rows), dropped)
             for row, errs in validation_reasons(result, kept).items():
                 reasons.setdefault(row, []).extend(errs)
             good = good.filter(result.valid)
