@@ -29,6 +29,11 @@ RUNS_CHANNEL = "xdmflow_runs"
 _SENT = "xdmflow_notified"
 
 
+def _reset(session: Session) -> None:
+    """The next transaction of the session notifies again."""
+    session.info.pop(_SENT, None)
+
+
 def notify_on_commit(s: Session, channel: str = RUNS_CHANNEL) -> None:
     """Have the session's transaction notify ``channel`` when it commits (PostgreSQL; once per
     transaction — the server folds repeats anyway)."""
@@ -39,10 +44,6 @@ def notify_on_commit(s: Session, channel: str = RUNS_CHANNEL) -> None:
         return
     s.execute(text(f"NOTIFY {channel}"))
     sent.add(channel)
-
-    def _reset(session: Session) -> None:
-        session.info.pop(_SENT, None)
-
     for name in ("after_commit", "after_rollback"):
         if not event.contains(s, name, _reset):
             event.listen(s, name, _reset, once=True)
