@@ -91,3 +91,16 @@ def test_unnumbered_reads_are_unchanged(tmp_path: Path) -> None:
     path.write_bytes(b"id\n1\n2\n")
     [batch] = list(iter_file(_opener(path), FormatOptions(), 10, rejects=lambda r: None, name="e.csv"))
     assert batch.schema.names == ["id"] and not (batch.schema.metadata or {})
+
+
+def test_json_array_elements_are_read_as_lines(tmp_path: Path) -> None:
+    """A top-level array goes through the JSON-lines reader: element n is record n, and an
+    element that is not a record is that record's row error, not a failed read."""
+    path = tmp_path / "f.json"
+    path.write_text('[\n {"id": 1, "o": {"k": "a"}},\n 2,\n {"id": 3, "o": {"k": "c"}}\n]\n')
+    rejects: list[ParseReject] = []
+    opts = FormatOptions(file_type="json")
+    batches = list(iter_file(_opener(path), opts, 10, rejects=rejects.append, name="f.json", numbered=True))
+    numbers, files, columns = _numbers(iter(batches))
+    assert numbers == [1, 3] and files == {"f.json"} and columns == ["id", "o"]
+    assert [(r.row, r.text) for r in rejects] == [(2, "2")]

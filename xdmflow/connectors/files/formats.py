@@ -21,8 +21,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -303,10 +305,12 @@ def _iter_json_lines(
     name: str,
     numbered: bool = False,
     shape: pa.Schema | None = None,
+    array: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     """JSON lines in blocks; the first block that parses fixes the types (or ``shape``'s, see
     ``rows.shaped_json_parser``), a line that does not parse (or does not fit them) goes to
-    ``sink`` (see ``rows.parse_json_lines``)."""
+    ``sink`` (see ``rows.parse_json_lines``). ``array``: the file is one JSON array, whose
+    elements are read as the lines (element ``n`` is record ``n``; see :func:`_array_blocks`)."""
     schema: pa.Schema | None = None
 
     def typed(block: bytes) -> pa.Table:
@@ -323,7 +327,8 @@ def _iter_json_lines(
     pending: list[pa.Table] = []
     pending_rows = 0
     with opener(False) as stream:
-        for line, head in json_line_blocks(stream.read, _JSON_BLOCK):
+        blocks = _array_blocks(stream, batch_size) if array else json_line_blocks(stream.read, _JSON_BLOCK)
+        for line, head in blocks:
             for item in parse_json_lines(head, line, name, parse, fallback):
                 if isinstance(item, ParseReject):
                     sink(item)
@@ -358,17 +363,40 @@ def _iter_json(
     numbered: bool = False,
     shape: pa.Schema | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    if shape is not None and sink is not None:  # records of a known shape: always JSON lines
-        yield from _iter_json_lines(opener, batch_size, sink, name, numbered, shape)
-        return
     with opener(False) as probe:
         head = probe.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    lines = head[:1] != b"[" and codecs.lookup(opts.encoding).name == "utf-8"
-    if lines and sink is not None:
-        yield from _iter_json_lines(opener, batch_size, sink, name, numbered)
+    utf8 = codecs.lookup(opts.encoding).name == "utf-8"
+    lines = head[:1] != b"[" and utf8
+    if utf8 and sink is not None:  # lines, or an array's elements as lines: one JSON reader
+        yield from _iter_json_lines(opener, batch_size, sink, name, numbered, shape, array=not lines)
         return
     whole = _iter_json_whole(opener, opts, batch_size, lines)
     yield from _counted(whole) if numbered else whole
+
+
+def _array_blocks(stream: Any, batch_size: int) -> Iterator[tuple[int, bytes]]:
+    """The elements of the top-level JSON array in ``stream`` as blocks of JSON lines, with the
+    1-based number of each block's first element: DuckDB splits the array (in C++, streaming,
+    each element as its JSON text) and Arrow joins each batch's elements with newlines."""
+    con = duckdb.connect()
+    try:
+        rel = con.read_json(stream, format="array", records="false", columns={"json": "JSON"})
+        first = 1
+        for batch in rel.to_arrow_reader(batch_size):
+            texts = batch.column(0).cast(pa.string())
+            n = len(texts)
+            if not n:
+                continue
+            joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, n], pa.int32()), texts), "\n")
+            yield first, joined[0].as_py().encode() + b"\n"
+            first += n
+    except (duckdb.Error, OSError) as exc:  # DuckDB's errors reach the Arrow stream as OSError
+        if isinstance(exc, OSError) and "Invalid Input Error" not in str(exc):
+            raise  # reading the file failed: the store's error, not the JSON's
+        reason = str(exc).split("Invalid Input Error:", 1)[-1].strip()
+        raise SourceFatalError(f"Invalid JSON array: {reason}") from None
+    finally:
+        con.close()
 
 
 def _iter_json_whole(

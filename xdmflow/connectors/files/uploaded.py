@@ -9,7 +9,8 @@ in a flow.
 * JSON Lines: blocks of lines parsed by ``pyarrow.json`` against the dataset's shape; a block
   that fails is split in halves until the failing lines are isolated (each rejected with the
   parser's reason), so good data costs one parse and only bad lines cost more.
-* Multi-line JSON (a top-level array): DuckDB ``read_json(format='array')``, streamed.
+* Multi-line JSON (a top-level array): the same reader; DuckDB splits the array into its elements
+  (streamed, in C++), which are then parsed as the lines of a JSON-lines file.
 * CSV: ``pyarrow.csv`` streaming reader, every value read as text; header names map to leaf
   fields (``name``, ``a.b``, or a field of the ad-hoc/tenant namespace object), so CSV needs a
   flat schema. Rows with the wrong number of columns are rejected.
@@ -29,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -204,9 +204,7 @@ def read_file(
         yield from _parquet(path, name, target)
     elif fmt.format == "csv":
         yield from _csv(path, name, fmt, target, schema)
-    elif fmt.multiline:
-        yield from _json_array(path, name)
-    else:
+    else:  # JSON lines, or an array (isMultiLineJson): the elements are read as the lines
         yield from _json_lines(path, name, target)
 
 
@@ -259,21 +257,6 @@ def _json_lines(path: Path, name: str, target: pa.Schema) -> Iterator[Chunk | Pa
         yield from _chunks(batches, name, rejects, lambda plain: pa.Table.from_batches([plain]))
     except SourceFatalError as exc:
         raise FileFormatError(f"File {name} could not be read as JSON lines: {exc}") from None
-
-
-def _json_array(path: Path, name: str) -> Iterator[Chunk]:
-    con = duckdb.connect()
-    try:
-        rel = con.sql("SELECT * FROM read_json(?, format='array', maximum_depth=-1)", params=[str(path)])
-        reader = rel.to_arrow_reader(BATCH_ROWS)
-        row = 1
-        for batch in reader:
-            yield Chunk(pa.Table.from_batches([batch]), row, name)
-            row += batch.num_rows
-    except duckdb.Error as exc:
-        raise FileFormatError(f"File {name} is not a JSON array of objects: {exc}") from None
-    finally:
-        con.close()
 
 
 # -- CSV --------------------------------------------------------------------------------------
