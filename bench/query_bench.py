@@ -34,7 +34,7 @@ import psycopg
 from bench.common import Measurement
 from xdmflow.cli.demo import free_port
 from xdmflow.pgserver.server import PgServer
-from xdmflow.query.catalog import snapshot_files
+from xdmflow.query.tables import snapshot_files
 from xdmflow.runtime import build_context
 from xdmflow.services import identity, queries
 from xdmflow.settings import Settings

@@ -9,7 +9,7 @@ import pytest
 from tests.query.qhelp import add_batch, csv_dataset
 from xdmflow.errors import BadRequestError, XdmflowError
 from xdmflow.lake.lake import namespace_for
-from xdmflow.query.catalog import table_name
+from xdmflow.query.tables import table_name
 from xdmflow.services import queries
 
 

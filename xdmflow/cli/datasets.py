@@ -196,7 +196,7 @@ def sql(
     sandbox: SandboxOpt = None,
 ) -> None:
     """Show how to query the dataset with SQL (``xdmflow sql``, psql), offline, no extension needed."""
-    from xdmflow.query.catalog import DatasetRef, TableCatalog
+    from xdmflow.query.tables import DatasetRef, TableCatalog
     from xdmflow.schema.compiled import CompiledSchema
     from xdmflow.services.catalog.common import PRIVATE
 

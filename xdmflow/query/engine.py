@@ -3,7 +3,7 @@
 * Every query gets an in-memory DuckDB database of its own for as long as it runs (with the
   operator's ``memory_limit`` and ``threads``, external access off and the configuration locked
   when the database is made) and a fresh connection to it, holding the sandbox's tables as
-  connection-local (temporary) views over pyarrow datasets (:mod:`xdmflow.query.catalog`);
+  connection-local (temporary) views over pyarrow datasets (:mod:`xdmflow.query.tables`);
   tables the query references get their snapshot's files — only those the ``WHERE`` clause's
   simple predicates do not rule out —, the others an empty table of the right shape (so catalog
   queries list every column without planning every table). A finished query's database goes
@@ -33,9 +33,9 @@ import duckdb
 import pyarrow as pa
 
 from xdmflow.errors import BadRequestError, XdmflowError
-from xdmflow.query.catalog import SnapshotPick, SnapshotPlanner, TableCatalog, arrow_dataset
 from xdmflow.query.guard import Checked
 from xdmflow.query.pgcompat import install_pg_catalog
+from xdmflow.query.tables import SnapshotPick, SnapshotPlanner, TableCatalog, arrow_dataset
 
 if TYPE_CHECKING:
     from xdmflow.lake.lake import Lake

@@ -38,9 +38,9 @@ from xdmflow.ids import new_batch_id, new_uuid, now_ms
 from xdmflow.lake.files import conform
 from xdmflow.lake.lake import namespace_for
 from xdmflow.query import pgcompat
-from xdmflow.query.catalog import DatasetRef, TableCatalog, table_name
 from xdmflow.query.engine import CatalogCache, Execution, QueryEngine, QueryKilledError
 from xdmflow.query.guard import Checked, check_sql
+from xdmflow.query.tables import DatasetRef, TableCatalog, table_name
 from xdmflow.schema.arrow import to_arrow_schema
 from xdmflow.schema.compiled import CompiledSchema
 from xdmflow.schema.naming import BEHAVIOR_ADHOC
