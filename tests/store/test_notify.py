@@ -29,7 +29,7 @@ try:
         if sys.argv[2] == "rollback":
             raise RuntimeError("rolled back")
 except RuntimeError:
-    pass
+    pass  # the rollback this run was asked for
 db.dispose()
 """
 
