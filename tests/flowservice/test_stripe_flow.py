@@ -20,13 +20,18 @@ import pytest
 import uvicorn
 
 from tests.conftest import Api
-from tests.flowservice.conftest import CRM, FS, adhoc_schema, dataset, ok, target_connection, wait_runs
-from xdmflow.connectors import registry
+from tests.connectors.stripe.stripehelp import (
+    connector_registered,
+    dataset_rows,
+    run_again,
+    stripe_connection,
+    stripe_flow,
+)
+from tests.flowservice.conftest import CRM, FS, ok, wait_runs
 from xdmflow.connectors.http.retry import RetryPolicy
 from xdmflow.connectors.stripe import StripeConnector
 from xdmflow.connectors.stripe.spec import SPEC_ID
 from xdmflow.emulators.stripe import DEFAULT_SECRET_KEY, DataConfig, EmulatorConfig, EmulatorState, create_app
-from xdmflow.lake.lake import namespace_for
 
 DAY = 86_400
 FIELDS = {
@@ -75,76 +80,18 @@ def stripe_emulator() -> Iterator[Stripe]:
     while not server.started:
         time.sleep(0.02)
     # the connector through the registry in-process (the installed entry points may predate it)
-    found = registry._load()
-    added = SPEC_ID not in found
-    if added:
-        found[SPEC_ID] = StripeConnector(
-            retry=RetryPolicy(initial_delay=0.01, max_delay=0.05, total_budget=20)
-        )
+    connector = StripeConnector(retry=RetryPolicy(initial_delay=0.01, max_delay=0.05, total_budget=20))
     try:
-        yield Stripe(f"http://127.0.0.1:{port}", app.state.emulator)
+        with connector_registered(connector):
+            yield Stripe(f"http://127.0.0.1:{port}", app.state.emulator)
     finally:
-        if added:
-            found.pop(SPEC_ID, None)
         server.should_exit = True
         thread.join(timeout=10)
 
 
 def _flow(api: Api, stripe: Stripe, mode: str, name: str) -> tuple[str, str, str]:
-    schema = adhoc_schema(api, FIELDS, title=f"stripe {name}")
-    ds = dataset(api, schema["$id"], name=name)
-    base = ok(
-        api.post(
-            f"{FS}/connections",
-            json={
-                "name": f"stripe {name}",
-                "auth": {
-                    "specName": "OAuth2 Refresh Code",
-                    "params": {"accessToken": DEFAULT_SECRET_KEY, "host": stripe.url},
-                },
-                "connectionSpec": {"id": SPEC_ID, "version": "1.0"},
-            },
-        )
-    )["id"]
-    src = ok(
-        api.post(
-            f"{FS}/sourceConnections",
-            json={
-                "name": f"charges {name}",
-                "baseConnectionId": base,
-                "data": {"format": "tabular"},
-                "params": {"tableName": "charges"},
-                "connectionSpec": {"id": SPEC_ID, "version": "1.0"},
-            },
-        )
-    )["id"]
-    flow = ok(
-        api.post(
-            f"{FS}/flows",
-            json={
-                "name": f"stripe charges {name}",
-                "flowSpec": {"id": CRM, "version": "1.0"},
-                "sourceConnectionIds": [src],
-                "targetConnectionIds": [target_connection(api, ds)],
-                "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "updated"}}}],
-                "scheduleParams": {"startTime": str(int(time.time())), "frequency": "once"},
-                "options": {"writeMode": mode},
-            },
-        )
-    )
-    return flow["id"], ds, schema["meta:datasetNamespace"]
-
-
-def _run_again(api: Api, flow_id: str, count: int) -> dict[str, Any]:
-    ok(api.post(f"{FS}/runs", json={"flowId": flow_id, "params": {"startTime": str(int(time.time()))}}))
-    run = wait_runs(api, flow_id, count=count)[-1]
-    assert run["state"] == "success", run["metrics"]
-    return run
-
-
-def _rows(api: Api, ds: str, guid: str) -> list[dict[str, Any]]:
-    ns = namespace_for(api.creds["org_id"], "prod")
-    return [r[guid] for r in api.ctx.lake.scan(ns, ds).to_pylist()]
+    base = stripe_connection(api, stripe.url, f"stripe {name}")
+    return stripe_flow(api, base, "charges", FIELDS, name, mode=mode)
 
 
 def _latest(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -162,9 +109,9 @@ def test_charges_full_incremental_upsert_and_append(service: Api, stripe_emulato
         [run] = wait_runs(api, flow)
         assert run["state"] == "success", run["metrics"]
     expected = stripe.charges()
-    up = _rows(api, up_ds, up_ns)
+    up = dataset_rows(api, up_ds, up_ns)
     assert len(up) == len(expected) and _latest(up) == expected
-    assert _latest(_rows(api, ap_ds, ap_ns)) == expected
+    assert _latest(dataset_rows(api, ap_ds, ap_ns)) == expected
 
     # a late refund and a late dispute of charges from weeks ago, then 30 days of changes,
     # read by one incremental run every 10 days
@@ -177,34 +124,34 @@ def test_charges_full_incremental_upsert_and_append(service: Api, stripe_emulato
         stripe.state.store.advance(DAY)
         stripe.state.payments.refund(old[0]["id"], 100)
         stripe.state.payments.dispute(old[1]["id"])
-    run = _run_again(api, up_flow, 2)
+    run = run_again(api, up_flow, 2)
     assert run["metrics"]["customSummary"]["source"]["readMode"] == "events"
-    got = {r["id"]: r for r in _rows(api, up_ds, up_ns)}
+    got = {r["id"]: r for r in dataset_rows(api, up_ds, up_ns)}
     assert got[old[0]["id"]]["amount_refunded"] == 100 and got[old[1]["id"]]["disputed"] is True
-    _run_again(api, ap_flow, 2)
+    run_again(api, ap_flow, 2)
     n = 3
     for _ in range(3):
         stripe.simulate(10)
-        _run_again(api, up_flow, n)
-        _run_again(api, ap_flow, n)
+        run_again(api, up_flow, n)
+        run_again(api, ap_flow, n)
         n += 1
     expected = stripe.charges()
     changed = {i for i, c in expected.items() if c["refunded"] or c["disputed"] or c["amount_refunded"]}
     assert len(changed) > 5, "the simulation changed charges after they landed"
-    up = _rows(api, up_ds, up_ns)
+    up = dataset_rows(api, up_ds, up_ns)
     assert len(up) == len({r["id"] for r in up}), "upsert keeps one row per charge"
     assert _latest(up) == expected
-    history = _rows(api, ap_ds, ap_ns)
+    history = dataset_rows(api, ap_ds, ap_ns)
     assert len(history) > len(expected), "append keeps the earlier versions"
     assert _latest(history) == expected
 
     # no run for 31 days: the cursor is past the event window, the next run re-reads in full
     with stripe.state.store.lock:
         stripe.state.store.advance(31 * DAY)
-    run = _run_again(api, up_flow, n)
+    run = run_again(api, up_flow, n)
     source = run["metrics"]["customSummary"]["source"]
     assert source["readMode"] == "full re-read" and "30 days" in source["notice"]
-    assert _latest(_rows(api, up_ds, up_ns)) == stripe.charges()
+    assert _latest(dataset_rows(api, up_ds, up_ns)) == stripe.charges()
 
 
 def test_write_mode_is_validated(service: Api, stripe_emulator: Stripe) -> None:
@@ -244,7 +191,7 @@ def test_write_mode_is_validated(service: Api, stripe_emulator: Stripe) -> None:
     )
     [run] = wait_runs(api, good["id"])
     assert run["state"] == "success", run["metrics"]
-    rows = _rows(api, ds, guid)
+    rows = dataset_rows(api, ds, guid)
     assert len(rows) == len({r["id"] for r in rows}) == len(stripe.charges())
 
 

@@ -4,7 +4,6 @@ the connector's next incremental read and kept as one row per transaction by an 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,14 @@ import httpx
 import pytest
 
 from tests.conftest import Api
-from tests.connectors.stripe.stripehelp import FAST_RETRY, Emulator
+from tests.connectors.stripe.stripehelp import (
+    Emulator,
+    connector_registered,
+    dataset_rows,
+    run_again,
+    stripe_connection,
+    stripe_flow,
+)
 from tests.flowservice.conftest import (  # noqa: F401 - service is a fixture
     CRM,
     FS,
@@ -23,13 +29,10 @@ from tests.flowservice.conftest import (  # noqa: F401 - service is a fixture
     target_connection,
     wait_runs,
 )
-from xdmflow.connectors import registry
 from xdmflow.connectors.base import ReadRequest
 from xdmflow.connectors.stripe import StripeConnector
-from xdmflow.connectors.stripe.spec import SPEC_ID
 from xdmflow.connectors.stripe.streams import format_time
 from xdmflow.emulators.stripe import DEFAULT_SECRET_KEY
-from xdmflow.lake.lake import namespace_for
 from xdmflow.testing.connector_suite import read_all
 
 DAY = 86_400
@@ -92,16 +95,8 @@ def test_incremental_read_picks_up_the_change(connector: StripeConnector, emulat
 
 @pytest.fixture
 def registered() -> Iterator[None]:
-    """The connector in the registry in-process (the installed entry points may predate it)."""
-    found = registry._load()
-    added = SPEC_ID not in found
-    if added:
-        found[SPEC_ID] = StripeConnector(retry=FAST_RETRY, timeout=10.0)
-    try:
+    with connector_registered():
         yield
-    finally:
-        if added:
-            found.pop(SPEC_ID, None)
 
 
 FIELDS = {
@@ -117,59 +112,8 @@ FIELDS = {
 
 
 def _flow(api: Api, emu: Emulator, mode: str) -> tuple[str, str, str]:
-    schema = adhoc_schema(api, FIELDS, title=f"stripe balance {mode}")
-    ds = dataset(api, schema["$id"], name=f"stripe_balance_{mode}")
-    base = ok(
-        api.post(
-            f"{FS}/connections",
-            json={
-                "name": f"stripe balance {mode}",
-                "auth": {
-                    "specName": "OAuth2 Refresh Code",
-                    "params": {"accessToken": DEFAULT_SECRET_KEY, "host": emu.url},
-                },
-                "connectionSpec": {"id": SPEC_ID, "version": "1.0"},
-            },
-        )
-    )["id"]
-    src = ok(
-        api.post(
-            f"{FS}/sourceConnections",
-            json={
-                "name": "balance transactions",
-                "baseConnectionId": base,
-                "data": {"format": "tabular"},
-                "params": {"tableName": "balance_transactions"},
-                "connectionSpec": {"id": SPEC_ID, "version": "1.0"},
-            },
-        )
-    )["id"]
-    flow = ok(
-        api.post(
-            f"{FS}/flows",
-            json={
-                "name": f"stripe balance {mode}",
-                "flowSpec": {"id": CRM, "version": "1.0"},
-                "sourceConnectionIds": [src],
-                "targetConnectionIds": [target_connection(api, ds)],
-                "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "updated"}}}],
-                "scheduleParams": {"startTime": str(int(time.time())), "frequency": "once"},
-                "options": {"writeMode": mode},
-            },
-        )
-    )
-    return flow["id"], ds, schema["meta:datasetNamespace"]
-
-
-def _rows(api: Api, ds: str, guid: str) -> list[dict[str, Any]]:
-    ns = namespace_for(api.creds["org_id"], "prod")
-    return [r[guid] for r in api.ctx.lake.scan(ns, ds).to_pylist()]
-
-
-def _run_again(api: Api, flow_id: str, count: int) -> None:
-    ok(api.post(f"{FS}/runs", json={"flowId": flow_id, "params": {"startTime": str(int(time.time()))}}))
-    run = wait_runs(api, flow_id, count=count)[-1]
-    assert run["state"] == "success", run["metrics"]
+    base = stripe_connection(api, emu.url, f"stripe balance {mode}")
+    return stripe_flow(api, base, "balance_transactions", FIELDS, f"stripe_balance_{mode}", mode=mode)
 
 
 def test_upsert_flow_keeps_one_available_row_per_transaction(
@@ -189,7 +133,7 @@ def test_upsert_flow_keeps_one_available_row_per_transaction(
     pending = sorted(i for i, t in txns.items() if t["status"] == "pending")
     assert len(pending) == 3
     for _, ds, guid in flows.values():
-        assert {r["id"]: r["status"] for r in _rows(api, ds, guid)} == {
+        assert {r["id"]: r["status"] for r in dataset_rows(api, ds, guid)} == {
             i: t["status"] for i, t in txns.items()
         }
 
@@ -198,26 +142,26 @@ def test_upsert_flow_keeps_one_available_row_per_transaction(
     settled = [i for i in pending if _txns(emulator)[i]["status"] == "available"]
     assert len(settled) == 1
     for flow_id, _, _ in flows.values():
-        _run_again(api, flow_id, 2)
-    up = {r["id"]: r["status"] for r in _rows(api, *flows["upsert"][1:])}
+        run_again(api, flow_id, 2)
+    up = {r["id"]: r["status"] for r in dataset_rows(api, *flows["upsert"][1:])}
     assert (
         up == {i: t["status"] for i, t in _txns(emulator).items()} and list(up.values()).count("pending") == 2
     )
-    history = [(r["id"], r["status"]) for r in _rows(api, *flows["append"][1:])]
+    history = [(r["id"], r["status"]) for r in dataset_rows(api, *flows["append"][1:])]
     assert len(history) == len(set(history)) == len(txns) + 1, "no duplicates of the unchanged rows"
 
     # another day: all of them are available
     emulator.admin("clock", {"advance": DAY})
     for flow_id, _, _ in flows.values():
-        _run_again(api, flow_id, 3)
-    rows = _rows(api, *flows["upsert"][1:])
+        run_again(api, flow_id, 3)
+    rows = dataset_rows(api, *flows["upsert"][1:])
     txns = _txns(emulator)
     assert len(rows) == len({r["id"] for r in rows}) == len(txns), "one row per transaction"
     assert {r["id"]: r["status"] for r in rows} == dict.fromkeys(txns, "available")
     assert {r["id"]: (r["amount"], r["net"], r["currency"]) for r in rows} == {
         i: (t["amount"], t["net"], t["currency"]) for i, t in txns.items()
     }
-    history = [(r["id"], r["status"]) for r in _rows(api, *flows["append"][1:])]
+    history = [(r["id"], r["status"]) for r in dataset_rows(api, *flows["append"][1:])]
     assert sorted(history) == sorted([(i, "available") for i in txns] + [(i, "pending") for i in pending]), (
         "append keeps each status a transaction had, once"
     )

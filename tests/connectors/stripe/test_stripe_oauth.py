@@ -4,14 +4,18 @@ test and a failed run carrying that message."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import Api
-from tests.connectors.stripe.stripehelp import FAST_RETRY, Emulator
+from tests.connectors.stripe.stripehelp import (
+    Emulator,
+    connector_registered,
+    stripe_connection,
+    stripe_flow,
+)
 from tests.flowservice.conftest import (  # noqa: F401 - service is a fixture
     CRM,
     FS,
@@ -22,10 +26,8 @@ from tests.flowservice.conftest import (  # noqa: F401 - service is a fixture
     target_connection,
     wait_runs,
 )
-from xdmflow.connectors import registry
 from xdmflow.connectors.base import ReadRequest
 from xdmflow.connectors.stripe import StripeConnector
-from xdmflow.connectors.stripe.spec import SPEC_ID
 from xdmflow.errors import SourceAuthError
 from xdmflow.testing.connector_suite import read_all
 
@@ -85,65 +87,17 @@ def test_connector_names_the_expired_token(connector: StripeConnector, emulator:
 
 @pytest.fixture
 def registered() -> Iterator[None]:
-    """The connector in the registry in-process (the installed entry points may predate it)."""
-    found = registry._load()
-    added = SPEC_ID not in found
-    if added:
-        found[SPEC_ID] = StripeConnector(retry=FAST_RETRY, timeout=10.0)
-    try:
+    with connector_registered():
         yield
-    finally:
-        if added:
-            found.pop(SPEC_ID, None)
 
 
 def _connection(api: Api, emu: Emulator, token: str) -> str:
-    return str(
-        ok(
-            api.post(
-                f"{FS}/connections",
-                json={
-                    "name": "stripe oauth",
-                    "auth": {
-                        "specName": "OAuth2 Refresh Code",
-                        "params": {"accessToken": token, "host": emu.url},
-                    },
-                    "connectionSpec": {"id": SPEC_ID, "version": "1.0"},
-                },
-            )
-        )["id"]
-    )
+    return stripe_connection(api, emu.url, "stripe oauth", token)
 
 
 def _flow(api: Api, base: str) -> str:
-    schema = adhoc_schema(api, {"id": {"type": "string"}, "email": {"type": "string"}}, title="stripe oauth")
-    ds = dataset(api, schema["$id"], name="stripe_oauth")
-    src = ok(
-        api.post(
-            f"{FS}/sourceConnections",
-            json={
-                "name": "customers",
-                "baseConnectionId": base,
-                "data": {"format": "tabular"},
-                "params": {"tableName": "customers"},
-                "connectionSpec": {"id": SPEC_ID, "version": "1.0"},
-            },
-        )
-    )["id"]
-    flow = ok(
-        api.post(
-            f"{FS}/flows",
-            json={
-                "name": "stripe customers",
-                "flowSpec": {"id": CRM, "version": "1.0"},
-                "sourceConnectionIds": [src],
-                "targetConnectionIds": [target_connection(api, ds)],
-                "transformations": [],
-                "scheduleParams": {"startTime": str(int(time.time())), "frequency": "once"},
-            },
-        )
-    )
-    return str(flow["id"])
+    fields = {"id": {"type": "string"}, "email": {"type": "string"}}
+    return stripe_flow(api, base, "customers", fields, "stripe_oauth", delta=None)[0]
 
 
 def test_connection_test_and_run_fail_clearly(
