@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.query.qhelp import add_batch, csv_dataset
 from xdmflow.errors import BadRequestError, XdmflowError
 from xdmflow.lake.lake import namespace_for
+from xdmflow.query.guard import Checked
 from xdmflow.query.tables import table_name
 from xdmflow.services import queries
 
@@ -152,8 +155,6 @@ def test_security_list_is_refused_with_a_clear_error(api: Any, sql: str) -> None
 
 def test_external_access_is_off_even_past_the_guard(api: Any) -> None:
     """The configuration is the wall: a file read that slipped past the guard still fails."""
-    from xdmflow.query.guard import Checked
-
     csv_dataset(api)
     ex = queries.execution(
         api.ctx, principal(api), Checked("select", "SELECT * FROM read_csv('/etc/passwd')")
@@ -257,21 +258,31 @@ def test_simple_predicates_skip_files_by_column_stats(api: Any) -> None:
 
 
 def test_reused_databases_keep_nothing_of_the_previous_query(api: Any) -> None:
-    """Data queries reuse idle databases: another org's next query sees none of the first's
-    tables (they were views of the first query's connection only)."""
+    """Query databases are reused while idle, but never across sandboxes: a database that may
+    read one sandbox's directory of the lake is only handed to that sandbox's queries; one that
+    may read no file (queries over no data) can go to anyone, and holds nothing of the previous
+    query (its tables were views of that query's connection only)."""
     csv_dataset(api)
-    assert rows(api, "SELECT count(*) AS n FROM orders_2024") == [{"n": 2}]
     engine = queries.query_engine(api.ctx)
-    assert engine.databases._idle, "the finished query's database was not kept"
-    idle = list(engine.databases._idle)
+    assert rows(api, "SELECT count(*) AS n FROM orders_2024") == [{"n": 2}]
+    assert rows(api, "SELECT 1 AS one") == [{"one": 1}]
+    engine.databases.settle()
+    kept = engine.databases.idle()
+    assert len(kept) == 2, "the finished queries' databases were not kept"
+    assert rows(api, "SELECT count(*) AS n FROM orders_2024") == [{"n": 2}]
+    engine.databases.settle()
+    assert set(map(id, engine.databases.idle())) == set(map(id, kept))  # the same database again
     other = api.as_other("QUERYREUSEOTHER0000000000@AdobeOrg")
     with api.ctx.db.session() as s:
         q = queries.principal_for(s, other.creds["org_id"], "prod", other.creds["client_id"])
     for _ in range(3):
         with pytest.raises(XdmflowError, match="orders_2024"):
             queries.run_statement(api.ctx, q, "SELECT count(*) AS n FROM orders_2024")
+        engine.databases.settle()
     assert queries.run_statement(api.ctx, q, "SELECT 1 AS one")[0] is not None
-    assert any(db in engine.databases._idle for db in idle)  # the same databases were used
+    engine.databases.settle()
+    # the other org's queries used the database that reads no file, never the sandbox's one
+    assert set(map(id, engine.databases.idle())) == set(map(id, kept))
 
 
 def test_the_sandbox_catalog_is_cached_until_a_dataset_changes(api: Any) -> None:
@@ -286,3 +297,67 @@ def test_the_sandbox_catalog_is_cached_until_a_dataset_changes(api: Any) -> None
     assert api.delete(f"/data/foundation/catalog/dataSets/{first}").status_code in (200, 204)
     assert rows(api, "SHOW TABLES") == [{"name": "refunds"}]
     assert queries.execution(api.ctx, p, check).catalog is not one
+
+
+def _ref(api: Any, principal_: Any, table: str) -> Any:
+    with api.ctx.db.session() as s:
+        ref = queries.sandbox_catalog(s, queries.Scope(principal_.org_id, principal_.sandbox_name)).resolve(
+            table
+        )
+    assert ref is not None
+    return ref
+
+
+def test_duckdb_reads_only_its_own_sandboxs_files_even_past_the_guard(api: Any) -> None:
+    """A query over local lake files has DuckDB read them itself, with a database that may open
+    the sandbox's directory of the lake and nothing else: another sandbox's file, a path out of
+    the directory and a file elsewhere fail even for a statement that slipped past the guard."""
+    csv_dataset(api)
+    other = api.as_other("DIRECTOTHER000000000000000@AdobeOrg")
+    csv_dataset(other, name="Theirs")
+    with api.ctx.db.session() as s:
+        q = queries.principal_for(s, other.creds["org_id"], "prod", other.creds["client_id"])
+    engine = queries.query_engine(api.ctx)
+    mine, theirs = _ref(api, principal(api), "orders_2024"), _ref(api, q, "theirs")
+    direct_a = engine.planner.direct(mine, engine.planner.files(mine).paths)
+    direct_b = engine.planner.direct(theirs, engine.planner.files(theirs).paths)
+    assert direct_a is not None and direct_a.directory.endswith(f"/{mine.namespace}/")
+    assert direct_b is not None and direct_b.directory != direct_a.directory
+
+    def past_the_guard(sql: str) -> None:
+        ex = queries.execution(api.ctx, principal(api), Checked("select", sql, tables={"orders_2024"}))
+        with pytest.raises(XdmflowError, match="disabled by configuration|Permission"):
+            ex.to_table()
+
+    own = direct_a.paths[0]
+    assert rows(api, "SELECT count(*) AS n FROM orders_2024") == [{"n": 2}]  # read by DuckDB itself
+    ex = queries.execution(
+        api.ctx,
+        principal(api),
+        Checked("select", f"SELECT count(*) AS n FROM read_parquet('{own}')", tables={"orders_2024"}),
+    )
+    assert ex.to_table().to_pylist() == [{"n": 2}]  # (the guard refuses this; the database allows it)
+    past_the_guard(f"SELECT * FROM read_parquet('{direct_b.paths[0]}')")
+    past_the_guard("SELECT * FROM read_csv('/etc/passwd')")
+    past_the_guard(f"SELECT * FROM read_csv('{direct_a.directory}../../credentials.json')")
+
+
+def test_a_file_without_the_tables_columns_is_read_through_pyarrow(api: Any, tmp_path: Any) -> None:
+    """DuckDB reads the files itself only when each has exactly the table's columns and lies in
+    the table's data directory: a file written before the schema grew (fewer fields) or a file
+    elsewhere sends the table through pyarrow, which fills missing fields in."""
+    _, ns = csv_dataset(api)
+    engine = queries.query_engine(api.ctx)
+    ref = _ref(api, principal(api), "orders_2024")
+    paths = engine.planner.files(ref).paths
+    direct = engine.planner.direct(ref, paths)
+    assert direct is not None and len(direct.paths) == len(paths) == 1
+    data_dir = direct.paths[0].rsplit("/", 1)[0]
+    struct = ref.arrow_schema.field(ns).type
+    narrow = pa.schema([pa.field(ns, pa.struct([f for f in struct if f.name != "qty"]))])
+    pq.write_table(narrow.empty_table(), f"{data_dir}/narrow.parquet")
+    pq.write_table(ref.arrow_schema.empty_table(), f"{data_dir}/same.parquet")
+    pq.write_table(ref.arrow_schema.empty_table(), str(tmp_path / "elsewhere.parquet"))
+    assert engine.planner.direct(ref, (*paths, f"{data_dir}/same.parquet")) is not None
+    assert engine.planner.direct(ref, (*paths, f"{data_dir}/narrow.parquet")) is None
+    assert engine.planner.direct(ref, (*paths, str(tmp_path / "elsewhere.parquet"))) is None

@@ -749,6 +749,10 @@ class PgServer:
                 await conn.serve()
         except (asyncio.IncompleteReadError, ConnectionError, ProtocolError, ssl.SSLError):
             pass
+        except asyncio.CancelledError:
+            # the server is stopping: end quietly (a handler task that ends cancelled makes
+            # asyncio's stream protocol log its CancelledError as an error)
+            pass
         except Exception:
             log.exception("PostgreSQL connection failed")
         finally:

@@ -1,9 +1,12 @@
 """Running one checked statement: a DuckDB connection holding only the tenant's tables.
 
 * Every query gets an in-memory DuckDB database of its own for as long as it runs (with the
-  operator's ``memory_limit`` and ``threads``, external access off and the configuration locked
-  when the database is made) and a fresh connection to it, holding the sandbox's tables as
-  connection-local (temporary) views over pyarrow datasets (:mod:`xdmflow.query.tables`);
+  operator's ``memory_limit`` and ``threads``, external access off — except the sandbox's own
+  directory of the lake, when the query reads local files — and the configuration locked when the
+  database is made) and a fresh connection to it, holding the sandbox's tables as
+  connection-local (temporary) views: ``read_parquet`` over the snapshot's files when DuckDB may
+  read them itself (:meth:`SnapshotPlanner.direct`), pyarrow datasets otherwise
+  (:mod:`xdmflow.query.tables`);
   tables the query references get their snapshot's files — only those the ``WHERE`` clause's
   simple predicates do not rule out —, the others an empty table of the right shape (so catalog
   queries list every column without planning every table). A finished query's database goes
@@ -11,7 +14,7 @@
   idle one ≈ 0.5 ms) unless something other than its connection's temporary objects is in it.
   Catalog queries (``pg_catalog``, ``information_schema``, ``SHOW``) always get a new database,
   so the object ids clients read in one and use in the next stay the same.
-* A timer interrupts the query after ``query_timeout_seconds``; :meth:`Execution.cancel`
+* One deadline thread interrupts a query after ``query_timeout_seconds``; :meth:`Execution.cancel`
   interrupts it from another thread (API cancel, a PostgreSQL cancel request, a client gone).
 * Results stream as Arrow record batches, cut off at ``query_max_rows``.
 * Queries run on a bounded pool (``query_workers`` threads) shared by the API and the
@@ -20,9 +23,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,7 +41,7 @@ import pyarrow as pa
 from xdmflow.errors import BadRequestError, XdmflowError
 from xdmflow.query.guard import Checked
 from xdmflow.query.pgcompat import install_pg_catalog
-from xdmflow.query.tables import SnapshotPick, SnapshotPlanner, TableCatalog, arrow_dataset
+from xdmflow.query.tables import DirectFiles, SnapshotPick, SnapshotPlanner, TableCatalog, arrow_dataset
 
 if TYPE_CHECKING:
     from xdmflow.lake.lake import Lake
@@ -118,6 +124,34 @@ class Limits:
         )
 
 
+@dataclass(frozen=True)
+class _Scan:
+    """A table of one query: its names, schema, planned files and — when DuckDB may read them
+    itself — the sandbox directory they lie in."""
+
+    names: list[str]
+    schema: pa.Schema
+    paths: tuple[str, ...]
+    direct: DirectFiles | None
+
+    @property
+    def directory(self) -> str | None:
+        return self.direct.directory if self.direct is not None else None
+
+    @property
+    def local_paths(self) -> tuple[str, ...]:
+        assert self.direct is not None
+        return self.direct.paths
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 class Execution:
     """One statement on its own DuckDB connection; iterate :meth:`batches` in a pool thread."""
 
@@ -172,36 +206,37 @@ class Execution:
         # for every query of the sandbox, as clients expect between their catalog queries
         catalog_query = self.checked.kind == "show" or bool(_CATALOG_WORDS.search(self.checked.sql))
         self._fresh = catalog_query
-        self._db = self.engine.databases.take(fresh=catalog_query)
+        scans = self._plan()
+        directories = {scan.directory for scan in scans if scan.directory is not None}
+        # DuckDB reads the files itself when they all lie in one sandbox directory (the only one
+        # its database may open); otherwise every table is a pyarrow scan
+        directory = directories.pop() if len(directories) == 1 else None
+        self._db = self.engine.databases.take(fresh=catalog_query, directory=directory)
         con = self._db.cursor()
         try:
-            self._register(con, catalog_query)
+            self._register(con, scans, directory, catalog_query)
         except BaseException:
             con.close()
             raise
         return con
 
-    def _register(self, con: duckdb.DuckDBPyConnection, catalog_query: bool) -> None:
-        """The query's tables (and, for catalog queries, the pgcompat objects) on ``con``."""
+    def _plan(self) -> list[_Scan]:
+        """The files of every table the query may read (tables it does not reference: none)."""
         referenced = self.checked.tables
         planner = self.engine.planner
         predicates = self.checked.predicates
-        names = []
+        scans: list[_Scan] = []
         for name, ref in self.catalog.items():
             wanted = name in referenced or ref.dataset_id in referenced or self.checked.kind == "show"
-            paths: tuple[str, ...] = ()
-            if wanted:
-                filters = predicates.get(name) or predicates.get(ref.dataset_id.lower()) or []
-                planned = planner.files(ref, None, filters)
-                paths = planned.paths
-                self.files_read += len(paths)
-                self.files_total += planned.total_files
-            data = arrow_dataset(paths, ref.arrow_schema)
-            con.register(name, data)
-            names.append(name)
-            if ref.dataset_id in referenced:
-                con.register(ref.dataset_id, data)
-                names.append(ref.dataset_id)
+            names = [name, ref.dataset_id] if ref.dataset_id in referenced else [name]
+            if not wanted:
+                scans.append(_Scan(names, ref.arrow_schema, (), None))
+                continue
+            filters = predicates.get(name) or predicates.get(ref.dataset_id.lower()) or []
+            planned = planner.files(ref, None, filters)
+            self.files_read += len(planned.paths)
+            self.files_total += planned.total_files
+            scans.append(_Scan(names, ref.arrow_schema, planned.paths, planner.direct(ref, planned.paths)))
         for travel in self.checked.time_travel:
             past = self.catalog.resolve(travel.table)
             if past is None:
@@ -210,7 +245,28 @@ class Execution:
             planned = planner.files(past, pick)
             self.files_read += len(planned.paths)
             self.files_total += planned.total_files
-            con.register(travel.view, arrow_dataset(planned.paths, past.arrow_schema))
+            scans.append(
+                _Scan([travel.view], past.arrow_schema, planned.paths, planner.direct(past, planned.paths))
+            )
+        return scans
+
+    def _register(
+        self, con: duckdb.DuckDBPyConnection, scans: list[_Scan], directory: str | None, catalog_query: bool
+    ) -> None:
+        """The query's tables (and, for catalog queries, the pgcompat objects) on ``con``."""
+        names = []
+        for scan in scans:
+            if directory is not None and scan.directory == directory:
+                files = ", ".join(_literal(p) for p in scan.local_paths)
+                view = f"SELECT * FROM read_parquet([{files}], hive_partitioning = false)"
+                for name in scan.names:
+                    con.execute(f"CREATE TEMP VIEW {_ident(name)} AS {view}")
+            else:
+                data = arrow_dataset(scan.paths, scan.schema)
+                for name in scan.names:
+                    con.register(name, data)
+            if scan.names[0] not in {t.view for t in self.checked.time_travel}:
+                names.extend(scan.names)
         if catalog_query:
             install_pg_catalog(con, user=self.user, database=self.database, tables=names)
         if self.files_total:
@@ -218,15 +274,14 @@ class Execution:
 
     def batches(self, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Run the statement and stream its result (up to the row cap)."""
-        timer = threading.Timer(self.engine.limits.timeout_seconds, self._timeout)
-        timer.daemon = True
+        deadline: _Deadline | None = None
         try:
             con = self._open()
             with self._lock:
                 self._con = con
                 if self._cancelled:
                     raise QueryKilledError("The query was cancelled")
-            timer.start()
+            deadline = self.engine.deadlines.add(self.engine.limits.timeout_seconds, self._timeout)
             rel = con.sql(self.checked.sql, params=self.params or None)
             if rel is None:
                 raise QueryFailedError("The statement returned no result", "0A000")
@@ -253,7 +308,8 @@ class Execution:
                 raise QueryKilledError("The query was cancelled") from None
             raise QueryFailedError(str(exc).split("\n\nLINE")[0].strip(), _sqlstate(exc)) from None
         finally:
-            timer.cancel()
+            if deadline is not None:
+                deadline.cancel()
             with self._lock:
                 con_, self._con = self._con, None
                 db, self._db = self._db, None
@@ -269,17 +325,87 @@ class Execution:
         return pa.Table.from_batches(batches, schema=self.schema)
 
 
+class _Deadline:
+    __slots__ = ("at", "callback", "cancelled")
+
+    def __init__(self, at: float, callback: Callable[[], None]) -> None:
+        self.at = at
+        self.callback = callback
+        self.cancelled = False
+
+    def __lt__(self, other: _Deadline) -> bool:
+        return self.at < other.at
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Deadlines:
+    """One thread that calls each query's time-out callback when its deadline passes (a timer
+    thread per query costs ≈ 0.5 ms to start)."""
+
+    def __init__(self) -> None:
+        self._heap: list[_Deadline] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def add(self, seconds: float, callback: Callable[[], None]) -> _Deadline:
+        entry = _Deadline(time.monotonic() + seconds, callback)
+        with self._cond:
+            heapq.heappush(self._heap, entry)
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="xdmflow-query-deadlines", daemon=True)
+                self._thread.start()
+            if self._heap[0] is entry:
+                self._cond.notify()
+        return entry
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0].cancelled:
+                    heapq.heappop(self._heap)
+                if self._closed:
+                    return
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0].at - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                due = heapq.heappop(self._heap)
+            try:
+                due.callback()
+            except Exception:  # a callback's failure must not stop the others' deadlines
+                log.exception("query time-out callback failed")
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+
 class Databases:
     """In-memory DuckDB databases, each used by one query at a time (its memory limit is the
-    query's), kept for reuse while idle."""
+    query's), kept for reuse while idle.
+
+    A database may open the files of one sandbox directory of the lake (``allowed_directories``,
+    set before external access is turned off and the configuration locked) or none; idle ones
+    are kept per directory, so a database is never handed to a query of another sandbox.
+    """
 
     def __init__(self, limits: Limits, keep: int) -> None:
         self.limits = limits
         self.keep = keep
-        self._idle: list[duckdb.DuckDBPyConnection] = []
+        self._idle: OrderedDict[str | None, list[duckdb.DuckDBPyConnection]] = OrderedDict()
+        self._owner: dict[int, str | None] = {}
+        self._pending: dict[str | None, int] = {}  # databases given back, not yet checked
         self._lock = threading.Lock()
+        self._recycler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xdmflow-query-recycle")
 
-    def _new(self) -> duckdb.DuckDBPyConnection:
+    def _new(self, directory: str | None) -> duckdb.DuckDBPyConnection:
         db = duckdb.connect(
             ":memory:",
             config={
@@ -289,24 +415,63 @@ class Databases:
                 "autoload_known_extensions": False,
             },
         )
+        if directory is not None:
+            db.execute(f"SET allowed_directories = [{_literal(directory)}]")
         db.execute("SET enable_external_access = false")
         db.execute("SET lock_configuration = true")
         return db
 
-    def take(self, *, fresh: bool = False) -> duckdb.DuckDBPyConnection:
-        """A database no other query uses (its base connection: open a cursor on it); ``fresh``:
-        a new one."""
+    def take(self, *, fresh: bool = False, directory: str | None = None) -> duckdb.DuckDBPyConnection:
+        """A database no other query uses (its base connection: open a cursor on it) that may
+        read ``directory`` (and nothing else); ``fresh``: a new one."""
+        if not fresh:
+            for attempt in range(2):
+                with self._lock:
+                    idle = self._idle.get(directory)
+                    if idle:
+                        db = idle.pop()
+                        if not idle:
+                            del self._idle[directory]
+                        return db
+                    pending = self._pending.get(directory, 0)
+                if not pending or attempt:
+                    break
+                # a database of this directory is being checked (≈ 2 ms): cheaper than a new one
+                with contextlib.suppress(TimeoutError, RuntimeError):
+                    self._recycler.submit(lambda: None).result(timeout=0.05)
+        db = self._new(directory)
         with self._lock:
-            if self._idle and not fresh:
-                return self._idle.pop()
-        return self._new()
+            self._owner[id(db)] = directory
+        return db
+
+    def idle(self) -> list[duckdb.DuckDBPyConnection]:
+        """The idle databases (every directory)."""
+        with self._lock:
+            return [db for dbs in self._idle.values() for db in dbs]
 
     def give_back(self, db: duckdb.DuckDBPyConnection, *, reuse: bool = True) -> None:
         """Keep a finished query's database for the next one, if only temporary objects (gone
-        with the query's connection) were ever made in it."""
+        with the query's connection) were ever made in it. The check runs on a thread of its
+        own (≈ 2 ms), after the query's result has gone out."""
         if not reuse:
-            db.close()
+            self._discard(db)
             return
+        with self._lock:
+            directory = self._owner.get(id(db))
+            self._pending[directory] = self._pending.get(directory, 0) + 1
+        try:
+            self._recycler.submit(self._recycle, db)
+        except RuntimeError:  # shut down
+            self._discard(db)
+
+    def settle(self) -> None:
+        """Wait until every database given back is kept or discarded."""
+        self._recycler.submit(lambda: None).result()
+
+    def _recycle(self, db: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            directory = self._owner.get(id(db))
+            self._pending[directory] = self._pending.get(directory, 1) - 1
         try:
             row = db.execute(
                 # (macros too would need CREATE, which the guard never lets through; listing
@@ -319,18 +484,34 @@ class Databases:
         except duckdb.Error:
             clean = False
         with self._lock:
-            if clean and len(self._idle) < self.keep:
-                self._idle.append(db)
+            if clean and sum(len(v) for v in self._idle.values()) < self.keep:
+                self._idle.setdefault(directory, []).append(db)
+                self._idle.move_to_end(directory)
                 return
+            if clean and self._idle:  # full: the least recently used directory's database goes
+                oldest = next(iter(self._idle))
+                dropped = self._idle[oldest].pop(0)
+                if not self._idle[oldest]:
+                    del self._idle[oldest]
+                self._idle.setdefault(directory, []).append(db)
+                self._idle.move_to_end(directory)
+                db = dropped
         if not clean:
             log.warning("a query database held persistent objects: discarded")
+        self._discard(db)
+
+    def _discard(self, db: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            self._owner.pop(id(db), None)
         db.close()
 
     def close(self) -> None:
+        self._recycler.shutdown(wait=True)
         with self._lock:
-            idle, self._idle = self._idle, []
-        for db in idle:
-            db.close()
+            idle, self._idle = self._idle, OrderedDict()
+        for dbs in idle.values():
+            for db in dbs:
+                self._discard(db)
 
 
 class CatalogCache:
@@ -365,6 +546,7 @@ class QueryEngine:
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="xdmflow-query")
         self.planner = SnapshotPlanner(lake)
         self.databases = Databases(limits, keep=max(1, workers) + 2)
+        self.deadlines = Deadlines()
         self.catalogs = CatalogCache()
 
     @classmethod
@@ -383,3 +565,4 @@ class QueryEngine:
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.databases.close()
+        self.deadlines.close()

@@ -6,9 +6,11 @@
   unique and do not change when a dataset is added. Every table is also reachable by its
   dataset id (``SELECT * FROM "65f0…"``).
 * The data of a table is the Parquet files of one Iceberg snapshot (the current one, or a past
-  one by snapshot id or timestamp), planned with pyiceberg and handed to DuckDB as a pyarrow
-  dataset: DuckDB pushes column projection and filters into the scan, and no file is opened by
-  DuckDB itself (its file access stays off).
+  one by snapshot id or timestamp), planned with pyiceberg. When the files are local, in the
+  sandbox's directory of the lake and each of exactly the table's columns, DuckDB reads them itself
+  (``read_parquet``: row counts from the footers, its own parallel scan); otherwise — object
+  storage, a file written before the schema grew — they are handed to DuckDB as a pyarrow
+  dataset (missing columns read as null). Either way DuckDB pushes projection and filters down.
 * File pruning: the query's simple ``WHERE`` predicates (:class:`xdmflow.query.guard.Predicate`)
   become a pyiceberg ``row_filter``, so the plan skips the files whose column statistics rule
   them out. pyiceberg keeps no bounds for fields inside structs — and XDM nests most fields —, so
@@ -61,7 +63,7 @@ from pyiceberg.types import (
     LongType,
     StringType,
 )
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from xdmflow.errors import BadRequestError, NotFoundError
 from xdmflow.lake.files import strip_scheme
@@ -105,6 +107,11 @@ class DatasetRef:
     @cached_property
     def iceberg_schema(self) -> Schema:
         return to_iceberg_schema(self.schema)
+
+    @cached_property
+    def shape(self) -> tuple[tuple[str, pa.DataType], ...]:
+        """The columns as DuckDB reads them (names, types with large and small variants one)."""
+        return _shape_of(self.arrow_schema)
 
     @cached_property
     def arrow_schema(self) -> pa.Schema:
@@ -265,6 +272,42 @@ def _group_may_match(stats: list[_ColumnStats] | None, group: int, pred: Predica
     return True
 
 
+@dataclass(frozen=True)
+class DirectFiles:
+    """Data files DuckDB may read itself: local paths, all in one sandbox directory of the lake,
+    each with exactly the table's columns."""
+
+    directory: str
+    paths: tuple[str, ...]
+
+
+def _plain(t: pa.DataType) -> pa.DataType:
+    """``t`` with large and small variants made one (both read the same in DuckDB)."""
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return pa.binary()
+    if pa.types.is_large_list(t) or pa.types.is_list(t) or pa.types.is_list_view(t):
+        return pa.list_(_plain(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _plain(f.type)) for f in t])
+    if pa.types.is_map(t):
+        return pa.map_(_plain(t.key_type), _plain(t.item_type))
+    return t
+
+
+def _shape_of(schema: pa.Schema) -> tuple[tuple[str, pa.DataType], ...]:
+    return tuple((f.name, _plain(f.type)) for f in schema)
+
+
+#: (built once: making the statement costs more than running it)
+_LOCATION = select(IcebergTables.metadata_location).where(
+    IcebergTables.catalog_name == bindparam("catalog"),
+    IcebergTables.table_namespace == bindparam("namespace"),
+    IcebergTables.table_name == bindparam("table"),
+)
+
+
 class SnapshotPlanner:
     """Scan plans of the lake's tables, cached by metadata location (see the module doc)."""
 
@@ -275,18 +318,16 @@ class SnapshotPlanner:
         self._tables: OrderedDict[str, Table] = OrderedDict()
         self._plans: OrderedDict[tuple[str, int, str], PlannedFiles] = OrderedDict()
         self._footers: OrderedDict[str, dict[str, list[_ColumnStats]]] = OrderedDict()
+        self._shapes: OrderedDict[str, tuple[tuple[str, pa.DataType], ...]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _location(self, ref: DatasetRef) -> str | None:
         """The table's current metadata location: one row of the Iceberg SQL catalog."""
         cat = self.lake.catalog
-        stmt = select(IcebergTables.metadata_location).where(
-            IcebergTables.catalog_name == cat.name,
-            IcebergTables.table_namespace == ref.namespace,
-            IcebergTables.table_name == ref.dataset_id,
-        )
         with cat.engine.connect() as conn:
-            return conn.execute(stmt).scalar()
+            return conn.execute(
+                _LOCATION, {"catalog": cat.name, "namespace": ref.namespace, "table": ref.dataset_id}
+            ).scalar()
 
     def table(self, ref: DatasetRef) -> Table:
         location = self._location(ref)
@@ -320,6 +361,51 @@ class SnapshotPlanner:
             return planned
         kept = tuple(p for p in planned.paths if self._may_match(p, checks))
         return PlannedFiles(kept, planned.snapshot_id, planned.total_files)
+
+    def direct(self, ref: DatasetRef, paths: Sequence[str]) -> DirectFiles | None:
+        """The files as DuckDB may read them itself, or ``None`` (the table is then read through
+        pyarrow): every file local, under ``<lake>/<namespace>/<dataset id>/data/``, and with the
+        table's columns (a file written before the schema grew has fewer: pyarrow fills those in).
+        """
+        if not paths:
+            return None
+        marker = f"/{ref.namespace}/{ref.dataset_id}/data/"
+        local: list[str] = []
+        directory: str | None = None
+        want = ref.shape
+        for path in paths:
+            if "://" in path and not path.startswith("file://"):
+                return None
+            name = strip_scheme(path)
+            cut = name.find(marker)
+            if cut <= 0 or ".." in name.split("/"):
+                return None
+            here = name[: cut + len(ref.namespace) + 2]
+            if directory is None:
+                directory = here
+            elif here != directory:
+                return None
+            try:
+                if self._shape(name) != want:
+                    return None
+            except (OSError, pa.ArrowException):
+                return None
+            local.append(name)
+        assert directory is not None
+        return DirectFiles(directory, tuple(local))
+
+    def _shape(self, name: str) -> tuple[tuple[str, pa.DataType], ...]:
+        with self._lock:
+            hit = self._shapes.get(name)
+            if hit is not None:
+                self._shapes.move_to_end(name)
+                return hit
+        shape = _shape_of(pq.read_schema(name))
+        with self._lock:
+            self._shapes[name] = shape
+            while len(self._shapes) > self.max_footers:
+                self._shapes.popitem(last=False)
+        return shape
 
     def _footer(self, path: str) -> dict[str, list[_ColumnStats]]:
         """Per column path, the statistics of each row group of a data file (cached by path)."""
