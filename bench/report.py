@@ -15,7 +15,8 @@ from typing import Any
 __all__ = ["environment", "render", "plot", "dask_section"]
 
 R = dict[str, Any]
-NOTES = Path(__file__).with_name("notes.md")
+#: What was changed, tried and left, one file per topic (README.md first, then by name).
+NOTES = Path(__file__).with_name("notes")
 
 
 def environment() -> dict[str, Any]:
@@ -530,8 +531,9 @@ def render(
         add("```")
         add(_trim_profile(profile_text))
         add("```\n")
-    if NOTES.exists():
-        add(NOTES.read_text(encoding="utf-8").strip() + "\n")
+    notes = sorted(NOTES.glob("*.md"), key=lambda p: (p.name != "README.md", p.name))
+    for note in notes:
+        add(note.read_text(encoding="utf-8").strip() + "\n")
     if dask_section:
         add(dask_section.strip() + "\n")
     else:
