@@ -256,6 +256,7 @@ class Portal:
     described: bool = False
     rows: deque[bytes] = field(default_factory=deque)
     queue: asyncio.Queue[tuple[str, Any]] | None = None
+    slots: threading.Semaphore | None = None
     execution: Execution | None = None
     sent: int = 0
     tag: str | None = None
@@ -516,27 +517,24 @@ class Connection:
         portal.started = True
         assert self.principal is not None and portal.prepared.checked is not None
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=4)
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         portal.queue = queue
+        # at most 4 items in flight: the pool thread waits for the connection to take one
+        # (released by ``_next``), never for the event loop to run its hand-over
+        portal.slots = threading.Semaphore(4)
+        slots = portal.slots
         ex = queries.execution(self.ctx, self.principal, portal.prepared.checked, portal.params or None)
         portal.execution = ex
         self.current = ex
 
         def put(item: tuple[str, Any]) -> None:
-            pending = queue.put(item)
+            while not slots.acquire(timeout=1.0):
+                if ex.cancelled or loop.is_closed():
+                    raise XdmflowError("client gone")
             try:
-                fut = asyncio.run_coroutine_threadsafe(pending, loop)
+                loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the loop is closed: the server stopped
-                pending.close()
                 raise XdmflowError("client gone") from None
-            while True:
-                try:
-                    fut.result(timeout=1.0)
-                    return
-                except TimeoutError:
-                    if ex.cancelled or loop.is_closed():
-                        fut.cancel()
-                        raise XdmflowError("client gone") from None
 
         def work() -> None:
             try:
@@ -566,7 +564,10 @@ class Connection:
         assert portal.queue is not None
         while True:
             try:
-                return await asyncio.wait_for(portal.queue.get(), timeout=0.25)
+                item = await asyncio.wait_for(portal.queue.get(), timeout=0.25)
+                if portal.slots is not None:
+                    portal.slots.release()
+                return item
             except TimeoutError:
                 if self.reader.at_eof() or self.writer.is_closing():
                     if portal.execution is not None:

@@ -417,6 +417,9 @@ class Databases:
         )
         if directory is not None:
             db.execute(f"SET allowed_directories = [{_literal(directory)}]")
+            # data files never change once written (new data is a new file): their footers can
+            # be kept for the database's next queries
+            db.execute("SET parquet_metadata_cache = true")
         db.execute("SET enable_external_access = false")
         db.execute("SET lock_configuration = true")
         return db
@@ -450,14 +453,21 @@ class Databases:
             return [db for dbs in self._idle.values() for db in dbs]
 
     def give_back(self, db: duckdb.DuckDBPyConnection, *, reuse: bool = True) -> None:
-        """Keep a finished query's database for the next one, if only temporary objects (gone
-        with the query's connection) were ever made in it. The check runs on a thread of its
-        own (≈ 2 ms), after the query's result has gone out."""
+        """Keep a finished query's database for the next one.
+
+        A database that may read a sandbox's directory only ever serves that sandbox's queries:
+        it is kept as it is. One that reads no file can serve any tenant's next query: it is kept
+        only if only temporary objects (gone with the query's connection) were ever made in it —
+        a check (≈ 1–2 ms) run on a thread of its own, after the query's result has gone out.
+        """
         if not reuse:
             self._discard(db)
             return
         with self._lock:
             directory = self._owner.get(id(db))
+            if directory is not None:
+                self._keep(db, directory)
+                return
             self._pending[directory] = self._pending.get(directory, 0) + 1
         try:
             self._recycler.submit(self._recycle, db)
@@ -483,22 +493,26 @@ class Databases:
             clean = row is not None and row[0] == 0
         except duckdb.Error:
             clean = False
-        with self._lock:
-            if clean and sum(len(v) for v in self._idle.values()) < self.keep:
-                self._idle.setdefault(directory, []).append(db)
-                self._idle.move_to_end(directory)
-                return
-            if clean and self._idle:  # full: the least recently used directory's database goes
-                oldest = next(iter(self._idle))
-                dropped = self._idle[oldest].pop(0)
-                if not self._idle[oldest]:
-                    del self._idle[oldest]
-                self._idle.setdefault(directory, []).append(db)
-                self._idle.move_to_end(directory)
-                db = dropped
         if not clean:
             log.warning("a query database held persistent objects: discarded")
-        self._discard(db)
+            self._discard(db)
+            return
+        with self._lock:
+            self._keep(db, directory)
+
+    def _keep(self, db: duckdb.DuckDBPyConnection, directory: str | None) -> None:
+        """Put ``db`` on its directory's idle stack; when full, the least recently used
+        directory's oldest database goes (called with the lock held)."""
+        self._idle.setdefault(directory, []).append(db)
+        self._idle.move_to_end(directory)
+        if sum(len(v) for v in self._idle.values()) <= self.keep:
+            return
+        oldest = next(iter(self._idle))
+        dropped = self._idle[oldest].pop(0)
+        if not self._idle[oldest]:
+            del self._idle[oldest]
+        self._owner.pop(id(dropped), None)
+        dropped.close()
 
     def _discard(self, db: duckdb.DuckDBPyConnection) -> None:
         with self._lock:
