@@ -131,16 +131,20 @@ def json_line_blocks(read: Callable[[int], bytes], size: int) -> Iterator[tuple[
     line, carry = 1, b""
     while True:
         data = read(size)
-        block = carry + data
         if not data:
-            if block.strip():
-                yield line, block if block.endswith(b"\n") else block + b"\n"
+            if carry and not carry.isspace():
+                yield line, carry if carry.endswith(b"\n") else carry + b"\n"
             return
-        cut = block.rfind(b"\n")
+        cut = data.rfind(b"\n")
         if cut < 0:
-            carry = block
+            carry += data
             continue
-        head, carry = block[: cut + 1], block[cut + 1 :]
+        # one copy of the block at most (none when it ends a line and nothing is carried over)
+        if cut + 1 == len(data):
+            head = carry + data if carry else data
+        else:
+            head = b"".join((carry, memoryview(data)[: cut + 1]))
+        carry = data[cut + 1 :]
         yield line, head
         line += head.count(b"\n")
 
@@ -158,7 +162,7 @@ def parse_json_lines(
     ``parse`` raises ``ArrowInvalid`` for a block it cannot read; ``fallback`` may still read it
     (e.g. with inferred types) before the block is split in halves.
     """
-    if not block.strip():
+    if not block or block.isspace():  # (no copy of the block, unlike ``strip``)
         return
     try:
         table = parse(block)

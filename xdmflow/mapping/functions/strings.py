@@ -39,6 +39,8 @@ def concat(ctx: EvalContext, args: list[Value]) -> Value:
     if len(strs) == 1:
         return strs[0]
     joined = pc.binary_join_element_wise(*strs, "", null_handling="replace", null_replacement="")
+    if any(s.is_valid if isinstance(s, pa.Scalar) else s.null_count == 0 for s in strs):
+        return joined  # one argument is never null: no row is all null (and no copy of ``joined``)
     all_null = None
     for s in strs:
         m = pc.is_null(s)
