@@ -675,13 +675,11 @@ def render(
             )
         add("")
 
-    # ---- dask
+    # ---- plot, dask, profiles, notes
+    add(f"![rows/s per system]({png_name})\n")
     pts = dask_points(results)
     if pts:
         add(dask_render(pts, dask_png_name(png_name)))
-
-    # ---- plot, profile, notes
-    add(f"![rows/s per system]({png_name})\n")
     missed = [t for t in targets(results, args) if t["ok"] is False]
     if missed:
         add("## Profiles of the targets that miss\n")
@@ -792,9 +790,11 @@ def dask_render(pts: list[tuple[int | None, R | None, R | None]], png: str) -> s
             f"Dask is at least as fast as in-process at {faster} of {len(ratios)} points "
             f"(Dask / in-process {min(ratios):.2f}–{max(ratios):.2f}×). "
             "On this 2-core machine one in-process partition already keeps both cores busy through "
-            "Arrow's own thread pool (CSV conversion, compute kernels, zstd), so separate worker processes "
-            "can only win back what the GIL holds up in the Python parts of a partition, and pay for "
-            "process start-up, shipping and a second Arrow pool in memory; on a cluster with a core per "
+            "Arrow's own thread pool (CSV conversion, compute kernels, zstd), so worker processes can only "
+            "win back what the GIL holds up in the Python parts of a partition; and since whole files are "
+            "grouped greedily, partitions are unequal, and the tail — one worker finishing the longest "
+            "partition — decides the run time (more partitions per worker shorten the tail until the "
+            "files run out; see the Dask notes for where the time goes). On a cluster with a core per "
             "task the same partitioning is what lets the workers scale.\n"
         )
     return "\n".join(out)
