@@ -294,6 +294,7 @@ def run_config(
         workers=int(workers or 2),
         scheduler_interval_seconds=0.5,
         local_roots=[data],  # the operator opens the generated data folder to Local Folder connections
+        pg_port=0,  # no Query Service port: not measured here, and 5433 may be taken
     )
     with PeakRss() as rss, TestClient(build_app(settings, role="all")) as client:
         api = Api(client)
