@@ -14,7 +14,10 @@ as the first? ``bench/systems/one_row_runs.py``), ``profile`` (pyinstrument of o
 file-flow run, embedded in the report), ``stripe`` (``--stripe-rows`` charges through the Stripe
 emulator over HTTP: xdmflow's pipeline vs dlt's REST API source), ``query`` (``--query-rows``
 through the Query Service's PostgreSQL port with psql vs DuckDB on the same Parquet files:
-``bench/query_bench.py``).
+``bench/query_bench.py``), ``dask`` (``--dask-rows`` through the file flow on the in-process
+and the Dask executor, ``--dask-per-worker`` partitions per worker: ``bench/dask_flow.py``; its
+figure is ``docs/performance-dask.png``). ``profile`` also profiles every target that misses
+(``bench/profile.py``), written to ``docs/profiles/<case>.txt`` and linked from the target's row.
 
     python -m bench --only query --query-rows 100000 --repeat 1 --out /tmp/perf.md   # a quick look
 """
@@ -33,7 +36,19 @@ from typing import Any
 
 from bench.common import Measurement
 
-STEPS = ("file", "postgres", "incremental", "big", "api", "scheduler", "runs", "profile", "stripe", "query")
+STEPS = (
+    "file",
+    "postgres",
+    "incremental",
+    "big",
+    "api",
+    "scheduler",
+    "runs",
+    "profile",
+    "stripe",
+    "query",
+    "dask",
+)
 #: The steps that read the generated bench data (``bench.data.prepare``); ``query`` makes its own.
 DATA_STEPS = {"file", "postgres", "incremental", "big", "profile"}
 
@@ -165,13 +180,86 @@ def run_steps(a: argparse.Namespace, steps: list[str]) -> tuple[list[dict[str, A
             w,
             "query",
         )
+    if "dask" in steps and a.dask_rows:
+        res += _child(
+            "bench.dask_flow",
+            [
+                "--rows",
+                str(a.dask_rows),
+                "--files",
+                str(a.dask_files),
+                "--per-worker",
+                a.dask_per_worker,
+                "--configs",
+                f"inprocess:{a.dask_workers},dask:{a.dask_workers}",
+                "--repeat",
+                rep,
+            ],
+            w,
+            "dask",
+        )
     if "profile" in steps:
-        cmd = [sys.executable, "-m", "bench.profile", "--workdir", str(w), "--source", "full/tx.csv"]
-        print(f"  $ {' '.join(cmd[2:])}", flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        profile_text = proc.stdout if proc.returncode == 0 else f"profile failed: {proc.stderr[-2000:]}"
-        (w / "results" / "profile.txt").write_text(profile_text, encoding="utf-8")
+        profile_text = _profile(w, ["--source", "full/tx.csv"], "file-csv")
     return res, profile_text
+
+
+def _profile(w: Path, args: list[str], name: str) -> str:
+    """``python -m bench.profile ARGS``: its output (or why it failed), kept in results/."""
+    sub = args[:1] if args and not args[0].startswith("--") else []  # api, scheduler, query
+    cmd = [sys.executable, "-m", "bench.profile", *sub, "--workdir", str(w), *args[len(sub) :]]
+    print(f"  $ {' '.join(cmd[2:])}", flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    text = proc.stdout if proc.returncode == 0 else f"profile failed: {proc.stderr[-2000:]}"
+    (w / "results").mkdir(parents=True, exist_ok=True)
+    (w / "results" / f"profile-{name}.txt").write_text(text, encoding="utf-8")
+    return text
+
+
+def profile_args(case: str, a: argparse.Namespace) -> list[str] | None:
+    """The ``bench.profile`` arguments of a target's profile case (``report.targets``), or None."""
+    w: Path = a.workdir
+    flows = str(a.flows)
+    if case.startswith("file-") and case != "file-big":
+        return ["--source", f"full/tx.{case.removeprefix('file-')}"]
+    if case == "file-big":
+        return ["--source", "big/tx.csv"] if (w / "data" / "big" / "tx.csv").exists() else None
+    if case == "postgres":
+        return ["--postgres"]
+    if case == "one-row":  # the first row of the bench data, as a file of its own
+        src, dst = w / "data" / "full" / "tx.csv", w / "data" / "one-row" / "tx.csv"
+        if not src.exists():
+            return None
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with src.open(encoding="utf-8") as f:
+            dst.write_text(f.readline() + f.readline(), encoding="utf-8")
+        return ["--source", "one-row/tx.csv"]
+    if case == "api":
+        return ["api", "--flows", flows, "--requests", "300"]
+    if case.startswith("scheduler-"):
+        _, tick, store = case.split("-")
+        return ["scheduler", "--flows", flows, "--tick", tick, "--store", store]
+    if case == "query":
+        return ["query", "--rows", str(min(a.query_rows or 1_000_000, 10_000_000)), "--queries", "5"]
+    return None  # dask: explained in its section, no profile entry point
+
+
+def profile_misses(a: argparse.Namespace, results: list[dict[str, Any]], file_csv: str) -> dict[str, str]:
+    """Profile every target of ``results`` that misses: profile case → its text."""
+    from bench import report
+
+    args = {"rows": a.rows, "flows": a.flows, "big_rows": a.big_rows}
+    cases = dict.fromkeys(t["profile"] for t in report.targets(results, args) if t["ok"] is False)
+    out: dict[str, str] = {}
+    for case in cases:
+        if case is None:
+            continue
+        if case == "file-csv" and file_csv:
+            out[case] = file_csv
+            continue
+        pargs = profile_args(case, a)
+        if pargs is not None:
+            out[case] = _profile(a.workdir, pargs, case)
+    return out
 
 
 def main() -> None:
@@ -198,6 +286,12 @@ def main() -> None:
         "--query-rows", type=int, default=10_000_000, help="rows of the Query Service step (0 skips)"
     )
     ap.add_argument("--query-threads", type=int, default=2, help="DuckDB threads of the query step")
+    ap.add_argument("--dask-rows", type=int, default=4_000_000, help="rows of the dask step (0 skips it)")
+    ap.add_argument("--dask-files", type=int, default=16, help="CSV files of the dask step")
+    ap.add_argument("--dask-workers", type=int, default=2, help="Dask workers and in-process threads")
+    ap.add_argument(
+        "--dask-per-worker", default="1,2,3,4,8", help="partitions per worker the dask step sweeps"
+    )
     ap.add_argument("--only", default="", help=f"comma-separated steps of {', '.join(STEPS)}")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/xdmflow-bench"))
     ap.add_argument("--out", type=Path, default=Path("docs/performance.md"))
@@ -236,6 +330,7 @@ def main() -> None:
             prepare(a.workdir, a.rows, a.big_rows if "big" in steps else 0, postgres=False)
             print(f"  data ready in {time.perf_counter() - t0:.0f} s", flush=True)
         results, profile_text = run_steps(a, steps)
+        profiles = profile_misses(a, results, profile_text) if "profile" in steps else {}
         run = {
             "results": results,
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()},
@@ -246,9 +341,16 @@ def main() -> None:
             "env_before": env_before,
             "env_after": report.environment(),
             "profile_text": profile_text,
+            "profiles": profiles,
         }
         saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_text(json.dumps(run, indent=1), encoding="utf-8")
+    prof_dir = a.out.parent / "profiles"
+    links: dict[str, str] = {}
+    for case, text in run.get("profiles", {}).items():
+        prof_dir.mkdir(parents=True, exist_ok=True)
+        (prof_dir / f"{case}.txt").write_text(report.trim_profile(text) + "\n", encoding="utf-8")
+        links[case] = f"profiles/{case}.txt"
     doc, summary = report.render(
         run["results"],
         args=run["args"],
@@ -261,15 +363,19 @@ def main() -> None:
         profile_text=run["profile_text"],
         png_name=a.out.with_suffix(".png").name,
         dask_section=report.dask_section(a.out.read_text(encoding="utf-8")) if a.out.exists() else "",
+        profiles=links,
     )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(doc, encoding="utf-8")
     report.plot(run["results"], a.out.with_suffix(".png"))
+    dask_png = a.out.with_name(report.dask_png_name(a.out.with_suffix(".png").name))
+    wrote = [str(a.out), str(a.out.with_suffix(".png"))]
+    if report.plot_dask(run["results"], dask_png):
+        wrote.append(str(dask_png))
+    if links:
+        wrote.append(f"{prof_dir}/ ({len(links)} profiles)")
     print(summary)
-    print(
-        f"wrote {a.out} and {a.out.with_suffix('.png')} "
-        f"({(run['finished'] - run['started']) / 60:.0f} min of measuring)"
-    )
+    print(f"wrote {', '.join(wrote)} ({(run['finished'] - run['started']) / 60:.0f} min of measuring)")
 
 
 if __name__ == "__main__":

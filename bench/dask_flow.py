@@ -9,9 +9,16 @@ against the generator) and whose ids are distinct (DuckDB over the committed fil
 
     python -m bench.dask_flow --rows 10000000 --files 8
     python -m bench.dask_flow --rows 300000 --configs inprocess:2,dask:2
+    python -m bench.dask_flow --rows 4000000 --files 16 --per-worker 1,2,3,4,8 \
+        --configs inprocess:2,dask:2 --workdir /tmp/xdmflow-bench --json-out /tmp/dask.json
 
 Reported per configuration: the run's duration (its ``durationSummary``), rows/s, the number
 of partitions, and the peak RSS of this process plus its children (the Dask workers).
+``--per-worker`` sets the source's ``targetPartitions`` to workers × N (N partitions per unit of
+parallelism; the planner's default is ``PARTITIONS_PER_WORKER``) for each N in turn.
+``--json-out`` writes the runs as ``bench.common.Measurement`` records (the ``dask`` step of
+``python -m bench``): system ``xdmflow <executor>:<workers>``, case ``dask-flow N per worker``,
+``extra`` = ``{"config", "executor", "workers", "per_worker", "partitions", "exact"}``.
 """
 
 from __future__ import annotations
@@ -148,7 +155,9 @@ class Api:
         return r.json() if r.content else None
 
 
-def make_flow(api: Api, root: Path, partial_percent: float) -> tuple[str, str]:
+def make_flow(
+    api: Api, root: Path, partial_percent: float, target_partitions: int | None = None
+) -> tuple[str, str]:
     cls = api.call(
         "POST",
         f"{SR}/tenant/classes",
@@ -190,7 +199,8 @@ def make_flow(api: Api, root: Path, partial_percent: float) -> tuple[str, str]:
             "name": "bench source",
             "baseConnectionId": base,
             "data": {"format": "delimited"},
-            "params": {"path": "*.csv"},
+            "params": {"path": "*.csv"}
+            | ({"targetPartitions": target_partitions} if target_partitions else {}),
             "connectionSpec": {"id": LOCAL, "version": "1.0"},
         },
     )["id"]
@@ -250,6 +260,15 @@ def distinct_ids(paths: list[str]) -> tuple[int, int]:
         con.close()
 
 
+def _partitions(api: Api, batch_id: str | None) -> int | None:
+    """The partition count of the run's batch (its Catalog metrics)."""
+    if not batch_id:
+        return None
+    body = api.call("GET", f"{CAT}/batches/{batch_id}")
+    count = body.get(batch_id, {}).get("metrics", {}).get("partitionCount")
+    return int(count) if count is not None else None
+
+
 def run_config(
     config: str,
     data: Path,
@@ -259,6 +278,7 @@ def run_config(
     timeout: float,
     check_ids: bool,
     arrow_threads: int | None = None,
+    per_worker: int | None = None,
 ) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
@@ -274,6 +294,7 @@ def run_config(
         workers=int(workers or 2),
         scheduler_interval_seconds=0.5,
         local_roots=[data],  # the operator opens the generated data folder to Local Folder connections
+        pg_port=0,  # no Query Service port: not measured here, and 5433 may be taken
     )
     with PeakRss() as rss, TestClient(build_app(settings, role="all")) as client:
         api = Api(client)
@@ -287,7 +308,8 @@ def run_config(
             pa.set_cpu_count(arrow_threads)
             if warm_up is not None:
                 executor.client.run(pa.set_cpu_count, arrow_threads)
-        flow_id, ds = make_flow(api, data, partial_percent=1.0)
+        target = int(workers or 2) * per_worker if per_worker else None
+        flow_id, ds = make_flow(api, data, partial_percent=1.0, target_partitions=target)
         t0 = time.monotonic()
         run = wait_run(api, flow_id, timeout)
         wall = time.monotonic() - t0
@@ -312,6 +334,8 @@ def run_config(
             "committed_records": committed.record_count if committed else 0,
             "data_files": len(committed.data_files) if committed else 0,
             "peak_rss_mb": 0,
+            "per_worker": per_worker,
+            "partitions": _partitions(api, batch_id),
         }
         if committed is not None and check_ids:
             n, d = distinct_ids(committed.data_files)
@@ -327,6 +351,42 @@ def run_config(
         out["exact"] = ok
     out["peak_rss_mb"] = round(rss.peak / 2**20)
     return out
+
+
+def measurements(results: list[dict[str, Any]], rows: int, bad: int) -> list[dict[str, Any]]:
+    """The runs as ``bench.common.Measurement`` records, one per configuration and sweep point."""
+    from dataclasses import asdict
+
+    from bench.common import Measurement
+
+    out: dict[tuple[str, Any], Measurement] = {}
+    for r in results:
+        config = r["config"].split(" ")[0]
+        executor, _, workers = config.partition(":")
+        pw = r.get("per_worker")
+        case = f"dask-flow {pw} per worker" if pw else "dask-flow default"
+        m = out.get((config, pw))
+        if m is None:
+            m = out[(config, pw)] = Measurement(
+                f"xdmflow {config}",
+                case,
+                rows,
+                rows_out=rows - bad,
+                rejected=bad,
+                extra={
+                    "config": r["config"],
+                    "executor": executor,
+                    "workers": int(workers or 2),
+                    "per_worker": pw,
+                    "partitions": r.get("partitions"),
+                    "exact": True,
+                },
+            )
+        m.seconds.append(r["seconds"])
+        m.wall_seconds.append(r["wall_seconds"])
+        m.peak_rss_mb = max(m.peak_rss_mb, float(r["peak_rss_mb"]))
+        m.extra["exact"] = m.extra["exact"] and bool(r["exact"])
+    return [asdict(m) for m in out.values()]
 
 
 def main() -> None:
@@ -345,7 +405,16 @@ def main() -> None:
         default=None,
         help="size of Arrow's CPU pool in every process (default: cores)",
     )
+    ap.add_argument(
+        "--per-worker",
+        default="",
+        help="comma-separated partitions per unit of parallelism to sweep (default: the planner's own)",
+    )
+    ap.add_argument("--workdir", type=Path, default=None, help="the bench work dir (data under it)")
+    ap.add_argument("--json-out", type=Path, default=None, help="write Measurement records here")
     a = ap.parse_args()
+    if a.data is None and a.workdir is not None:
+        a.data = a.workdir / "data" / f"dask-{a.rows}-{a.files}"
     data = a.data or Path(tempfile.gettempdir()) / f"xdmflow-bench-dask-{a.rows}-{a.files}"
     t = time.monotonic()
     rows, bad = make_data(data, a.rows, a.files)
@@ -353,15 +422,30 @@ def main() -> None:
     took = time.monotonic() - t
     print(f"data: {rows:,} rows ({bad:,} bad) in {a.files} CSV files, {size / 2**20:,.0f} MiB ({took:.1f} s)")
     configs = a.configs.split(",")
+    sweep: list[int | None] = [int(x) for x in a.per_worker.split(",") if x.strip()] or [None]
     results: list[dict[str, Any]] = []
     for _ in range(a.repeat):  # interleaved, so that load changes hit every configuration alike
-        for config in configs:
-            with tempfile.TemporaryDirectory(prefix="xdmflow-bench-") as home:
-                res = run_config(
-                    config, data, Path(home), rows, bad, a.timeout, not a.no_id_check, a.arrow_threads
-                )
-            results.append(res)
-            print(json.dumps(res), flush=True)
+        for per_worker in sweep:
+            for config in configs:
+                with tempfile.TemporaryDirectory(prefix="xdmflow-bench-", dir=a.workdir) as home:
+                    res = run_config(
+                        config,
+                        data,
+                        Path(home),
+                        rows,
+                        bad,
+                        a.timeout,
+                        not a.no_id_check,
+                        a.arrow_threads,
+                        per_worker,
+                    )
+                results.append(res)
+                print(json.dumps(res), flush=True)
+    if a.json_out:
+        a.json_out.write_text(json.dumps(measurements(results, rows, bad), indent=1), encoding="utf-8")
+        if not all(r["exact"] for r in results):
+            raise SystemExit("a run did not commit exactly one batch with the exact row count")
+        return
     table = []
     for config in configs:
         runs = [r for r in results if r["config"].split(" ")[0] == config]

@@ -84,11 +84,16 @@ class DaskExecutor(Executor):
                 scheduler_kwargs={"dashboard": False},
             )
             self.client = Client(self._cluster, set_as_default=False)
-            # The workers share this machine's cores: Arrow's own CPU pool (CSV conversion,
-            # compute kernels, Parquet encoding) gets an equal share in each, instead of every
-            # worker running a pool as large as the machine (oversubscription).
-            share = max(1, (os.cpu_count() or 1) // max(1, n_workers))
-            self.client.register_plugin(ArrowThreads(share), name="xdmflow-arrow-threads")
+            # The workers share this machine's cores. Arrow's own CPU pool (CSV conversion,
+            # compute kernels, Parquet encoding) keeps the machine's size in each worker: the
+            # partitions are rarely equal (files are grouped, not split), and a worker left with
+            # the last, longest partition then uses the cores the finished workers left idle —
+            # with an equal share each (one thread on 2 cores and 2 workers) the tail ran on one
+            # core, 15-20 % slower per run on this 2-core machine (bench/notes/dask.md). While
+            # every worker is busy the pools oversubscribe the cores, which costs little here.
+            self.client.register_plugin(
+                ArrowThreads(max(1, os.cpu_count() or 1)), name="xdmflow-arrow-threads"
+            )
 
     @property
     def parallelism(self) -> int:
