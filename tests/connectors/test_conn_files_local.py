@@ -190,3 +190,16 @@ def test_describe_reports_detected_options(root: Path) -> None:
     assert desc.preview is not None and desc.preview.num_rows == 1
     with pytest.raises(SourceRetriableError):
         LocalFilesConnector().describe({"rootPath": str(root / "gone")}, "/x.csv.gz")
+
+
+def test_files_of_about_equal_size_are_grouped_evenly(root: Path) -> None:
+    """With ``targetPartitions``, eight files of about the same size make four partitions of two
+    files each (not 3/2/2/1: the partition with three holds the whole run up)."""
+    (root / "in").mkdir()
+    for i in range(8):
+        rows = 50_000 - i * 7  # a few bytes apart, as generated files are
+        (root / "in" / f"f{i}.csv").write_text("id\n" + "\n".join(str(n) for n in range(rows)) + "\n")
+    c, auth = LocalFilesConnector(), {"rootPath": str(root)}
+    req = ReadRequest(object="/in", source_params={"targetPartitions": 4, "minPartitionBytes": 1})
+    parts = c.partitions(auth, req)
+    assert [len(p.source_params["partition"]["files"]) for p in parts] == [2, 2, 2, 2]

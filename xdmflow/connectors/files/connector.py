@@ -365,6 +365,11 @@ class FilesConnector(Connector):
             if len(pieces) > 1:
                 parts += [make(p) for p in pieces]
                 continue
+            if group and group_bytes + entry.size / 2 > goal:
+                # the file would end nearer the next partition's share than this one's: groups
+                # of about equal files stay equal (8 files, 4 partitions → 2/2/2/2, not 3/2/2/1)
+                parts.append(make({"files": group}))
+                group, group_bytes = [], 0
             group.append(entry.path)
             group_bytes += entry.size
             if group_bytes >= goal:
