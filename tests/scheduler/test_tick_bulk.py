@@ -51,11 +51,14 @@ def flow_body(flow_id: str, i: int) -> dict[str, Any]:
     }
 
 
-def add_flows(db: Database, n: int, schedule: Schedule) -> list[str]:
+def add_flows(
+    db: Database, n: int, schedule: Schedule, bodies: list[dict[str, Any]] | None = None
+) -> list[str]:
     ids = [f"f{i:04d}-{new_uuid()}" for i in range(n)]
     with db.session() as s:
         for i, flow_id in enumerate(ids):
-            FLOWS.insert(s, SCOPE, flow_id, flow_body(flow_id, i), state="enabled")
+            body = flow_body(flow_id, i) if bodies is None else {"id": flow_id, **bodies[i]}
+            FLOWS.insert(s, SCOPE, flow_id, body, state="enabled")
             s.add(
                 FlowSchedule(
                     flow_id=flow_id,
@@ -141,6 +144,30 @@ def test_one_tick_queues_one_run_per_flow_as_a_single_fire_does(db: Database) ->
             and run.body["recordTypes"] == flow_body(flow_id, i)["recordTypes"]
         )
     assert tick(db, T0 + 20) == []  # nothing due until the next hour
+
+
+ODD_BODIES: list[dict[str, Any]] = [
+    {"state": "enabled"},  # neither flowSpec nor recordTypes
+    {"state": "enabled", "flowSpec": None, "recordTypes": None},
+    {"state": "enabled", "flowSpec": "a string", "recordTypes": True},
+    {"state": "enabled", "flowSpec": 12.50, "recordTypes": False},
+    {"state": "enabled", "flowSpec": {"v": [-0.0, 123456789012345678, 0.1]}, "recordTypes": []},
+    {"state": True, "flowSpec": {}},  # not "enabled": never fires
+    {"state": "disabled"},
+]
+
+
+def test_odd_flow_bodies_fire_as_a_single_fire_would(db: Database) -> None:
+    ids = add_flows(db, len(ODD_BODIES), Schedule(T0, "hour", 1), ODD_BODIES)
+    made = tick(db, T0 + 10)
+    runs = runs_by_flow(db)
+    assert len(made) == 5 and sorted(runs) == sorted(ids[:5])
+    for flow_id in ids[:5]:
+        (run,) = runs[flow_id]
+        with db.sessions() as s:  # never committed: closing the session rolls it back
+            flow = FLOWS.get(s, SCOPE, flow_id)
+            single = enqueue_run(s, flow, params=run.body["params"], audit=loop._audit(run.created_at))
+            assert comparable(run) == comparable(single)
 
 
 def test_two_ticks_at_once_fire_each_flow_once(db: Database) -> None:
