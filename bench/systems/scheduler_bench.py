@@ -13,6 +13,7 @@ Two ticks are timed per store (SQLite and PostgreSQL):
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import time
 import uuid
@@ -40,6 +41,12 @@ def _drop(schema: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+def _cpu() -> float:
+    """This process's CPU time (user + system): the tick's own cost, whatever else the machine runs."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def run(workdir: Path, store: str, flows: int, repeat: int) -> list[Measurement]:
     from xdmflow.scheduler.loop import tick
 
@@ -61,11 +68,14 @@ def run(workdir: Path, store: str, flows: int, repeat: int) -> list[Measurement]
                 schedule={"startTime": start, "frequency": "minute", "interval": 15},
             )
             db = svc.ctx.db
+            cpu: list[float] = []
             for i in range(repeat):
                 # the fire at `start + i*15min` is due when the clock reads start + i*900 + 1
                 t_fire = start + i * 900 + 1
+                cpu0 = _cpu()
                 with Timer() as t:
                     made = tick(db, t_fire)
+                cpu.append(_cpu() - cpu0)
                 assert len(made) == flows, (len(made), flows)
                 firing.seconds.append(t.seconds)
                 with Timer() as t2:
@@ -74,10 +84,12 @@ def run(workdir: Path, store: str, flows: int, repeat: int) -> list[Measurement]
                 idle.seconds.append(t2.seconds)
                 print(
                     f"    scheduler {store} {i + 1}: firing tick {t.seconds:.2f} s "
-                    f"({flows / t.seconds:,.0f} runs/s), idle tick {t2.seconds * 1000:.1f} ms",
+                    f"({flows / t.seconds:,.0f} runs/s, {cpu[-1]:.2f} s CPU in this process), "
+                    f"idle tick {t2.seconds * 1000:.1f} ms",
                     flush=True,
                 )
         firing.extra["runs_per_second"] = [flows / s for s in firing.seconds]
+        firing.extra["cpu_seconds"] = cpu
         firing.rows_out = flows
     finally:
         if schema:

@@ -6,9 +6,9 @@ import copy
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from xdmflow.runs.states import FINISHED, QueueStatus, RunState
 from xdmflow.services.document_stores import FLOWS, RUNS
 from xdmflow.services.identity import Principal
 from xdmflow.services.resource_docs import audit_create, require_object
+from xdmflow.store.bulk import insert_rows
 from xdmflow.store.documents import Scope
 from xdmflow.store.notify import notify_on_commit
 from xdmflow.store.tables import Document, RunQueue
@@ -30,6 +31,7 @@ __all__ = [
     "QueueFullError",
     "QueueLimits",
     "enqueue_run",
+    "FlowLike",
     "ScheduledFire",
     "enqueue_scheduled_runs",
     "create_run_on_demand",
@@ -178,8 +180,22 @@ def empty_metrics(started: int | None = None) -> dict[str, Any]:
     }
 
 
+class FlowLike(Protocol):
+    """What queuing a run reads of its flow: a flow :class:`Document`, or the scheduler's
+    lighter row of the same columns (no ORM object per due flow)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def org_id(self) -> str: ...
+    @property
+    def sandbox_name(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+
 def _run_body(
-    flow: Document,
+    flow: FlowLike,
     run_id: str,
     *,
     params: dict[str, Any],
@@ -215,7 +231,7 @@ def _run_body(
 
 def enqueue_run(
     s: Session,
-    flow: Document,
+    flow: FlowLike,
     *,
     params: dict[str, Any],
     audit: dict[str, Any],
@@ -263,9 +279,12 @@ def enqueue_run(
 class ScheduledFire:
     """One fire time of a flow to queue as a scheduled run (see :func:`enqueue_scheduled_runs`)."""
 
-    flow: Document
+    flow: FlowLike
     params: dict[str, Any]
     dedupe_key: str
+
+
+_SCHEDULED, _FAILED, _QUEUED = RunState.SCHEDULED.value, RunState.FAILED.value, QueueStatus.QUEUED.value
 
 
 def enqueue_scheduled_runs(
@@ -280,8 +299,9 @@ def enqueue_scheduled_runs(
     Returns ``(run_id, queued)`` per run created, in the order of ``fires``; ``queued`` is false
     for a fire recorded as skipped because the queue was at its bound (a failed run saying why,
     as :func:`enqueue_run` records it). A fire whose ``dedupe_key`` was already used creates no
-    run. The documents and queue rows are inserted with one multi-row statement each; the queue
-    bound is counted with one query for all the flows. Should a concurrent insert take one of
+    run. The documents and queue rows are inserted in bulk (:func:`xdmflow.store.bulk.insert_rows`:
+    one ``COPY`` each on PostgreSQL, one ``executemany`` elsewhere), no ORM object per run; the
+    queue bound is counted with one query for all the flows. Should a concurrent insert take one of
     the dedupe keys in between, the batch is rolled back to its savepoint and queued fire by
     fire through :func:`enqueue_run` instead.
     """
@@ -312,7 +332,6 @@ def enqueue_scheduled_runs(
         flow = f.flow
         refusal = budget.refusal(s, flow.id) if budget is not None else None
         run_id = new_uuid()
-        state = RunState.SCHEDULED if refusal is None else RunState.FAILED
         body = _run_body(
             flow, run_id, params=f.params, audit=audit, trigger="scheduled", refusal=refusal, now=ts
         )
@@ -322,7 +341,7 @@ def enqueue_scheduled_runs(
                 run_id,
                 body,
                 parent_id=flow.id,
-                state=state.value,
+                state=_SCHEDULED if refusal is None else _FAILED,
                 dedupe_key=f.dedupe_key,
                 created_at=ts,
             )
@@ -332,7 +351,7 @@ def enqueue_scheduled_runs(
                 {
                     "run_id": run_id,
                     "flow_id": flow.id,
-                    "status": QueueStatus.QUEUED.value,
+                    "status": _QUEUED,
                     "claimed_by": None,
                     "heartbeat_at": None,
                     "attempts": 0,
@@ -345,9 +364,8 @@ def enqueue_scheduled_runs(
         made.append((run_id, refusal is None))
     try:
         with s.begin_nested():
-            s.execute(insert(Document), docs)
-            if queue:
-                s.execute(insert(RunQueue), queue)
+            insert_rows(s, Document, docs)
+            insert_rows(s, RunQueue, queue)
         if queue:
             _wake_after_commit(s)
     except IntegrityError:

@@ -13,12 +13,17 @@ so of several scheduler processes one fires at a time and the others take over w
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, update
+import orjson
+from sqlalchemy import Text, func, literal_column, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from xdmflow.errors import InvalidValueError
@@ -51,7 +56,7 @@ def _audit(ts: int) -> dict[str, object]:
 #: Due flows fired per transaction: one commit per chunk, and per chunk one query for the schedule
 #: rows, one for the flow documents, one claim per distinct schedule state (usually one), one
 #: insert of the run documents and one of the queue rows.
-_CHUNK = 500
+_CHUNK = 1000
 
 
 def _claim(s: Session, groups: dict[tuple[int | None, int, int | None], list[str]]) -> set[str]:
@@ -82,18 +87,98 @@ def _claim(s: Session, groups: dict[tuple[int | None, int, int | None], list[str
     return claimed
 
 
+@dataclass(frozen=True)
+class _Flow:
+    """What the tick reads of a flow document (no ORM object per due flow): its id, its scope and
+    the body fields a run is made of (``state``, ``flowSpec``, ``recordTypes``; a field missing in
+    the document is missing here)."""
+
+    id: str
+    org_id: str
+    sandbox_name: str
+    body: dict[str, Any]
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # what orjson refuses and json accepts (NaN, huge integers)
+        return json.loads(text)
+
+
+#: The body fields queuing a run reads (:func:`xdmflow.runs.queue._run_body`) besides ``state``.
+_RUN_FIELDS = ("flowSpec", "recordTypes")
+
+
+def _flow_columns(dialect: str) -> tuple[Any, ...]:
+    """What the tick reads of a flow document: id, scope, then either ``state`` and, per field of
+    ``_RUN_FIELDS``, its JSON text (``'null'`` for a JSON null or a missing field) and its JSON
+    type (``NULL`` when it is missing) — extracted by the store (SQLite, PostgreSQL), so the bodies
+    (~2 KB each) are not decoded in Python — or else the whole body's text."""
+    head: tuple[Any, ...] = (Document.id, Document.org_id, Document.sandbox_name)
+    body = Document.body
+    if dialect == "sqlite":
+        # json_quote(json_extract(…)) is a field's exact JSON text (numbers keep their source text)
+        return head + (
+            func.json_extract(body, "$.state"),
+            *(
+                col
+                for f in _RUN_FIELDS
+                for col in (
+                    func.json_quote(func.json_extract(body, f"$.{f}")),
+                    func.json_type(body, f"$.{f}"),
+                )
+            ),
+        )
+    if dialect == "postgresql":
+        return head + (
+            body.op("->>", return_type=Text)(literal_column("'state'")),
+            *(
+                col
+                for f in _RUN_FIELDS
+                for col in (
+                    func.coalesce(sql_cast(body.op("->")(literal_column(f"'{f}'")), Text), "null"),
+                    func.json_typeof(body.op("->")(literal_column(f"'{f}'"))),
+                )
+            ),
+        )
+    return (*head, sql_cast(body, Text))
+
+
+def _flow_of(row: Any) -> _Flow:
+    if len(row) == 4:  # the whole body
+        return _Flow(row[0], row[1], row[2], cast(dict[str, Any], _loads(row[3])))
+    body: dict[str, Any] = {"state": row[3]}
+    for k, f in enumerate(_RUN_FIELDS):
+        kind = row[5 + 2 * k]  # the field's JSON type, None when it is missing
+        if kind is not None:  # SQLite's json_extract gives true/false as 1/0: the type says which
+            body[f] = True if kind == "true" else False if kind == "false" else _loads(row[4 + 2 * k])
+    return _Flow(row[0], row[1], row[2], body)
+
+
+_SCHEDULE_COLUMNS = (
+    FlowSchedule.flow_id,
+    FlowSchedule.org_id,
+    FlowSchedule.sandbox_name,
+    FlowSchedule.start_time,
+    FlowSchedule.frequency,
+    FlowSchedule.interval,
+    FlowSchedule.backfill,
+    FlowSchedule.last_fired,
+)
+
+
 def _fire_chunk(
     s: Session, ids: list[str], t: int, max_catchup: int, budget: QueueBudget | None
 ) -> list[str]:
-    rows = list(
-        s.scalars(select(FlowSchedule).where(FlowSchedule.flow_id.in_(ids), FlowSchedule.enabled.is_(True)))
+    rows = s.execute(
+        select(*_SCHEDULE_COLUMNS).where(FlowSchedule.flow_id.in_(ids), FlowSchedule.enabled.is_(True))
+    ).all()
+    columns = _flow_columns(s.get_bind().dialect.name)
+    found = s.execute(
+        select(*columns).where(Document.kind == FLOWS.kind, Document.id.in_([r.flow_id for r in rows]))
     )
-    flows = {
-        d.id: d
-        for d in s.scalars(
-            select(Document).where(Document.kind == FLOWS.kind, Document.id.in_([r.flow_id for r in rows]))
-        )
-    }
+    flows = {(f.id, f.org_id, f.sandbox_name): f for f in map(_flow_of, found)}
     due: dict[str, tuple[Schedule, list[int]]] = {}
     groups: dict[tuple[int | None, int, int | None], list[str]] = {}
     for row in rows:
@@ -117,8 +202,8 @@ def _fire_chunk(
         if flow_id not in claimed:
             continue
         row = by_row[flow_id]
-        flow = flows.get(flow_id)
-        if flow is None or (flow.org_id, flow.sandbox_name) != (row.org_id, row.sandbox_name):
+        flow = flows.get((flow_id, row.org_id, row.sandbox_name))  # the flow of the schedule's scope
+        if flow is None:
             continue
         if flow.body.get("state") != "enabled":
             continue
