@@ -359,7 +359,9 @@ class FilesConnector(Connector):
             return parts
         total = sum(e.size for e in entries)
         goal = max(total / target, float(params.get("minPartitionBytes") or _MIN_PARTITION_BYTES))
-        parts, group, group_bytes = [], [], 0
+        parts: list[ReadRequest] = []
+        group: list[str] = []
+        group_bytes = 0
         for entry in entries:
             pieces = self._split(store, entry, params, goal) if entry.size > 1.5 * goal else []
             if len(pieces) > 1:
