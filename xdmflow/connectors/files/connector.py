@@ -359,7 +359,7 @@ class FilesConnector(Connector):
             return parts
         total = sum(e.size for e in entries)
         goal = max(total / target, float(params.get("minPartitionBytes") or _MIN_PARTITION_BYTES))
-        parts: list[ReadRequest] = []
+        parts = []
         group: list[str] = []
         group_bytes = 0
         for entry in entries:
