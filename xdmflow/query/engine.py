@@ -29,6 +29,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -561,6 +562,8 @@ class QueryEngine:
         self.planner = SnapshotPlanner(lake)
         self.databases = Databases(limits, keep=max(1, workers) + 2)
         self.deadlines = Deadlines()
+        self._executions: weakref.WeakSet[Execution] = weakref.WeakSet()
+        self._executions_lock = threading.Lock()
         self.catalogs = CatalogCache()
 
     @classmethod
@@ -570,13 +573,22 @@ class QueryEngine:
     def execution(
         self, catalog: TableCatalog, checked: Checked, params: list[Any] | None = None, **kw: Any
     ) -> Execution:
-        return Execution(self, catalog, checked, params, **kw)
+        ex = Execution(self, catalog, checked, params, **kw)
+        with self._executions_lock:
+            self._executions.add(ex)
+        return ex
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         """Run ``fn`` on the query pool (waits for a free slot)."""
         return self.pool.submit(fn)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        # running queries are interrupted, then waited for: none is left holding a connection of
+        # the metadata database (or a lake commit) when the context closes them
+        with self._executions_lock:
+            running = list(self._executions)
+        for ex in running:
+            ex.cancel()
+        self.pool.shutdown(wait=True, cancel_futures=True)
         self.databases.close()
         self.deadlines.close()
