@@ -4,7 +4,9 @@ runs, against a minimal FastAPI app returning the same bodies (``bench.systems.m
 uvicorn, one process) — both on loopback, loaded by ``wrk`` (one thread, keep-alive).
 
 wrk's own CPU time is recorded (``wrk_cpu_share`` = its CPU seconds / duration) to show the
-load generator is not the bottleneck.
+load generator is not the bottleneck, and each server's CPU time per request
+(``server_cpu_ms_per_req``: user + system seconds of the server process over the run / requests
+served), which a busy machine disturbs far less than req/s.
 
     python -m bench.systems.api_bench --workdir /tmp/xdmflow-bench --flows 10000 --duration 10
 """
@@ -83,6 +85,12 @@ def wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> d
         "wrk_cpu_share": cpu / took,
         "socket_errors": 1.0 if errs else 0.0,
     }
+
+
+def _cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """User + system CPU seconds of a running process, all its threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -172,9 +180,17 @@ def run(
                 ours = Measurement("xdmflow API", name, 0)
                 anchor = Measurement("minimal FastAPI", name, 0)
                 for i in range(repeat):
-                    for m, url, h in ((anchor, mbase + path, {}), (ours, base + path, headers)):
+                    for m, url, h, proc in (
+                        (anchor, mbase + path, {}, minimal),
+                        (ours, base + path, headers, server),
+                    ):
                         wrk(url, h, 2, connections)  # warm-up
+                        cpu0 = _cpu_seconds(proc)
                         res = wrk(url, h, duration, connections)
+                        # the server's CPU per request: steadier than req/s on a shared machine
+                        res["server_cpu_ms_per_req"] = (
+                            (_cpu_seconds(proc) - cpu0) * 1000 / max(res["rps"] * duration, 1)
+                        )
                         if res["non_2xx"]:
                             raise RuntimeError(f"{url}: {res['non_2xx']:.0f} non-2xx responses")
                         for k, v in res.items():
@@ -182,7 +198,8 @@ def run(
                         m.seconds.append(1 / res["rps"])
                         print(
                             f"    {m.system:16s} {name} {i + 1}: {res['rps']:,.0f} req/s, "
-                            f"p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms "
+                            f"p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms, "
+                            f"server CPU {res['server_cpu_ms_per_req']:.2f} ms/req "
                             f"(wrk CPU {res['wrk_cpu_share']:.0%})",
                             flush=True,
                         )

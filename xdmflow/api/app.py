@@ -110,6 +110,10 @@ def _include_service_routers(app: FastAPI) -> None:
         "xdmflow.api.query",
     ):
         mod = import_module(module)
+        include = getattr(mod, "include", None)
+        if include is not None:  # a service that includes its routers itself
+            include(app)
+            continue
         router = getattr(mod, "router", None)
         if router is not None:
             app.include_router(router)

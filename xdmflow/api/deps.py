@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio.to_thread
 import pyarrow as pa
@@ -37,6 +37,7 @@ __all__ = [
     "json_depth",
     "allow_query",
     "scope_of",
+    "on_db",
     "SandboxNotFoundError",
 ]
 
@@ -49,6 +50,22 @@ async def get_ctx(request: Request) -> AppContext:
 
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
+_T = TypeVar("_T")
+
+
+async def on_db(ctx: AppContext, fn: Callable[..., _T], *args: Any, short: bool = True) -> _T:
+    """Run ``fn(*args)``, a short read of the metadata store, where it costs least.
+
+    On SQLite (the default store: a local file in WAL mode, where a reader never waits for a
+    writer) a point read takes well under a millisecond, less than the hop through the thread
+    pool a ``def`` dependency or handler costs (a thread wake-up and two GIL hand-overs, most of
+    the per-request time under load), so it runs here on the event loop. On a networked database
+    (PostgreSQL) a round trip may be slow, and so may a read of many rows (``short=False``, e.g. a
+    list without an id or parent filter): those run in the thread pool, off the event loop."""
+    if short and ctx.db.is_sqlite:
+        return fn(*args)
+    return await anyio.to_thread.run_sync(fn, *args)
+
 
 def get_session(ctx: CtxDep) -> Iterator[Session]:
     with ctx.db.session() as s:
@@ -58,11 +75,17 @@ def get_session(ctx: CtxDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_principal(request: Request, ctx: CtxDep) -> Principal:
+async def get_principal(request: Request, ctx: CtxDep) -> Principal:
     """Check the platform's headers exactly as its gateway does (platform-api.md §0.3)."""
     h = request.headers
-    return resolve_principal(
-        ctx, h.get("authorization"), h.get("x-api-key"), h.get("x-gw-ims-org-id"), h.get("x-sandbox-name")
+    return await on_db(
+        ctx,
+        resolve_principal,
+        ctx,
+        h.get("authorization"),
+        h.get("x-api-key"),
+        h.get("x-gw-ims-org-id"),
+        h.get("x-sandbox-name"),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 
 from xdmflow.api.deps import get_principal
 from xdmflow.api.flowservice import connection_specs, connections, flow_specs, flows, runs
@@ -11,10 +11,14 @@ from xdmflow.api.models.flowservice import SourceConnectionCreate, TargetConnect
 from xdmflow.services import connections as csvc
 from xdmflow.services.document_stores import SOURCE_CONNECTIONS, TARGET_CONNECTIONS
 
-router = APIRouter(prefix="/data/foundation/flowservice", dependencies=[Depends(get_principal)])
-router.include_router(connection_specs.router)
-router.include_router(connections.router)
-router.include_router(
+__all__ = ["PREFIX", "routers", "include"]
+
+PREFIX = "/data/foundation/flowservice"
+
+#: The Flow Service's resources, in the order of its URL space (and of the OpenAPI document).
+routers: list[APIRouter] = [
+    connection_specs.router,
+    connections.router,
     resource_router(
         "sourceConnections",
         SOURCE_CONNECTIONS,
@@ -24,9 +28,7 @@ router.include_router(
         view=csvc.connection_view,
         create_model=SourceConnectionCreate,
         parent_field="baseConnectionId",
-    )
-)
-router.include_router(
+    ),
     resource_router(
         "targetConnections",
         TARGET_CONNECTIONS,
@@ -35,7 +37,17 @@ router.include_router(
         delete=csvc.delete_simple,
         view=csvc.connection_view,
         create_model=TargetConnectionCreate,
-    )
-)
-for module in (flow_specs, flows, runs):
-    router.include_router(module.router)
+    ),
+    flow_specs.router,
+    flows.router,
+    runs.router,
+]
+
+
+def include(app: FastAPI) -> None:
+    """Include each resource router into the app itself under :data:`PREFIX`, with the gateway's
+    principal check. Not through one ``/flowservice`` router: FastAPI matches the path of a
+    request once per level of routers to find the route and once more to run it, so that a
+    level less is about twenty route matches less on every Flow Service request."""
+    for sub in routers:
+        app.include_router(sub, prefix=PREFIX, dependencies=[Depends(get_principal)])

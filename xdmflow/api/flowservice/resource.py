@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -10,19 +10,33 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, scope_of
+from xdmflow.api.deps import CtxDep, PrincipalDep, allow_query, json_body, on_db, scope_of
 from xdmflow.api.models import JsonPatch
+from xdmflow.errors import XdmflowError
 from xdmflow.services.identity import Principal
+from xdmflow.services.query import parse_list_query
 from xdmflow.services.resource_docs import LIST_PARAMS, items, list_documents, require_if_match
 from xdmflow.store.documents import DocumentStore
 from xdmflow.store.tables import Document
 
-__all__ = ["resource_router"]
+__all__ = ["resource_router", "is_lookup"]
 
 Create = Callable[[Session, Principal, Any], dict[str, Any]]
 Patch = Callable[[Session, Principal, DocumentStore, str, Any, str], dict[str, Any]]
 Delete = Callable[[Session, Principal, DocumentStore, str], None]
 View = Callable[[Document], dict[str, Any]]
+
+
+def is_lookup(params: Sequence[tuple[str, str]], parent_field: str | None) -> bool:
+    """Whether a list request names its documents by id or parent (``property=id==…``,
+    ``property=flowId==…``): an index lookup of a few rows, a short read (:func:`on_db`). A list
+    without one reads every document of the kind in the sandbox; a malformed query is refused
+    by the list itself."""
+    try:
+        q = parse_list_query(params)
+    except XdmflowError:
+        return False
+    return q.equality("id") is not None or (parent_field is not None and q.equality(parent_field) is not None)
 
 
 def resource_router(
@@ -48,16 +62,14 @@ def resource_router(
     base = f"/data/foundation/flowservice/{name}"
 
     @router.get("", dependencies=[Depends(allow_query(*LIST_PARAMS, code="1451"))])
-    def list_all(request: Request, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
-        with ctx.db.session() as s:
-            out = list_documents(
-                s,
-                scope_of(p),
-                store,
-                list(request.query_params.multi_items()),
-                base,
-                parent_field=parent_field,
-            )
+    async def list_all(request: Request, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+        params = list(request.query_params.multi_items())
+
+        def work() -> dict[str, Any]:
+            with ctx.db.session() as s:
+                return list_documents(s, scope_of(p), store, params, base, parent_field=parent_field)
+
+        out = await on_db(ctx, work, short=is_lookup(params, parent_field))
         return JSONResponse(out)  # stored JSON: no re-encoding pass
 
     @router.post("", status_code=201)
@@ -67,10 +79,12 @@ def resource_router(
         return JSONResponse(out, 201, headers={"Location": f"{base}/{out['id']}"})
 
     @router.get("/{doc_id}", dependencies=[Depends(allow_query(code="1451"))])
-    def get_one(doc_id: str, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
-        with ctx.db.session() as s:
-            out = items(view(store.get(s, scope_of(p), doc_id)))
-        return JSONResponse(out)
+    async def get_one(doc_id: str, p: PrincipalDep, ctx: CtxDep) -> JSONResponse:
+        def work() -> dict[str, Any]:
+            with ctx.db.session() as s:
+                return items(view(store.get(s, scope_of(p), doc_id)))
+
+        return JSONResponse(await on_db(ctx, work))  # one read: no thread-pool hop on SQLite
 
     @router.patch("/{doc_id}")
     def patch_one(
