@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -40,6 +40,7 @@ class DocumentStore:
             Document.org_id == bindparam("org_id"),
             Document.sandbox_name == bindparam("sandbox_name"),
         )
+        self._queries: dict[tuple[bool, bool, bool, bool], Select[Document]] = {}
 
     # -- reads -----------------------------------------------------------------------
     def find(self, s: Session, scope: Scope, doc_id: str) -> Document | None:
@@ -73,8 +74,21 @@ class DocumentStore:
         names: Sequence[str] | None = None,
     ) -> list[Document]:
         """Documents of the scope, pre-filtered on indexed columns, oldest first."""
+        shape = (ids is not None, parent_ids is not None, states is not None, names is not None)
+        stmt = self._queries.get(shape)
+        if stmt is None:
+            stmt = self._queries[shape] = self._query_statement(*shape)
+        params: dict[str, Any] = {"org_id": scope.org_id, "sandbox_name": scope.sandbox_name}
+        for key, values in (("ids", ids), ("parent_ids", parent_ids), ("states", states), ("names", names)):
+            if values is not None:
+                params[key] = list(values)
+        return list(s.scalars(stmt, params))
+
+    def _query_statement(self, ids: bool, parents: bool, states: bool, names: bool) -> Select[Document]:
+        """The statement of :meth:`query` for one combination of filters (built once per store:
+        making it costs more than running it)."""
         org: ColumnElement[str] | InstrumentedAttribute[str] = Document.org_id
-        if ids is not None or parent_ids is not None:
+        if ids or parents:
             # Look the documents up by id / parent (ix_documents_kind_id, ix_documents_parent) and
             # check the scope on the rows found. Compared as ``org_id || ''``, the org cannot drive
             # ix_documents_scope: without table statistics SQLite would otherwise prefer that index
@@ -83,18 +97,18 @@ class DocumentStore:
             org = Document.org_id + ""
         q = select(Document).where(
             Document.kind == self.kind,
-            org == scope.org_id,
-            Document.sandbox_name == scope.sandbox_name,
+            org == bindparam("org_id"),
+            Document.sandbox_name == bindparam("sandbox_name"),
         )
-        if ids is not None:
-            q = q.where(Document.id.in_(list(ids)))
-        if parent_ids is not None:
-            q = q.where(Document.parent_id.in_(list(parent_ids)))
-        if states is not None:
-            q = q.where(Document.state.in_(list(states)))
-        if names is not None:
-            q = q.where(Document.name.in_(list(names)))
-        return list(s.scalars(q.order_by(Document.created_at, Document.pk)))
+        if ids:
+            q = q.where(Document.id.in_(bindparam("ids", expanding=True)))
+        if parents:
+            q = q.where(Document.parent_id.in_(bindparam("parent_ids", expanding=True)))
+        if states:
+            q = q.where(Document.state.in_(bindparam("states", expanding=True)))
+        if names:
+            q = q.where(Document.name.in_(bindparam("names", expanding=True)))
+        return q.order_by(Document.created_at, Document.pk)
 
     def count(self, s: Session, scope: Scope, *, parent_id: str | None = None) -> int:
         q = (
