@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
+from psycopg import pq
 
 from tests.connectors.connhelp import MARIA_URL, PG_URL, free_port
 from xdmflow.connectors.base import ReadRequest, ReadResult
@@ -23,7 +24,7 @@ from xdmflow.connectors.sql import (
     parse_connection_string,
 )
 from xdmflow.connectors.sql.pgcopy import copy_supported, iter_copy
-from xdmflow.connectors.sql.types import arrow_type_of
+from xdmflow.connectors.sql.types import arrow_type_of, to_array
 from xdmflow.errors import SourceAuthError, SourceFatalError
 from xdmflow.testing.connector_suite import ConnectorContract, ContractCase, read_all
 
@@ -402,7 +403,9 @@ def test_postgres_copy_errors_match_the_row_path(pg: sa.Engine, table_name: str)
 
 def test_postgres_copy_left_early_leaves_the_connection_usable(pg: sa.Engine, table_name: str) -> None:
     with pg.begin() as conn:
-        conn.execute(sa.text(f"CREATE TABLE {table_name} AS SELECT g AS id FROM generate_series(1, 20000) g"))
+        conn.execute(
+            sa.text(f"CREATE TABLE {table_name} AS SELECT g AS id FROM generate_series(1, 200000) g")
+        )
     c = PostgresConnector()
     try:
         with pg.connect() as conn:
@@ -412,7 +415,28 @@ def test_postgres_copy_left_early_leaves_the_connection_usable(pg: sa.Engine, ta
             batches = iter_copy(conn, stmt, list(table.columns), schema, None, 1000)
             assert next(batches)[0].num_rows == 1000
             batches.close()  # the consumer stops: the COPY is cancelled and drained
-            assert conn.execute(sa.text("SELECT count(*) FROM " + table_name)).scalar() == 20000
+            status = conn.connection.dbapi_connection.pgconn.transaction_status  # type: ignore[union-attr]
+            # no command in progress; the transaction is aborted when the cancel arrived in time
+            assert status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+            conn.rollback()
+            assert conn.execute(sa.text("SELECT count(*) FROM " + table_name)).scalar() == 200000
     finally:
         with pg.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {table_name}"))
+
+
+def test_to_array_text_and_float_columns_keep_their_values() -> None:
+    """Only str/None text chunks (and Decimal-free floats) skip the per-value conversion."""
+    assert to_array(("a", None, "é", ""), pa.string()).to_pylist() == ["a", None, "é", ""]
+    mixed = ("a", None, 1, {"k": [1]}, b"\x01", date(2024, 1, 2), Decimal("1.5"))
+    assert to_array(mixed, pa.string()).to_pylist() == [
+        "a",
+        None,
+        "1",
+        '{"k": [1]}',
+        "01",
+        "2024-01-02",
+        "1.5",
+    ]
+    assert to_array((1.5, None, 2), pa.float64()).to_pylist() == [1.5, None, 2.0]
+    assert to_array((Decimal("0.1"), None), pa.float64()).to_pylist() == [0.1, None]
