@@ -440,3 +440,48 @@ def test_to_array_text_and_float_columns_keep_their_values() -> None:
     ]
     assert to_array((1.5, None, 2), pa.float64()).to_pylist() == [1.5, None, 2.0]
     assert to_array((Decimal("0.1"), None), pa.float64()).to_pylist() == [0.1, None]
+
+
+def test_postgres_text_delta_reads_split_on_block_ranges(pg: sa.Engine, table_name: str) -> None:
+    """A text delta column (a staging table) splits on ctid block ranges bounded by the delta's
+    planned maximum: every row once (NULL deltas too), a row moved past it during the run is
+    left to the next incremental read, on both read paths."""
+    with pg.begin() as conn:
+        conn.execute(sa.text(
+            f"CREATE TABLE {table_name} AS SELECT g AS id, CASE WHEN g % 97 = 0 THEN NULL ELSE "
+            "to_char(TIMESTAMP '2024-01-01' + g * INTERVAL '1 minute', 'YYYY-MM-DD HH24:MI:SS') END AS upd, "
+            "repeat('x', 50) AS pad FROM generate_series(1, 30000) g"
+        ))  # fmt: skip
+    c, auth = PostgresConnector(), {"connectionString": PG_URL}
+    try:
+        full, full_res = read_all(c, auth, ReadRequest(object=table_name, delta_column="upd"))
+        for copy in (True, False):
+            params = {"targetPartitions": 3, "minPartitionRows": 1000, "copy": copy}
+            parts = c.partitions(
+                auth, ReadRequest(object=table_name, delta_column="upd", source_params=params)
+            )
+            assert len(parts) == 3 and all("blockRange" in p.source_params for p in parts)
+            with pg.begin() as conn:  # after planning: one row moves past the planned maximum
+                conn.execute(sa.text(f"UPDATE {table_name} SET upd = '2030-01-01 00:00:00' WHERE id = 5"))
+            results = [read_all(c, auth, p) for p in parts]
+            ids = sorted(i for t, _ in results for i in t.column("id").to_pylist())
+            assert ids == [i for i in range(1, 30001) if i != 5]
+            assert max(r.new_watermark for _, r in results) == full_res.new_watermark
+            wm = full_res.new_watermark
+            after = ReadRequest(
+                object=table_name, delta_column="upd", watermark=wm, watermark_inclusive=False
+            )
+            nxt, _ = read_all(c, auth, after)
+            assert nxt.column("id").to_pylist() == [5]
+            with pg.begin() as conn:  # back to its value: the same rows as the unsplit read
+                conn.execute(sa.text(f"UPDATE {table_name} SET upd = '2024-01-01 00:05:00' WHERE id = 5"))
+            merged = pa.concat_tables([read_all(c, auth, p)[0] for p in parts]).sort_by("id")
+            assert merged.equals(full.sort_by("id"))
+        few = {"targetPartitions": 3, "minPartitionRows": 1000}
+        incremental = ReadRequest(
+            object=table_name, delta_column="upd", watermark="2024-01-21 00:00:00", source_params=few
+        )
+        assert c.partitions(auth, incremental) == [incremental]  # 1 % of the rows: one read
+    finally:
+        with pg.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table_name}"))
