@@ -181,7 +181,27 @@ def mysql(svc: BenchService, rows: int, repeat: int) -> list[Measurement]:
         full.wall_seconds.append(r.wall)
         full.rows_out, full.rejected = r.records["outputRecordCount"], r.records["failedRecordCount"]
         print(f"    xdmflow mysql {i + 1}: full {r.seconds:.2f} s (wall {r.wall:.2f} s)", flush=True)
+    full.extra["server"] = _mysql_version()
+    full.notes = "MariaDB table of text columns loaded from the same CSV (load_mysql), PyMySQL"
     return [full]
+
+
+def _mysql_version() -> str:
+    import pymysql
+
+    from xdmflow.connectors.sql import parse_connection_string
+
+    url = parse_connection_string(MYSQL_URL, "mysql")
+    conn = pymysql.connect(
+        host=url.host, port=url.port or 3306, user=url.username, password=url.password or ""
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            row = cur.fetchone()
+        return str(row[0]) if row else "?"
+    finally:
+        conn.close()
 
 
 def main() -> None:
