@@ -16,7 +16,8 @@
   at the watermark that were already ingested come again and the pipeline drops them
   (:meth:`SqlConnector.dedupe_policy`: the whole row and its delta, horizon 0);
 * ``partitions`` splits on ``source_params.partitionColumn`` (default: the delta column) into
-  ``source_params.partitions`` value ranges between its min and max.
+  ``source_params.partitions`` value ranges between its min and max; on PostgreSQL a delta
+  column without value ranges (text) splits into ``ctid`` block ranges bounded by its maximum.
 """
 
 from __future__ import annotations
@@ -372,7 +373,8 @@ class SqlConnector(Connector):
 
         ``partitions`` > 1 asks for that many ranges; otherwise ``targetPartitions`` (the
         pipeline's aim) is used when the read has at least ``minPartitionRows`` (default
-        100,000) rows per range. Only numeric, date and timestamp columns are split.
+        100,000) rows per range. Only numeric, date and timestamp columns are split (a delta
+        column of another type: :meth:`_unsplittable_delta`).
         """
         params = dict(request.source_params)
         explicit = int(params.get("partitions") or 0)
