@@ -103,7 +103,7 @@ def run_steps(a: argparse.Namespace, steps: list[str]) -> tuple[list[dict[str, A
             "bench.systems.dlt_sys", ["--case", "dicts", "--rows", r, "--repeat", rep], w, "dlt-dicts"
         )
     if "postgres" in steps:
-        from bench.data import load_postgres
+        from bench.data import load_mysql, load_postgres
 
         load_postgres(w / "data" / "full" / "tx.csv")  # a fresh table: the deltas of a previous run are gone
         res += _child(
@@ -111,6 +111,13 @@ def run_steps(a: argparse.Namespace, steps: list[str]) -> tuple[list[dict[str, A
             ["--case", "postgres", "--rows", r, "--repeat", rep],
             w,
             "xdmflow-postgres",
+        )
+        load_mysql(w / "data" / "full" / "tx.csv")  # the same rows in MariaDB, read beside PostgreSQL
+        res += _child(
+            "bench.systems.xdmflow_flow",
+            ["--case", "mysql", "--rows", r, "--repeat", rep],
+            w,
+            "xdmflow-mysql",
         )
     if "incremental" in steps:
         res += _child(

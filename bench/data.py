@@ -7,22 +7,39 @@ Layout (``N`` = ``--rows``, ``M`` = ``--big-rows``):
   1 % of new rows arrive during the run as ``part-001.csv``, see :func:`write_new_rows`);
 * ``data/big/tx.csv`` — M rows, written in slices so the generator's memory stays bounded;
 * PostgreSQL ``xdmflow_bench.transactions`` — the N rows as text columns (as a staging table
-  fed by an export would hold them), indexed on ``updatedAt``, the delta column.
+  fed by an export would hold them), indexed on ``updatedAt``, the delta column;
+* MariaDB ``xdmflow_bench.transactions`` (``load_mysql``, by the ``postgres`` step) — the same
+  table: text columns, ``updatedAt`` a ``varchar(32)`` with an index.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from bench.common import PG_TABLE, PG_URL
 from bench.gen import generate, write_jsonl
 
-__all__ = ["prepare", "write_new_rows", "load_postgres", "new_rows", "COLUMNS"]
+__all__ = [
+    "prepare",
+    "write_new_rows",
+    "load_postgres",
+    "load_mysql",
+    "new_rows",
+    "COLUMNS",
+    "MYSQL_URL",
+    "MYSQL_TABLE",
+]
+
+#: MariaDB/MySQL holding the same rows (``load_mysql``), read by the ``mysql`` flow case.
+MYSQL_URL = os.environ.get("XDMFLOW_BENCH_MYSQL", "mysql://root@127.0.0.1:3306/xdmflow_bench")
+MYSQL_TABLE = "xdmflow_bench.transactions"
 
 COLUMNS = [
     "transaction_id",
@@ -119,6 +136,62 @@ def load_postgres(csv_path: Path) -> None:
         conn.execute(f'CREATE INDEX ON {PG_TABLE} ("updatedAt")')
         conn.execute(f"ANALYZE {PG_TABLE}")
         del table
+
+
+def _mysql_tsv(table: pa.Table) -> bytes:
+    """``table`` (strings) in LOAD DATA's default text format: tab-separated, ``\\N`` for NULL,
+    backslash escapes, so every value (empty strings, tabs, newlines) loads exactly."""
+    cols = []
+    for name in table.column_names:
+        col = table.column(name).cast(pa.string())
+        for raw, esc in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0")):
+            col = pc.replace_substring(col, raw, esc)
+        cols.append(pc.fill_null(col, "\\N"))
+    lines = pc.binary_join_element_wise(*cols, "\t")
+    return ("\n".join(lines.to_pylist()) + "\n").encode()
+
+
+def load_mysql(csv_path: Path) -> None:
+    """Recreate the MariaDB/MySQL source table from the CSV (LOAD DATA LOCAL), the same rows and
+    NULLs as :func:`load_postgres`: text columns, ``updatedAt`` a ``varchar(32)`` with an index."""
+    import tempfile
+
+    import pymysql
+
+    from xdmflow.connectors.sql import parse_connection_string
+
+    url = parse_connection_string(MYSQL_URL, "mysql")
+    db, table = MYSQL_TABLE.split(".")
+    data = pacsv.read_csv(
+        csv_path,
+        convert_options=pacsv.ConvertOptions(
+            # as PostgreSQL's COPY CSV: an unquoted empty field is NULL, a quoted one ""
+            column_types=dict.fromkeys(COLUMNS, pa.string()),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    cols = ", ".join(f"`{c}` {'varchar(32)' if c == 'updatedAt' else 'text'}" for c in COLUMNS)
+    conn = pymysql.connect(
+        host=url.host, port=url.port or 3306, user=url.username, password=url.password or "",
+        charset="utf8mb4", local_infile=True, autocommit=True,
+    )  # fmt: skip
+    try:
+        with conn.cursor() as cur, tempfile.NamedTemporaryFile(suffix=".tsv") as fh:
+            fh.write(_mysql_tsv(data))
+            fh.flush()
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{db}`")
+            cur.execute(f"DROP TABLE IF EXISTS `{db}`.`{table}`")
+            cur.execute(f"CREATE TABLE `{db}`.`{table}` ({cols}) CHARACTER SET utf8mb4")
+            collist = ", ".join(f"`{c}`" for c in COLUMNS)
+            cur.execute(
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE `{db}`.`{table}` CHARACTER SET utf8mb4 ({collist})",
+                (fh.name,),
+            )
+            cur.execute(f"CREATE INDEX updated_at ON `{db}`.`{table}` (`updatedAt`)")
+            cur.execute(f"ANALYZE TABLE `{db}`.`{table}`")
+    finally:
+        conn.close()
 
 
 def pg_apply_changes(rows: int, round_no: int) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""xdmflow: real flow runs through the service (files or PostgreSQL → mapping → validation →
+"""xdmflow: real flow runs through the service (files, PostgreSQL or MariaDB → mapping → validation →
 one Iceberg batch), full and incremental. Run in its own process by ``python -m bench``.
 
 Reported time: the run's own ``durationSummary`` (read start → commit); the wall time from
@@ -17,10 +17,14 @@ import time
 from pathlib import Path
 
 from bench.common import PG_TABLE, PG_URL, Measurement, emit
-from bench.data import pg_apply_changes, write_new_rows
-from bench.systems.service import CRM, BenchService
+from bench.data import MYSQL_TABLE, MYSQL_URL, pg_apply_changes, write_new_rows
+from bench.systems.service import CRM, FS, BenchService
+from xdmflow.connectors.sql.specs import MARIADB_SPEC_ID
 
-CASES = ("file-csv", "file-parquet", "file-jsonl", "file-big", "incremental-file", "rewrite-file", "postgres")
+CASES = (
+    "file-csv", "file-parquet", "file-jsonl", "file-big", "incremental-file", "rewrite-file",
+    "postgres", "mysql",
+)  # fmt: skip
 
 
 def _home(workdir: Path, case: str) -> Path:
@@ -147,6 +151,59 @@ def postgres(svc: BenchService, rows: int, repeat: int) -> list[Measurement]:
     return [full, inc]
 
 
+def mysql_source(svc: BenchService, url: str, table: str) -> str:
+    """A MariaDB connection and a source connection on ``table`` (as ``postgres_source``)."""
+    spec = {"id": MARIADB_SPEC_ID, "version": "1.0"}
+    auth = {"specName": "Connection String Based Authentication", "params": {"connectionString": url}}
+    base = svc.call(
+        "POST", f"{FS}/connections", json={"name": "bench mariadb", "auth": auth, "connectionSpec": spec}
+    )["id"]
+    body = {
+        "name": "bench mariadb table",
+        "baseConnectionId": base,
+        "data": {"format": "tabular"},
+        "params": {"tableName": table},
+        "connectionSpec": spec,
+    }
+    return str(svc.call("POST", f"{FS}/sourceConnections", json=body)["id"])
+
+
+def mysql(svc: BenchService, rows: int, repeat: int) -> list[Measurement]:
+    """Full read of the MariaDB table holding the same rows (``load_mysql``), ``updatedAt`` the delta."""
+    schema_id, ns = svc.target("mysql")
+    full = Measurement("xdmflow", "mysql", rows)
+    for i in range(repeat):
+        src = mysql_source(svc, MYSQL_URL, MYSQL_TABLE)
+        flow_id, _ = svc.flow(src, schema_id, ns, f"mysql {i}", delta="updatedAt", spec=CRM)
+        r = svc.run(flow_id)
+        assert r.records["inputRecordCount"] == rows, (r.records, rows)
+        full.seconds.append(r.seconds)
+        full.wall_seconds.append(r.wall)
+        full.rows_out, full.rejected = r.records["outputRecordCount"], r.records["failedRecordCount"]
+        print(f"    xdmflow mysql {i + 1}: full {r.seconds:.2f} s (wall {r.wall:.2f} s)", flush=True)
+    full.extra["server"] = _mysql_version()
+    full.notes = "MariaDB table of text columns loaded from the same CSV (load_mysql), PyMySQL"
+    return [full]
+
+
+def _mysql_version() -> str:
+    import pymysql
+
+    from xdmflow.connectors.sql import parse_connection_string
+
+    url = parse_connection_string(MYSQL_URL, "mysql")
+    conn = pymysql.connect(
+        host=url.host, port=url.port or 3306, user=url.username, password=url.password or ""
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            row = cur.fetchone()
+        return str(row[0]) if row else "?"
+    finally:
+        conn.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--workdir", type=Path, required=True)
@@ -165,6 +222,8 @@ def main() -> None:
             results += incremental_file(svc, a.workdir, a.rows, a.repeat)
         elif a.case == "rewrite-file":
             results += rewrite_file(svc, a.workdir, a.rows, a.repeat)
+        elif a.case == "mysql":
+            results += mysql(svc, a.rows, a.repeat)
         else:
             results += postgres(svc, a.rows, a.repeat)
     emit(a.json_out, results)

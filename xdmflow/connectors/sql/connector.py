@@ -16,7 +16,8 @@
   at the watermark that were already ingested come again and the pipeline drops them
   (:meth:`SqlConnector.dedupe_policy`: the whole row and its delta, horizon 0);
 * ``partitions`` splits on ``source_params.partitionColumn`` (default: the delta column) into
-  ``source_params.partitions`` value ranges between its min and max.
+  ``source_params.partitions`` value ranges between its min and max; on PostgreSQL a delta
+  column without value ranges (text) splits into ``ctid`` block ranges bounded by its maximum.
 """
 
 from __future__ import annotations
@@ -372,7 +373,8 @@ class SqlConnector(Connector):
 
         ``partitions`` > 1 asks for that many ranges; otherwise ``targetPartitions`` (the
         pipeline's aim) is used when the read has at least ``minPartitionRows`` (default
-        100,000) rows per range. Only numeric, date and timestamp columns are split.
+        100,000) rows per range. Only numeric, date and timestamp columns are split (a delta
+        column of another type: :meth:`_unsplittable_delta`).
         """
         params = dict(request.source_params)
         explicit = int(params.get("partitions") or 0)
@@ -397,14 +399,16 @@ class SqlConnector(Connector):
             lo, hi, rows = conn.execute(
                 sa.select(sa.func.min(sub.c[col.name]), sa.func.max(sub.c[col.name]), sa.func.count())
             ).one()
-        if lo is None or lo == hi or not isinstance(lo, int | float | decimal.Decimal | dt.date):
-            return [request]
         count = target
         if explicit <= 1:
             per = int(params.get("minPartitionRows") or _MIN_PARTITION_ROWS)
             count = min(target, int(rows) // max(per, 1))
             if count <= 1:
                 return [request]
+        if lo is None or lo == hi or not isinstance(lo, int | float | decimal.Decimal | dt.date):
+            if column == request.delta_column and hi is not None and not params.get("partitionColumn"):
+                return self._unsplittable_delta(auth, request, count, hi)
+            return [request]
         edges = [
             lo + (hi - lo) * i / count if not isinstance(lo, int) else lo + (hi - lo) * i // count
             for i in range(count)
@@ -422,6 +426,12 @@ class SqlConnector(Connector):
             parts.append(replace(request, source_params={**params, "partitionRange": rng}))
         return parts
 
+    def _unsplittable_delta(
+        self, auth: Mapping[str, Any], request: ReadRequest, count: int, top: Any
+    ) -> list[ReadRequest]:
+        """Partitions of a read whose delta column has no numeric/date ranges (text): none here."""
+        return [request]
+
 
 class PostgresConnector(SqlConnector):
     """PostgreSQL through psycopg 3; reads use ``COPY … TO STDOUT`` when the column types allow.
@@ -431,6 +441,56 @@ class PostgresConnector(SqlConnector):
 
     spec: ConnectionSpec = POSTGRES_SPEC
     family = "postgresql"
+
+    def _unsplittable_delta(
+        self, auth: Mapping[str, Any], request: ReadRequest, count: int, top: Any
+    ) -> list[ReadRequest]:
+        """Block ranges of the table (``ctid``, a TID range scan on PostgreSQL 14+), each read
+        also bounded by the delta's largest value when planned, ``top`` (``OR delta IS NULL``).
+
+        A text delta column (a staging table) has no value ranges to split on; block ranges
+        cover every row once. The ``delta <= top`` bound keeps the read as safe as value
+        ranges: a row updated during the run gets a delta past ``top`` and is left to the next
+        run (the new watermark is at most ``top``), wherever its new version lands. The last
+        range has no upper block, so rows in blocks added after planning are read.
+        """
+        params = dict(request.source_params)
+        with self._connect(auth) as conn:
+            if conn.dialect.server_version_info < (14,):
+                return [request]  # no TID range scans: every range would scan the whole table
+            table = self._table(conn, str(params.get("tableName") or request.object))
+            name = conn.dialect.identifier_preparer.format_table(table)
+            found = conn.execute(
+                sa.text(
+                    "SELECT relkind, pg_relation_size(oid) / current_setting('block_size')::int"
+                    " FROM pg_class WHERE oid = CAST(:name AS regclass)"
+                ),
+                {"name": name},
+            ).first()
+        if found is None or found[0] not in ("r", "m") or int(found[1]) < 2:
+            return [request]
+        blocks = int(found[1])
+        edges = sorted({blocks * i // count for i in range(count)})
+        parts = []
+        for i, lower in enumerate(edges):
+            upper = edges[i + 1] if i + 1 < len(edges) else None
+            rng = {"lower": lower, "upper": upper, "deltaUpper": watermark_out(top)}
+            parts.append(replace(request, source_params={**params, "blockRange": rng}))
+        return parts
+
+    def _statement(self, table: Any, request: ReadRequest) -> tuple[Any, list[Any], int | None]:
+        stmt, out, delta_idx = super()._statement(table, request)
+        blocks = request.source_params.get("blockRange")
+        if blocks:
+            if blocks.get("lower"):
+                stmt = stmt.where(sa.text(f"ctid >= '({int(blocks['lower'])},0)'::tid"))
+            if blocks.get("upper") is not None:
+                stmt = stmt.where(sa.text(f"ctid < '({int(blocks['upper'])},0)'::tid"))
+            if request.delta_column:
+                delta = self._column(table, request.delta_column)
+                top = watermark_value(blocks["deltaUpper"], delta.type)
+                stmt = stmt.where(sa.or_(delta <= sa.bindparam("top", top, delta.type), delta.is_(None)))
+        return stmt, out, delta_idx
 
     def _stream(
         self,
