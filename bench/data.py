@@ -197,8 +197,8 @@ def load_mysql(csv_path: Path) -> None:
 def pg_apply_changes(rows: int, round_no: int) -> tuple[int, int]:
     """1 % of the table changes: half of it updated (``updatedAt`` moves), half new rows inserted.
 
-    Returns ``(rows past the previous largest updatedAt, rows inserted)``: the first is what an
-    incremental read must return (a new row whose ``updatedAt`` is one of the generator's bad
+    Returns ``(rows the incremental read must return, rows inserted)``: the rows past the previous
+    largest updatedAt and the new ones at it (a new row whose ``updatedAt`` is one of the generator's bad
     values can sort at or below the watermark, as in any real table).
     """
     import psycopg
@@ -210,6 +210,12 @@ def pg_apply_changes(rows: int, round_no: int) -> tuple[int, int]:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         before = conn.execute(f'SELECT max("updatedAt") FROM {PG_TABLE}').fetchone()
         mark = before[0] if before else None
+        # the rows at the watermark now: the next read comes back to them (its bound is
+        # inclusive) and the pipeline drops those it ingested already — unless they change
+        at_mark = [
+            r[0]
+            for r in conn.execute(f'SELECT transaction_id FROM {PG_TABLE} WHERE "updatedAt" = %s', (mark,))
+        ]
         # update n_upd existing rows spread over the table (deterministic: every k-th id)
         step = max(rows // max(n_upd, 1), 1)
         ids = [f"TX{i:012d}" for i in range(round_no, rows, step)][:n_upd]
@@ -221,5 +227,11 @@ def pg_apply_changes(rows: int, round_no: int) -> tuple[int, int]:
         with conn.cursor() as cur, cur.copy(f"COPY {PG_TABLE} ({collist}) FROM STDIN") as cp:
             for row in ins.to_pylist():
                 cp.write_row([row[c] for c in COLUMNS])
-        after = conn.execute(f'SELECT count(*) FROM {PG_TABLE} WHERE "updatedAt" > %s', (mark,)).fetchone()
-    return (int(after[0]) if after else 0), ins.num_rows
+        after = conn.execute(f'SELECT count(*) FROM {PG_TABLE} WHERE "updatedAt" >= %s', (mark,)).fetchone()
+        seen = conn.execute(
+            f'SELECT count(*) FROM {PG_TABLE} WHERE "updatedAt" = %s AND transaction_id = ANY(%s)',
+            (mark, at_mark),
+        ).fetchone()
+    # a new row whose updatedAt equals the watermark is read (and is new); the old rows still at
+    # the watermark are read and dropped as already ingested (skippedRecordCount)
+    return (int(after[0]) if after else 0) - (int(seen[0]) if seen else 0), ins.num_rows
