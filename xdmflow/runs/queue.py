@@ -307,6 +307,14 @@ def enqueue_scheduled_runs(
     """
     if not fires:
         return []
+    # Optimistic first: a fire's dedupe key is normally new (the schedule row's compare-and-swap
+    # gave this tick the fire), so the runs go in without looking the keys up — that lookup's
+    # plan depends on table statistics a busy PostgreSQL may not have yet (without them it
+    # scanned every run: 0.4 s per 500 keys with 30,000 runs). Only when a key was taken are the
+    # keys looked up, and the others queued in bulk again.
+    made = _bulk_enqueue(s, fires, audit, budget)
+    if made is not None:
+        return made
     keys = [f.dedupe_key for f in fires]
     used: set[str] = set()
     for start in range(0, len(keys), _IN_CHUNK):
@@ -321,6 +329,29 @@ def enqueue_scheduled_runs(
     todo = [f for f in fires if f.dedupe_key not in used]
     if not todo:
         return []
+    made = _bulk_enqueue(s, todo, audit, budget)
+    if made is not None:
+        return made
+    # a dedupe key was taken since the lookup (another scheduler): one fire at a time
+    made = []
+    for f in todo:
+        try:
+            with s.begin_nested():
+                run = enqueue_run(
+                    s, f.flow, params=f.params, audit=audit, dedupe_key=f.dedupe_key, budget=budget
+                )
+        except ConflictError:
+            continue
+        made.append((run.id, run.state != RunState.FAILED.value))
+    return made
+
+
+def _bulk_enqueue(
+    s: Session, todo: Sequence[ScheduledFire], audit: dict[str, Any], budget: QueueBudget | None
+) -> list[tuple[str, bool]] | None:
+    """The runs of ``todo`` inserted in bulk in a savepoint; ``None`` (nothing inserted, the
+    queue budget as it was) when one of their dedupe keys is already taken."""
+    snap = None
     if budget is not None:
         budget.prefill(s, {f.flow.id for f in todo})
         snap = budget._snapshot()
@@ -366,22 +397,12 @@ def enqueue_scheduled_runs(
         with s.begin_nested():
             insert_rows(s, Document, docs)
             insert_rows(s, RunQueue, queue)
-        if queue:
-            _wake_after_commit(s)
     except IntegrityError:
-        # a dedupe key was taken since the check above (another scheduler): one fire at a time
-        if budget is not None:
+        if budget is not None and snap is not None:
             budget._restore(snap)
-        made = []
-        for f in todo:
-            try:
-                with s.begin_nested():
-                    run = enqueue_run(
-                        s, f.flow, params=f.params, audit=audit, dedupe_key=f.dedupe_key, budget=budget
-                    )
-            except ConflictError:
-                continue
-            made.append((run.id, run.state != RunState.FAILED.value))
+        return None
+    if queue:
+        _wake_after_commit(s)
     return made
 
 
