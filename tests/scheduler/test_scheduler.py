@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from tests.scheduler.schedhelp import schedule_row
 from xdmflow.errors import BadRequestError
 from xdmflow.firetimes import (
     Schedule,
@@ -23,7 +24,7 @@ from xdmflow.services.document_stores import FLOWS, RUNS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope
 from xdmflow.store.migrate import upgrade
-from xdmflow.store.tables import Document, FlowSchedule, RunQueue
+from xdmflow.store.tables import Document, RunQueue
 
 SCOPE = Scope("ORG@AdobeOrg", "prod")
 T0 = 1_700_000_000
@@ -87,20 +88,7 @@ def add_flow(db: Database, flow_id: str, schedule: Schedule, *, enabled: bool = 
             },
             state="enabled" if enabled else "disabled",
         )
-        s.add(
-            FlowSchedule(
-                flow_id=flow_id,
-                org_id=SCOPE.org_id,
-                sandbox_name=SCOPE.sandbox_name,
-                enabled=enabled,
-                frequency=schedule.frequency,
-                interval=schedule.interval,
-                start_time=schedule.start_time,
-                backfill=schedule.backfill,
-                next_fire=schedule.start_time,
-                last_fired=None,
-            )
-        )
+        s.add(schedule_row(SCOPE, flow_id, schedule, enabled=enabled))
 
 
 def run_fire_times(db: Database, flow_id: str) -> list[int]:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.scheduler.schedhelp import schedule_row
 from xdmflow.firetimes import Schedule
 from xdmflow.ids import new_uuid
 from xdmflow.runs import queue
@@ -59,20 +60,7 @@ def add_flows(
         for i, flow_id in enumerate(ids):
             body = flow_body(flow_id, i) if bodies is None else {"id": flow_id, **bodies[i]}
             FLOWS.insert(s, SCOPE, flow_id, body, state="enabled")
-            s.add(
-                FlowSchedule(
-                    flow_id=flow_id,
-                    org_id=SCOPE.org_id,
-                    sandbox_name=SCOPE.sandbox_name,
-                    enabled=True,
-                    frequency=schedule.frequency,
-                    interval=schedule.interval,
-                    start_time=schedule.start_time,
-                    backfill=schedule.backfill,
-                    next_fire=schedule.start_time,
-                    last_fired=None,
-                )
-            )
+            s.add(schedule_row(SCOPE, flow_id, schedule))
     return ids
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from tests.scheduler.schedhelp import schedule_row
 from tests.scheduler.test_scheduler import tick_concurrently
 from xdmflow.firetimes import Schedule
 from xdmflow.scheduler import loop
@@ -16,7 +17,7 @@ from xdmflow.services.document_stores import FLOWS, RUNS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope
 from xdmflow.store.migrate import upgrade
-from xdmflow.store.tables import Document, FlowSchedule
+from xdmflow.store.tables import Document
 
 SCOPE = Scope("ORG@AdobeOrg", "prod")
 T0 = 1_700_000_000
@@ -41,20 +42,7 @@ def add_flow(db: Database, flow_id: str, *, enabled: bool = True, doc_scope: Sco
             {"id": flow_id, "state": "enabled" if enabled else "disabled", "flowSpec": {"id": "x"}},
             state="enabled" if enabled else "disabled",
         )
-        s.add(
-            FlowSchedule(
-                flow_id=flow_id,
-                org_id=SCOPE.org_id,
-                sandbox_name=SCOPE.sandbox_name,
-                enabled=True,
-                frequency=sched.frequency,
-                interval=sched.interval,
-                start_time=sched.start_time,
-                backfill=sched.backfill,
-                next_fire=sched.start_time,
-                last_fired=None,
-            )
-        )
+        s.add(schedule_row(SCOPE, flow_id, sched))
 
 
 def fires(db: Database, flow_id: str) -> list[int]:
