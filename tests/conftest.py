@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from xdmflow.api.app import create_app
 from xdmflow.runtime import build_context
 from xdmflow.settings import Settings
+from xdmflow.store.db import Database
+from xdmflow.store.migrate import upgrade
 
 PG_ADMIN = os.environ.get("XDMFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -54,6 +56,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'meta.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """A migrated metadata store on each of ``db_url``'s databases."""
+    d = Database(db_url)
+    upgrade(d.engine)
+    yield d
+    d.dispose()
 
 
 #: What the tests' operator opens to connectors: the loopback emulators and databases.

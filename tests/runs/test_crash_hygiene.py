@@ -37,21 +37,12 @@ from xdmflow.runs.claim import (
 )
 from xdmflow.runtime import build_app
 from xdmflow.store.db import Database
-from xdmflow.store.migrate import upgrade
 from xdmflow.store.tables import RunQueue
 
 ROWS = 3_000_000
 
 
 # -- a dead holder is recognised --------------------------------------------------------------
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    d = Database(db_url)
-    upgrade(d.engine)
-    yield d
-    d.dispose()
 
 
 def _holder_with_pid(pid: int) -> str:

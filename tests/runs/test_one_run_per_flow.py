@@ -29,18 +29,9 @@ from xdmflow.lake.lake import namespace_for
 from xdmflow.runs.claim import claim_next, finish
 from xdmflow.runtime import build_app
 from xdmflow.store.db import Database
-from xdmflow.store.migrate import upgrade
 from xdmflow.store.tables import RunQueue
 
 ROWS = 300_000
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    d = Database(db_url)
-    upgrade(d.engine)
-    yield d
-    d.dispose()
 
 
 def queue(db: Database, flows: list[str]) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, update
@@ -12,16 +11,7 @@ from sqlalchemy import select, update
 from xdmflow.runs.claim import Claim, ClaimLostError, claim_next, finish, heartbeat, stale_runs
 from xdmflow.runs.worker import Worker
 from xdmflow.store.db import Database
-from xdmflow.store.migrate import upgrade
 from xdmflow.store.tables import RunQueue
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    d = Database(db_url)
-    upgrade(d.engine)
-    yield d
-    d.dispose()
 
 
 def queue(db: Database, n: int) -> list[str]:

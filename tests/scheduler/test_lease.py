@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,17 +11,8 @@ from xdmflow.firetimes import Schedule
 from xdmflow.scheduler import lease
 from xdmflow.scheduler.loop import SchedulerLoop
 from xdmflow.store.db import Database
-from xdmflow.store.migrate import upgrade
 
 TTL = 30.0
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    d = Database(db_url)
-    upgrade(d.engine)
-    yield d
-    d.dispose()
 
 
 class Clock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -23,7 +22,6 @@ from xdmflow.scheduler.loop import tick
 from xdmflow.services.document_stores import FLOWS, RUNS
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope
-from xdmflow.store.migrate import upgrade
 from xdmflow.store.tables import Document, RunQueue
 
 SCOPE = Scope("ORG@AdobeOrg", "prod")
@@ -64,14 +62,6 @@ def test_fire_times_are_start_plus_k_intervals(start: int, freq: str, interval: 
     assert fires_between(s, None, start + span, last=3) == fires[-3:]
     nxt = next_fire_after(s, start + span)
     assert nxt is not None and nxt > start + span and (nxt - start) % s.period == 0  # type: ignore[operator]
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    d = Database(db_url)
-    upgrade(d.engine)
-    yield d
-    d.dispose()
 
 
 def add_flow(db: Database, flow_id: str, schedule: Schedule, *, enabled: bool = True) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from xdmflow.services.document_stores import RUNS
 from xdmflow.store.bulk import insert_rows
 from xdmflow.store.db import Database
 from xdmflow.store.documents import Scope
-from xdmflow.store.migrate import upgrade
 from xdmflow.store.tables import Document, RunQueue
 
 SCOPE = Scope("ORG@AdobeOrg", "prod")
@@ -23,14 +21,6 @@ BODY: dict[str, Any] = {
     "big": 2**62,
     "null": None,
 }
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    d = Database(db_url)
-    upgrade(d.engine)
-    yield d
-    d.dispose()
 
 
 def test_rows_round_trip_like_orm_inserts(db: Database) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from xdmflow.errors import ConflictError, NotFoundError, PreconditionFailedError
@@ -14,14 +12,6 @@ from xdmflow.store.migrate import current_revision, head_revision, is_at_head, u
 A = Scope("ORGA@AdobeOrg", "prod")
 A_DEV = Scope("ORGA@AdobeOrg", "dev")
 B = Scope("ORGB@AdobeOrg", "prod")
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    d = Database(db_url)
-    upgrade(d.engine)
-    yield d
-    d.dispose()
 
 
 def test_migrations_reach_head_and_are_idempotent(db: Database) -> None:
