@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from xdmflow.errors import BadRequestError, XdmflowError
 from xdmflow.query.guard import Checked
-from xdmflow.query.pgcompat import install_pg_catalog
+from xdmflow.query.pgcompat import install_pg_catalog, sql_literal
 from xdmflow.query.tables import DirectFiles, SnapshotPick, SnapshotPlanner, TableCatalog, arrow_dataset
 
 if TYPE_CHECKING:
@@ -134,6 +134,8 @@ class _Scan:
     schema: pa.Schema
     paths: tuple[str, ...]
     direct: DirectFiles | None
+    #: a table of the sandbox (listed by catalog queries), not a time-travel view
+    listed: bool = True
 
     @property
     def directory(self) -> str | None:
@@ -143,10 +145,6 @@ class _Scan:
     def local_paths(self) -> tuple[str, ...]:
         assert self.direct is not None
         return self.direct.paths
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _ident(name: str) -> str:
@@ -247,7 +245,13 @@ class Execution:
             self.files_read += len(planned.paths)
             self.files_total += planned.total_files
             scans.append(
-                _Scan([travel.view], past.arrow_schema, planned.paths, planner.direct(past, planned.paths))
+                _Scan(
+                    [travel.view],
+                    past.arrow_schema,
+                    planned.paths,
+                    planner.direct(past, planned.paths),
+                    listed=False,
+                )
             )
         return scans
 
@@ -258,7 +262,7 @@ class Execution:
         names = []
         for scan in scans:
             if directory is not None and scan.directory == directory:
-                files = ", ".join(_literal(p) for p in scan.local_paths)
+                files = ", ".join(sql_literal(p) for p in scan.local_paths)
                 view = f"SELECT * FROM read_parquet([{files}], hive_partitioning = false)"
                 for name in scan.names:
                     con.execute(f"CREATE TEMP VIEW {_ident(name)} AS {view}")
@@ -266,7 +270,7 @@ class Execution:
                 data = arrow_dataset(scan.paths, scan.schema)
                 for name in scan.names:
                     con.register(name, data)
-            if scan.names[0] not in {t.view for t in self.checked.time_travel}:
+            if scan.listed:
                 names.extend(scan.names)
         if catalog_query:
             install_pg_catalog(con, user=self.user, database=self.database, tables=names)
@@ -417,7 +421,7 @@ class Databases:
             },
         )
         if directory is not None:
-            db.execute(f"SET allowed_directories = [{_literal(directory)}]")
+            db.execute(f"SET allowed_directories = [{sql_literal(directory)}]")
             # data files never change once written (new data is a new file): their footers can
             # be kept for the database's next queries
             db.execute("SET parquet_metadata_cache = true")

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 
 import duckdb
 
-__all__ = ["rewrite", "session_reply", "install_pg_catalog", "SessionReply", "SERVER_VERSION", "PARAMETERS"]
+__all__ = [
+    "rewrite",
+    "session_reply",
+    "install_pg_catalog",
+    "sql_literal",
+    "SessionReply",
+    "SERVER_VERSION",
+    "PARAMETERS",
+]
 
 SERVER_VERSION = "14.0"
 #: Parameters reported at start-up (ParameterStatus) and answered by ``SHOW``.
@@ -213,7 +221,8 @@ _EMPTY = {
 }
 
 
-def _literal(value: str) -> str:
+def sql_literal(value: str) -> str:
+    """``value`` as a SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -227,7 +236,7 @@ def install_pg_catalog(
     """
     for macro in _MACROS:
         try:
-            con.execute(macro.format(user=_literal(user), database=_literal(database or "prod")))
+            con.execute(macro.format(user=sql_literal(user), database=sql_literal(database or "prod")))
         except duckdb.Error:  # a DuckDB that has it built in: keep its own
             continue
     for table, columns in _EMPTY.items():
@@ -235,7 +244,7 @@ def install_pg_catalog(
             f"CAST(NULL AS {c.split(' ', 1)[1]}) AS {c.split(' ', 1)[0]}" for c in columns.split(", ")
         )
         con.execute(f"CREATE TEMP VIEW __{table} AS SELECT {nulls} WHERE false")
-    names = ", ".join(_literal(t) for t in tables) or "NULL"
+    names = ", ".join(sql_literal(t) for t in tables) or "NULL"
     con.execute(
         "CREATE TEMP VIEW __pg_class AS SELECT * REPLACE ("
         f" CASE WHEN relname IN ({names}) THEN 'r' ELSE relkind END AS relkind,"
